@@ -1,0 +1,217 @@
+"""Model registry: the paper's networks for 32x32 images and small models for digits and 2-D toys.
+
+Every model maps inputs to logits and exposes ``features(x)``, the penultimate-layer output that
+INN uses as the feature space ``h`` for neighbour search.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+from inn_core.errors import InputError
+
+__all__ = ["MODELS", "FeatureModel", "create_model", "default_model_for", "count_parameters"]
+
+
+class FeatureModel(nn.Module):
+    """A classifier split into a feature extractor and a linear head.
+
+    Subclasses set ``self.body`` (inputs -> features, shape ``(b, feature_dim)``) and ``self.head``.
+    """
+
+    body: nn.Module
+    head: nn.Linear
+
+    @property
+    def feature_dim(self) -> int:
+        return self.head.in_features
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Penultimate-layer features, ``(b, feature_dim)``."""
+        return self.body(x)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, ``(b, num_classes)``."""
+        return self.head(self.body(x))
+
+
+class _PreActBlock(nn.Module):
+    expansion = 1
+
+    def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.shortcut = (
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+            if stride != 1 or in_planes != planes
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv1(out)
+        out = self.conv2(F.relu(self.bn2(out)))
+        return out + shortcut
+
+
+class PreActResNet18(FeatureModel):
+    """PreAct ResNet-18 (He et al. 2016) as used by DivideMix and the INN paper; 512-d features."""
+
+    def __init__(self, num_classes: int, in_channels: int = 3) -> None:
+        super().__init__()
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, 64, 3, stride=1, padding=1, bias=False)]
+        in_planes = 64
+        for planes, stride in ((64, 1), (128, 2), (256, 2), (512, 2)):
+            for s in (stride, 1):
+                layers.append(_PreActBlock(in_planes, planes, s))
+                in_planes = planes
+        layers += [nn.BatchNorm2d(512), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(512, num_classes)
+
+
+class _WideBasic(nn.Module):
+    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
+        super().__init__()
+        self.bn1 = nn.BatchNorm2d(in_planes)
+        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
+        self.shortcut = (
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
+            if stride != 1 or in_planes != planes
+            else None
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = F.relu(self.bn1(x))
+        shortcut = self.shortcut(out) if self.shortcut is not None else x
+        out = self.conv2(F.relu(self.bn2(self.conv1(out))))
+        return out + shortcut
+
+
+class WideResNet28x2(FeatureModel):
+    """Wide ResNet 28-2 (Zagoruyko & Komodakis 2016); 128-d features."""
+
+    def __init__(self, num_classes: int, in_channels: int = 3, depth: int = 28, widen: int = 2) -> None:
+        super().__init__()
+        n = (depth - 4) // 6
+        widths = (16, 16 * widen, 32 * widen, 64 * widen)
+        layers: list[nn.Module] = [nn.Conv2d(in_channels, widths[0], 3, padding=1, bias=False)]
+        in_planes = widths[0]
+        for planes, stride in zip(widths[1:], (1, 2, 2)):
+            for i in range(n):
+                layers.append(_WideBasic(in_planes, planes, stride if i == 0 else 1))
+                in_planes = planes
+        layers += [nn.BatchNorm2d(in_planes), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(in_planes, num_classes)
+
+
+class SmallCNN(FeatureModel):
+    """A small CNN for 8x8 digits and other small images; 128-d features.
+
+    Flattening a 4x4 map (rather than global pooling) keeps enough capacity to memorise noisy
+    labels, which is the regime the INN paper is about.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 1) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Conv2d(in_channels, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.Conv2d(32, 64, 3, padding=1),
+            nn.BatchNorm2d(64),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(64 * 16, 128),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(128, num_classes)
+
+
+class MLP(FeatureModel):
+    """A two-hidden-layer MLP for 2-D toy data; 64-d features."""
+
+    def __init__(self, num_classes: int, in_features: int = 2, hidden: int = 64) -> None:
+        super().__init__()
+        self.body = nn.Sequential(
+            nn.Linear(in_features, hidden),
+            nn.ReLU(inplace=True),
+            nn.Linear(hidden, hidden),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(hidden, num_classes)
+
+
+def _image_model(cls: type[FeatureModel], min_size: int) -> Callable[..., FeatureModel]:
+    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+        if image_size is None or image_size < min_size:
+            raise InputError(f"{cls.__name__} needs images of at least {min_size}x{min_size}, got size {image_size}")
+        return cls(num_classes, in_channels)
+
+    return build
+
+
+def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    if image_size is not None:
+        raise InputError("the 'mlp' model is for 2-D feature data (toy2d); use 'small_cnn' for images")
+    return MLP(num_classes, in_features=in_channels)
+
+
+MODELS: dict[str, Callable[..., FeatureModel]] = {
+    "preact_resnet18": _image_model(PreActResNet18, 8),
+    "wide_resnet28_2": _image_model(WideResNet28x2, 8),
+    "small_cnn": _image_model(SmallCNN, 4),
+    "mlp": _mlp,
+}
+
+
+def create_model(
+    name: str,
+    *,
+    num_classes: int,
+    in_channels: int,
+    image_size: int | None,
+    seed: int | None = None,
+) -> FeatureModel:
+    """Build a registered model.
+
+    Parameters
+    ----------
+    name : one of :data:`MODELS`.
+    num_classes : K >= 2, the width of the logits.
+    in_channels : image channels C, or the input dimension for ``mlp``.
+    image_size : image height/width, or ``None`` for feature-vector data.
+    seed : initialise the weights from this seed without touching the global RNG's state.
+    """
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if num_classes < 2:
+        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    with torch.random.fork_rng(devices=[]):
+        if seed is not None:
+            torch.manual_seed(seed)
+        return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+
+
+def default_model_for(image_size: int | None) -> str:
+    """The registry name that suits inputs of this size: mlp for vectors, small_cnn below 32 px."""
+    if image_size is None:
+        return "mlp"
+    return "small_cnn" if image_size < 32 else "preact_resnet18"
+
+
+def count_parameters(model: nn.Module) -> int:
+    """Number of trainable parameters."""
+    return sum(p.numel() for p in model.parameters() if p.requires_grad)
