@@ -1,0 +1,383 @@
+"""The run store: one directory per run plus a SQLite index of runs and review decisions.
+
+Layout under ``home`` (default ``./runs``)::
+
+    index.sqlite            runs (id, name, status, progress, config, ...) and decisions (append-only log)
+    <run_id>/config.json    the experiment's configuration
+    <run_id>/labels.npz     observed / true labels, noise mask, kept indices
+    <run_id>/metrics.json   per-epoch records (methods and models)
+    <run_id>/epochs/epoch_NNNN.npz   per-method scores and clean posteriors at an evaluation epoch
+    <run_id>/checkpoint.pt  trainer states (plain state_dicts) for resume
+    <run_id>/final.npz      neighbours, h features, predicted probabilities
+    <run_id>/model_<name>.pt  final model weights
+
+Every file is written to a temporary name and renamed into place, and every database change is a
+transaction, so a run killed at any moment leaves either the old or the new version of each file,
+and a run is only ever marked ``done`` after everything it promises is on disk.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import json
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from inn_core.errors import InputError
+
+__all__ = [
+    "STATUSES",
+    "DECISIONS",
+    "RunRecord",
+    "Decision",
+    "RunStore",
+    "atomic_write_bytes",
+    "atomic_write_json",
+]
+
+STATUSES = ("queued", "running", "done", "failed", "cancelled")
+DECISIONS = ("keep", "relabel", "drop")
+DEFAULT_HOME = "runs"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL DEFAULT 'experiment',
+    created REAL NOT NULL,
+    updated REAL NOT NULL,
+    config TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('queued', 'running', 'done', 'failed', 'cancelled')),
+    progress REAL NOT NULL DEFAULT 0,
+    phase TEXT NOT NULL DEFAULT '',
+    eta REAL,
+    error TEXT,
+    pid INTEGER,
+    cancel_requested INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    run_id TEXT NOT NULL REFERENCES runs(id),
+    sample INTEGER NOT NULL,
+    decision TEXT NOT NULL CHECK (decision IN ('keep', 'relabel', 'drop')),
+    new_label INTEGER,
+    note TEXT NOT NULL DEFAULT '',
+    created REAL NOT NULL,
+    undone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions (run_id, sample, id);
+"""
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    with open(tmp, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+
+
+def atomic_write_json(path: Path, obj: Any) -> None:
+    atomic_write_bytes(path, json.dumps(obj, indent=2, default=_json_default).encode())
+
+
+def _json_default(obj: Any) -> Any:
+    if isinstance(obj, np.generic):
+        return obj.item()
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    raise TypeError(f"not JSON serialisable: {type(obj).__name__}")
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One row of the runs index."""
+
+    id: str
+    name: str
+    kind: str
+    created: float
+    updated: float
+    config: dict[str, Any]
+    status: str
+    progress: float
+    phase: str
+    eta: float | None
+    error: str | None
+    pid: int | None
+    cancel_requested: bool
+
+
+@dataclass(frozen=True)
+class Decision:
+    """A review decision on one sample: keep, relabel (to ``new_label``) or drop."""
+
+    id: int
+    run_id: str
+    sample: int
+    decision: str
+    new_label: int | None
+    note: str
+    created: float
+    undone: bool
+
+
+class RunStore:
+    """Runs on disk and their SQLite index.
+
+    Parameters
+    ----------
+    home : directory holding all runs; created when missing.
+    """
+
+    def __init__(self, home: str | Path = DEFAULT_HOME) -> None:
+        self.home = Path(home)
+        self.home.mkdir(parents=True, exist_ok=True)
+        self.db_path = self.home / "index.sqlite"
+        with self._connect() as conn:
+            conn.executescript(_SCHEMA)
+
+    # -- database -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _connect(self) -> Iterator[sqlite3.Connection]:
+        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            yield conn
+        finally:
+            conn.close()
+
+    @contextlib.contextmanager
+    def _transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._connect() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+
+    # -- runs -------------------------------------------------------------------------------
+
+    def create_run(self, config: dict[str, Any], *, name: str = "", kind: str = "experiment") -> str:
+        """Register a new run (status ``queued``) and write its config; returns the run id."""
+        run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:6]
+        atomic_write_json(self.run_dir(run_id) / "config.json", config)
+        now = time.time()
+        with self._transaction() as conn:
+            conn.execute(
+                "INSERT INTO runs (id, name, kind, created, updated, config, status) VALUES (?, ?, ?, ?, ?, ?, 'queued')",
+                (run_id, name or run_id, kind, now, now, json.dumps(config)),
+            )
+        return run_id
+
+    def run_dir(self, run_id: str) -> Path:
+        return self.home / run_id
+
+    def get_run(self, run_id: str) -> RunRecord:
+        """The index row of ``run_id``; :class:`InputError` when there is no such run."""
+        with self._connect() as conn:
+            row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
+        if row is None:
+            raise InputError(f"no run with id {run_id!r} in {self.home}; `python -m inn_core list` shows the runs")
+        return _record(row)
+
+    def list_runs(self, *, kind: str | None = None) -> list[RunRecord]:
+        """All runs, newest first; stale ``running`` runs whose process is gone show as failed."""
+        self.mark_stale_runs()
+        query = "SELECT * FROM runs" + (" WHERE kind = ?" if kind else "") + " ORDER BY created DESC"
+        with self._connect() as conn:
+            rows = conn.execute(query, (kind,) if kind else ()).fetchall()
+        return [_record(r) for r in rows]
+
+    def update_run(self, run_id: str, **fields: Any) -> None:
+        """Set status, progress, phase, eta, error, pid or cancel_requested in one transaction."""
+        allowed = {"status", "progress", "phase", "eta", "error", "pid", "cancel_requested", "name"}
+        unknown = set(fields) - allowed
+        if unknown:
+            raise ValueError(f"cannot update {sorted(unknown)}")
+        if "status" in fields and fields["status"] not in STATUSES:
+            raise ValueError(f"unknown status {fields['status']!r}")
+        fields["updated"] = time.time()
+        assignments = ", ".join(f"{k} = ?" for k in fields)
+        with self._transaction() as conn:
+            cur = conn.execute(f"UPDATE runs SET {assignments} WHERE id = ?", (*fields.values(), run_id))
+            if cur.rowcount == 0:
+                raise InputError(f"no run with id {run_id!r} in {self.home}")
+
+    def request_cancel(self, run_id: str) -> None:
+        self.update_run(run_id, cancel_requested=1)
+
+    def cancel_requested(self, run_id: str) -> bool:
+        return self.get_run(run_id).cancel_requested
+
+    def mark_stale_runs(self) -> None:
+        """Mark runs left ``running`` by a process that no longer exists as failed (resumable)."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+        for row in rows:
+            if row["pid"] is not None and not _pid_alive(row["pid"]):
+                self.update_run(row["id"], status="failed", error="interrupted: the process running it stopped; resume it to continue")
+
+    def delete_run(self, run_id: str) -> None:
+        """Remove a run, its files and its decisions."""
+        import shutil
+
+        self.get_run(run_id)
+        with self._transaction() as conn:
+            conn.execute("DELETE FROM decisions WHERE run_id = ?", (run_id,))
+            conn.execute("DELETE FROM runs WHERE id = ?", (run_id,))
+        shutil.rmtree(self.run_dir(run_id), ignore_errors=True)
+
+    # -- run files --------------------------------------------------------------------------
+
+    def write_json(self, run_id: str, name: str, obj: Any) -> None:
+        atomic_write_json(self.run_dir(run_id) / name, obj)
+
+    def read_json(self, run_id: str, name: str, default: Any = None) -> Any:
+        path = self.run_dir(run_id) / name
+        if not path.exists():
+            return default
+        return json.loads(path.read_text())
+
+    def write_arrays(self, run_id: str, name: str, **arrays: np.ndarray) -> None:
+        buf = io.BytesIO()
+        np.savez(buf, **arrays)
+        atomic_write_bytes(self.run_dir(run_id) / name, buf.getvalue())
+
+    def read_arrays(self, run_id: str, name: str) -> dict[str, np.ndarray]:
+        path = self.run_dir(run_id) / name
+        if not path.exists():
+            raise InputError(f"run {run_id!r} has no {name} yet (status: {self.get_run(run_id).status})")
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+
+    def has_file(self, run_id: str, name: str) -> bool:
+        return (self.run_dir(run_id) / name).exists()
+
+    def write_torch(self, run_id: str, name: str, obj: Any) -> None:
+        buf = io.BytesIO()
+        torch.save(obj, buf)
+        atomic_write_bytes(self.run_dir(run_id) / name, buf.getvalue())
+
+    def read_torch(self, run_id: str, name: str) -> Any:
+        path = self.run_dir(run_id) / name
+        if not path.exists():
+            return None
+        return torch.load(path, map_location="cpu", weights_only=True)
+
+    def config(self, run_id: str) -> dict[str, Any]:
+        return self.read_json(run_id, "config.json")
+
+    def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+        """Per-epoch records: ``{"methods": [...], "models": [...]}`` (empty lists before the first evaluation)."""
+        return self.read_json(run_id, "metrics.json", {"methods": [], "models": []})
+
+    def eval_epochs(self, run_id: str) -> list[int]:
+        """Evaluation epochs whose scores are on disk, ascending."""
+        folder = self.run_dir(run_id) / "epochs"
+        if not folder.exists():
+            return []
+        return sorted(int(p.stem.split("_")[1]) for p in folder.glob("epoch_*.npz"))
+
+    def epoch_scores(self, run_id: str, epoch: int) -> dict[str, np.ndarray]:
+        """Arrays saved at an evaluation epoch: ``scores_<method>`` and ``posterior_<method>``, each ``(n,)``."""
+        return self.read_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz")
+
+    # -- review decisions -------------------------------------------------------------------
+
+    def record_decision(self, run_id: str, sample: int, decision: str, *, new_label: int | None = None,
+                        note: str = "") -> int:
+        """Append a decision in one transaction; returns its id. ``relabel`` needs ``new_label``."""
+        if decision not in DECISIONS:
+            raise InputError(f"unknown decision {decision!r}; choose one of {', '.join(DECISIONS)}")
+        if decision == "relabel" and new_label is None:
+            raise InputError("a relabel decision needs the new label")
+        if decision != "relabel":
+            new_label = None
+        self.get_run(run_id)
+        with self._transaction() as conn:
+            cur = conn.execute(
+                "INSERT INTO decisions (run_id, sample, decision, new_label, note, created) VALUES (?, ?, ?, ?, ?, ?)",
+                (run_id, int(sample), decision, None if new_label is None else int(new_label), note, time.time()),
+            )
+            return int(cur.lastrowid)
+
+    def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
+        """Undo the latest standing decision (of ``sample``, or of the whole run); the one before it stands again.
+
+        Returns the decision undone, or ``None`` when there was nothing to undo. History is kept.
+        """
+        where, args = "run_id = ? AND undone = 0", [run_id]
+        if sample is not None:
+            where += " AND sample = ?"
+            args.append(int(sample))
+        with self._transaction() as conn:
+            row = conn.execute(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT 1", args).fetchone()
+            if row is None:
+                return None
+            conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
+        return _decision(row)
+
+    def current_decisions(self, run_id: str) -> dict[int, Decision]:
+        """The standing decision per sample: the latest one not undone."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT * FROM decisions WHERE id IN (SELECT MAX(id) FROM decisions WHERE run_id = ? AND undone = 0 GROUP BY sample)",
+                (run_id,),
+            ).fetchall()
+        return {r["sample"]: _decision(r) for r in rows}
+
+    def decision_log(self, run_id: str) -> list[Decision]:
+        """Every decision ever made on the run, oldest first, undone ones included."""
+        with self._connect() as conn:
+            rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
+        return [_decision(r) for r in rows]
+
+
+def _record(row: sqlite3.Row) -> RunRecord:
+    return RunRecord(
+        id=row["id"], name=row["name"], kind=row["kind"], created=row["created"], updated=row["updated"],
+        config=json.loads(row["config"]), status=row["status"], progress=row["progress"], phase=row["phase"],
+        eta=row["eta"], error=row["error"], pid=row["pid"], cancel_requested=bool(row["cancel_requested"]),
+    )
+
+
+def _decision(row: sqlite3.Row) -> Decision:
+    return Decision(
+        id=row["id"], run_id=row["run_id"], sample=row["sample"], decision=row["decision"],
+        new_label=row["new_label"], note=row["note"], created=row["created"], undone=bool(row["undone"]),
+    )
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    # A zombie child of this very process counts as gone.
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            return fh.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return True
