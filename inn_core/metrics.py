@@ -21,7 +21,7 @@ from sklearn.metrics import roc_auc_score
 
 from inn_core.errors import InputError
 
-__all__ = ["clean_noisy_auc", "clean_split_metrics", "flag_metrics", "precision_at_k"]
+__all__ = ["clean_noisy_auc", "clean_split_metrics", "consistency_means", "flag_metrics", "precision_at_k"]
 
 
 def clean_noisy_auc(scores, is_noisy) -> float:
@@ -185,3 +185,41 @@ def _check_same_length(first: np.ndarray, first_name: str, second: np.ndarray, s
             f"{first_name} and {second_name} must have the same length, "
             f"but {first_name} has length {first.size} and {second_name} has length {second.size}"
         )
+
+
+def consistency_means(model, inputs, labels, is_noisy, neighbor_indices, *, device="auto") -> dict[str, float]:
+    """The paper's Figure 2: mean ``f_y`` at each sample and halfway to its nearest neighbour.
+
+    Parameters
+    ----------
+    model : torch classifier returning logits.
+    inputs : (n, ...) float tensor.
+    labels : (n,) int observed labels.
+    is_noisy : (n,) bool ground truth.
+    neighbor_indices : (n, L) int; column 0 is the nearest neighbour.
+
+    Returns
+    -------
+    dict with ``E_cor``, ``E_inc`` (mean ``f_y(x)`` over clean / noisy samples) and ``E_m_cor``,
+    ``E_m_inc`` (mean ``f_y((x + x̃)/2)``, x̃ the nearest neighbour), each in [0, 1] or NaN when
+    the group is empty. The consistency effect: ``E_m_cor - E_m_inc`` stays large while
+    ``E_cor - E_inc`` shrinks as the model memorises.
+    """
+    from inn_core.scoring import inn_scores, label_probabilities
+
+    is_noisy = np.asarray(is_noisy, dtype=bool)
+    nearest = np.asarray(neighbor_indices)[:, :1]
+    fy = label_probabilities(model, inputs, labels, device=device)
+    fy_mid = inn_scores(model, inputs, labels, nearest, rule="midpoint", device=device)
+    if fy.shape[0] != is_noisy.shape[0]:
+        raise InputError(f"inputs and is_noisy must have the same length, but got {fy.shape[0]} and {is_noisy.shape[0]}")
+
+    def mean(values: np.ndarray, mask: np.ndarray) -> float:
+        return float(values[mask].mean()) if mask.any() else float("nan")
+
+    return {
+        "E_cor": mean(fy, ~is_noisy),
+        "E_inc": mean(fy, is_noisy),
+        "E_m_cor": mean(fy_mid, ~is_noisy),
+        "E_m_inc": mean(fy_mid, is_noisy),
+    }
