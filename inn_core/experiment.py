@@ -417,6 +417,8 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
         "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
         "model": _model_name(config, run), "noise": config.noise.describe(num_classes=run.num_classes),
     })
+    if run.data.sources:
+        store.write_json(run_id, "sources.json", list(run.data.sources))
     trainers = _build_trainers(config, run, device)
     metrics = store.metrics(run_id)
     checkpoint = store.read_torch(run_id, "checkpoint.pt")

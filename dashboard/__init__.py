@@ -1,0 +1,1 @@
+"""INN Lab dashboard: a Streamlit multipage app over the inn_core engine."""

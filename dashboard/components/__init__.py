@@ -1,0 +1,1 @@
+"""Widgets shared by the dashboard's pages; each owns its session-state key."""
