@@ -1,3 +1,19 @@
-"""INN Lab engine: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods)."""
+"""INN Lab engine: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).
+
+The one-call API is :func:`inn_core.find_noisy_labels`; experiments with a durable run store live in
+:mod:`inn_core.experiment` and :mod:`inn_core.store`; the command line is ``python -m inn_core``.
+"""
+
+from typing import Any
 
 __version__ = "0.1.0"
+__all__ = ["find_noisy_labels", "NoisyLabels", "__version__"]
+
+
+def __getattr__(name: str) -> Any:
+    # Lazy, so `python -m inn_core --help` and light imports don't pay for torch up front.
+    if name in ("find_noisy_labels", "NoisyLabels"):
+        from inn_core import api
+
+        return getattr(api, name)
+    raise AttributeError(f"module 'inn_core' has no attribute {name!r}")

@@ -16,6 +16,7 @@ noisy/clean mask. Randomness enters only through ``random_state``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
 from numbers import Integral, Real
@@ -26,6 +27,7 @@ import numpy as np
 from inn_core.errors import InputError
 
 __all__ = [
+    "read_transition_matrix",
     "NAMED_MAPPINGS",
     "NOISE_KINDS",
     "SYMMETRIC_MODES",
@@ -585,3 +587,33 @@ def expected_noise_rate(spec: NoiseSpec, true_labels: Any, num_classes: int | No
         sources = np.fromiter(_mapping_dict(spec).keys(), dtype=np.int64)
         return float(spec.rate * prior[sources].sum())
     return float(np.sum(prior * (1.0 - np.diag(np.asarray(spec.matrix)))))
+
+
+def read_transition_matrix(source: str | bytes | os.PathLike) -> tuple[tuple[float, ...], ...]:
+    """Read a transition matrix ``T[true, observed]`` from CSV text (str), uploaded bytes or a file (Path).
+
+    One row per true class, comma-separated, no header. The result is validated as a
+    :class:`NoiseSpec` matrix would be (square, non-negative, rows summing to 1).
+
+    Raises
+    ------
+    InputError : unreadable file, empty text, a non-number, ragged rows or an invalid matrix.
+    """
+    if isinstance(source, bytes):
+        text = source.decode("utf-8", errors="replace")
+    elif isinstance(source, os.PathLike):
+        try:
+            text = open(source, encoding="utf-8").read()
+        except OSError as exc:
+            raise InputError(f"cannot read the transition matrix file {os.fspath(source)!r}: {exc.strerror}") from None
+    else:
+        text = source
+    rows = [line.strip() for line in text.splitlines() if line.strip()]
+    if not rows:
+        raise InputError("the transition matrix file is empty; give one comma-separated row per true class")
+    try:
+        matrix = tuple(tuple(float(v) for v in row.split(",")) for row in rows)
+    except ValueError:
+        raise InputError("the transition matrix must contain only numbers, one comma-separated row per true class") from None
+    NoiseSpec(kind="matrix", rate=0.0, matrix=matrix)
+    return matrix

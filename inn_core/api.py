@@ -1,0 +1,128 @@
+"""Python API for people with their own arrays: :func:`find_noisy_labels`.
+
+Conventions match cleanlab's: a boolean mask of likely label issues, indices ranked most suspicious
+first, and a score where low means "likely wrong label".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inn_core.devices import resolve_device
+from inn_core.errors import InputError
+from inn_core.mixture import split_clean
+from inn_core.models import create_model, default_model_for
+from inn_core.training import TrainConfig, Trainer, predict_proba
+from inn_core.experiment import score_models
+
+__all__ = ["NoisyLabels", "find_noisy_labels"]
+
+
+@dataclass(frozen=True, eq=False)
+class NoisyLabels:
+    """What :func:`find_noisy_labels` found.
+
+    Attributes
+    ----------
+    scores : (n,) float in [0, 1] - the INN score; low = likely wrong label.
+    is_noisy : (n,) bool - the Beta-mixture split: True where the label is likely wrong.
+    ranked_indices : (m,) int64 - the indices with ``is_noisy``, lowest score first.
+    suggested_labels : (n,) int64 - the MixUp model's prediction for every sample.
+    clean_posterior : (n,) float in [0, 1] - posterior of the clean (higher-mean) component.
+    neighbor_indices : (n, L) int64 - each sample's nearest neighbours in feature space.
+    """
+
+    scores: np.ndarray
+    is_noisy: np.ndarray
+    ranked_indices: np.ndarray
+    suggested_labels: np.ndarray
+    clean_posterior: np.ndarray
+    neighbor_indices: np.ndarray
+
+
+def find_noisy_labels(
+    images: np.ndarray | torch.Tensor,
+    labels: np.ndarray | torch.Tensor | Sequence[int],
+    *,
+    model: str | None = None,
+    epochs: int = 40,
+    batch_size: int = 64,
+    lr: float = 0.05,
+    weight_decay: float = 5e-4,
+    L: int = 10,
+    H: int = 10,
+    device: str = "auto",
+    random_state: int | None = None,
+    callback: Callable[[int, int], None] | None = None,
+) -> NoisyLabels:
+    """Find likely wrong labels in ``(images, labels)`` with INN.
+
+    Trains a CE model (its penultimate layer gives the neighbours) and a MixUp model ``f`` on the
+    given labels, scores every sample by integrating ``f``'s probability of its label along the
+    paths to its L nearest neighbours, and splits the scores with a two-component Beta mixture.
+
+    Parameters
+    ----------
+    images : (n, C, H, W) float images (values in [0, 1] work best) or (n, d) feature vectors.
+    labels : (n,) int, the observed labels in [0, K), K >= 2.
+    model : a registered model name; default ``small_cnn`` below 32 px, ``preact_resnet18``
+        at 32 px and above, ``mlp`` for vectors.
+    epochs, batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4).
+    L, H : neighbours per sample and trapezoids per path.
+    device : "auto", "cpu" or "cuda".
+    random_state : seed for initialisation and batch order; the same seed gives the same result
+        on the CPU.
+    callback : called as ``callback(epoch, epochs)`` after each training epoch.
+
+    Returns
+    -------
+    NoisyLabels
+        ``is_noisy`` is a mask and ``ranked_indices`` the flagged indices, most suspicious first -
+        cleanlab's ``find_label_issues`` conventions; ``scores`` is low for likely wrong labels,
+        like cleanlab's label-quality scores.
+    """
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).float()
+    y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    if x.dim() not in (2, 4):
+        raise InputError(f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}")
+    if y.ndim != 1 or y.shape[0] != x.shape[0]:
+        raise InputError(f"images and labels must be the same length, but images has {x.shape[0]} and labels has shape {y.shape}")
+    if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
+        raise InputError("labels must be non-negative integers 0..K-1")
+    if not torch.isfinite(x).all():
+        raise InputError("images contain NaN or infinite values")
+    num_classes = int(y.max()) + 1
+    if num_classes < 2:
+        raise InputError("labels must contain at least two classes")
+    if not 1 <= L <= x.shape[0] - 1:
+        raise InputError(f"L must be between 1 and n - 1 = {x.shape[0] - 1}, got {L}")
+    image_size = x.shape[-1] if x.dim() == 4 else None
+    name = model or default_model_for(image_size)
+    seed = 0 if random_state is None else int(random_state)
+    dev = resolve_device(device)
+    trainers = {}
+    for i, (role, objective) in enumerate((("ce", "ce"), ("mixup", "mixup"))):
+        net = create_model(name, num_classes=num_classes, in_channels=x.shape[1], image_size=image_size,
+                           seed=seed * 1000 + 11 * (i + 1))
+        config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
+        trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
+                                 random_state=seed * 1000 + 17 * (i + 1))
+    for epoch in range(1, epochs + 1):
+        for trainer in trainers.values():
+            trainer.train_epoch()
+        if callback is not None:
+            callback(epoch, epochs)
+    models = {role: t.model for role, t in trainers.items()}
+    scores, neighbors, _ = score_models(models, x, y, L=L, H=H, feature_model="ce", device=dev)
+    inn = scores["inn"]
+    clean_mask, posterior, _ = split_clean(inn)
+    flagged = np.flatnonzero(~clean_mask)
+    ranked = flagged[np.argsort(inn[flagged], kind="stable")]
+    suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
+    return NoisyLabels(scores=inn, is_noisy=~clean_mask, ranked_indices=ranked.astype(np.int64),
+                       suggested_labels=suggested.astype(np.int64), clean_posterior=posterior,
+                       neighbor_indices=neighbors)

@@ -1,0 +1,345 @@
+"""Command line: ``python -m inn_core`` (also installed as ``inn-lab``).
+
+Every user error - a bad flag value, an unknown dataset, a missing folder, an unknown run - exits
+with status 2 and one line on stderr saying what is wrong and what would be right; no traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from inn_core.errors import InputError
+
+__all__ = ["main", "build_parser"]
+
+
+def _parse_option(text: str) -> tuple[str, Any]:
+    if "=" not in text:
+        raise InputError(f"--data-option takes KEY=VALUE, got {text!r}")
+    key, value = text.split("=", 1)
+    try:
+        return key, json.loads(value)
+    except json.JSONDecodeError:
+        return key, value
+
+
+def _parse_ints(text: str, what: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
+    except ValueError:
+        raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
+
+
+def _parse_mapping(text: str) -> str | tuple[tuple[int, int], ...]:
+    if ":" not in text:
+        return text
+    pairs = []
+    for item in text.split(","):
+        try:
+            a, b = item.split(":")
+            pairs.append((int(a), int(b)))
+        except ValueError:
+            raise InputError(f"--mapping takes a name (cifar10, cifar100, digits) or pairs like 3:5,5:3, got {text!r}") from None
+    return tuple(pairs)
+
+
+def _config_from_args(args: argparse.Namespace):
+    from inn_core.experiment import ExperimentConfig
+    from inn_core.noise import NoiseSpec, read_transition_matrix
+
+    noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
+    if args.rate is not None:
+        noise_kwargs["rate"] = args.rate
+    elif args.noise == "imbalanced":
+        noise_kwargs["rate"] = 0.3
+    if args.mapping:
+        noise_kwargs["mapping"] = _parse_mapping(args.mapping)
+    if args.classes:
+        noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
+    if args.minority_fraction is not None:
+        noise_kwargs["minority_fraction"] = args.minority_fraction
+    if args.matrix:
+        noise_kwargs["matrix"] = read_transition_matrix(Path(args.matrix))
+    if args.noise == "asymmetric" and not args.mapping:
+        noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
+    return ExperimentConfig(
+        dataset=args.dataset,
+        data_root=args.data_root,
+        data_options=dict(_parse_option(o) for o in args.data_option),
+        noise=NoiseSpec(**noise_kwargs),
+        model=args.model,
+        epochs=args.epochs,
+        eval_epochs=_parse_ints(args.eval_epochs, "--eval-epochs") if args.eval_epochs else None,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        L=args.L,
+        H=args.H,
+        seed=args.seed,
+        device=args.device,
+        feature_model=args.feature_model,
+        name=args.name,
+    )
+
+
+def _progress_bar(quiet: bool):
+    """A tqdm bar fed by the runner's Progress callbacks (percent of the whole run)."""
+    if quiet:
+        return None, []
+    from tqdm import tqdm
+
+    bar = tqdm(total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}")
+
+    def update(progress) -> None:
+        bar.set_description_str(f"{progress.phase:>10} epoch {progress.epoch}/{progress.epochs}")
+        bar.n = round(100 * progress.fraction)
+        bar.refresh()
+
+    return bar, [update]
+
+
+def _auc_table(store, run_id: str) -> str:
+    import pandas as pd
+
+    records = store.metrics(run_id)["methods"]
+    if not records or "auc" not in records[0]:
+        return "(no clean/noisy AUC: the true labels of this data are unknown)"
+    table = pd.DataFrame(records).pivot(index="epoch", columns="method", values="auc")
+    order = [m for m in ("inn", "mixup_fy", "ce", "ce_ne", "deep_knn") if m in table.columns]
+    return "clean/noisy AUC (higher is better; clean = positive class)\n" + table[order].to_string(float_format="%.3f")
+
+
+def _fit_table(store, run_id: str) -> str:
+    import pandas as pd
+
+    records = store.metrics(run_id)["models"]
+    if not records:
+        return ""
+    table = pd.DataFrame(records).pivot(index="epoch", columns="model", values="fit_observed")
+    return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
+
+
+def _cmd_run(args: argparse.Namespace, store) -> int:
+    import time
+
+    from inn_core.experiment import launch_in_background, run_experiment
+
+    config = _config_from_args(args)
+    if args.background:
+        run_id = store.create_run(config.to_dict(), name=config.name)
+        launch_in_background(store, run_id)
+        print(run_id)
+        return 0
+    bar, callbacks = _progress_bar(args.quiet)
+    started = time.monotonic()
+    try:
+        run_id = run_experiment(config, store=store, callbacks=callbacks)
+    finally:
+        if bar is not None:
+            bar.close()
+    print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
+    print(_auc_table(store, run_id))
+    print(_fit_table(store, run_id))
+    return 0
+
+
+def _cmd_resume(args: argparse.Namespace, store) -> int:
+    from inn_core.experiment import resume_experiment
+
+    bar, callbacks = _progress_bar(args.quiet)
+    try:
+        resume_experiment(store, args.run, callbacks=callbacks)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not args.quiet:
+        print(_auc_table(store, args.run))
+    return 0
+
+
+def _cmd_list(args: argparse.Namespace, store) -> int:
+    import time
+
+    runs = store.list_runs()
+    if not runs:
+        print(f"no runs in {store.home}; start one with `python -m inn_core run`")
+        return 0
+    print(f"{'id':24} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
+    for r in runs:
+        noise = r.config.get("noise", {})
+        setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
+        created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
+        print(f"{r.id:24} {r.status:10} {r.progress:8.0%}  {created:16}  {r.config.get('dataset', ''):10} {setting:16} {r.name}")
+    return 0
+
+
+def _cmd_show(args: argparse.Namespace, store) -> int:
+    record = store.get_run(args.run)
+    metrics = store.metrics(args.run)
+    if args.json:
+        out = {
+            "run": {"id": record.id, "name": record.name, "status": record.status, "progress": record.progress,
+                    "created": record.created, "error": record.error, "config": record.config,
+                    "data": store.read_json(args.run, "data.json")},
+            "metrics": metrics["methods"],
+            "models": metrics["models"],
+        }
+        print(json.dumps(out, indent=2, allow_nan=True))
+        return 0
+    print(f"run {record.id} ({record.name}): {record.status}, {record.progress:.0%}")
+    if record.error:
+        print(f"error: {record.error}")
+    data = store.read_json(args.run, "data.json")
+    if data:
+        print(f"data: {record.config['dataset']}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
+              + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
+    print(_auc_table(store, args.run))
+    print(_fit_table(store, args.run))
+    return 0
+
+
+def _cmd_cancel(args: argparse.Namespace, store) -> int:
+    store.request_cancel(args.run)
+    print(f"asked run {args.run} to stop; it stops after its current step and can be resumed")
+    return 0
+
+
+def _cmd_flagged(args: argparse.Namespace, store) -> int:
+    from inn_core.review import flagged_samples
+
+    table = flagged_samples(store, args.run, method=args.method, epoch=args.epoch, top=args.top)
+    columns = [c for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
+               if c in table.columns]
+    text = table[columns].to_csv(index=False)
+    if args.output:
+        Path(args.output).write_text(text)
+        print(f"{len(table)} flagged samples written to {args.output}", file=sys.stderr)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
+def _cmd_export(args: argparse.Namespace, store) -> int:
+    from inn_core.review import export_run
+
+    out = args.output or str(store.run_dir(args.run) / "export")
+    store.get_run(args.run)
+    files = export_run(store, args.run, out, method=args.method)
+    for name, path in files.items():
+        print(f"{name:15} {path}")
+    return 0
+
+
+def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
+    from inn_core.teaching import write_demo_assets
+
+    path = write_demo_assets(args.output, store=store)
+    print(f"demo run metrics written to {path}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from inn_core.data import DATASETS
+    from inn_core.experiment import MODEL_ROLES, METHODS
+    from inn_core.models import MODELS
+    from inn_core.noise import NOISE_KINDS, SYMMETRIC_MODES
+
+    parser = argparse.ArgumentParser(
+        prog="python -m inn_core",
+        description="INN Lab: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).",
+    )
+    parser.add_argument("--home", default="runs", help="run store folder (default: ./runs)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = sub.add_parser("run", help="run an experiment (defaults: digits, symmetric 40%% noise, small_cnn)",
+                         description="Train CE, CE+NE and MixUp models on noisy labels and score every sample at each evaluation epoch.")
+    data = run.add_argument_group("data")
+    data.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default: digits)")
+    data.add_argument("--data-root", help="CIFAR folder, image folder, or CSV file of filepath,label")
+    data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
+                      help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
+    noise = run.add_argument_group("noise")
+    noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
+    noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
+    noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
+    noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3:5,5:3")
+    noise.add_argument("--classes", help="imbalanced: majority,minority classes, e.g. 0,1")
+    noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
+    noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
+    train = run.add_argument_group("training and scoring")
+    train.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: by image size)")
+    train.add_argument("--epochs", type=int, help="training epochs (default per dataset; digits 40)")
+    train.add_argument("--eval-epochs", help="comma-separated epochs to score at (default: 8 evenly spaced)")
+    train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
+    train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
+    train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
+    train.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
+    train.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
+    train.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
+    train.add_argument("--seed", type=int, default=0, help="seed of data split, noise and training (default 0)")
+    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    run.add_argument("--name", default="", help="a name for listings")
+    run.add_argument("--background", action="store_true", help="start in a background process and print the run id")
+    run.add_argument("--quiet", action="store_true", help="no progress bar")
+    run.set_defaults(func=_cmd_run)
+
+    sub.add_parser("list", help="list runs").set_defaults(func=_cmd_list)
+
+    show = sub.add_parser("show", help="a run's metrics")
+    show.add_argument("run")
+    show.add_argument("--json", action="store_true", help="JSON: {run, metrics: [{epoch, method, auc, ...}], models: [...]}")
+    show.set_defaults(func=_cmd_show)
+
+    resume = sub.add_parser("resume", help="continue an interrupted, failed or cancelled run from its last checkpoint")
+    resume.add_argument("run")
+    resume.add_argument("--quiet", action="store_true")
+    resume.set_defaults(func=_cmd_resume)
+
+    cancel = sub.add_parser("cancel", help="ask a running run to stop (it can be resumed)")
+    cancel.add_argument("run")
+    cancel.set_defaults(func=_cmd_cancel)
+
+    flagged = sub.add_parser("flagged", help="CSV of flagged samples, most suspicious first")
+    flagged.add_argument("run")
+    flagged.add_argument("--method", default="inn", help=f"one of {', '.join(METHODS)} (default inn)")
+    flagged.add_argument("--top", type=int, help="the N lowest scores instead of the Beta-mixture split")
+    flagged.add_argument("--epoch", type=int, help="evaluation epoch (default: the last)")
+    flagged.add_argument("--output", "-o", help="write to this file instead of stdout")
+    flagged.set_defaults(func=_cmd_flagged)
+
+    export = sub.add_parser("export", help="cleaned labels after review, decision log and reproducibility bundle")
+    export.add_argument("run")
+    export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
+    export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
+    export.set_defaults(func=_cmd_export)
+
+    demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
+    demo.add_argument("--output", default="assets/demo")
+    demo.set_defaults(func=_cmd_demo_assets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    from inn_core.experiment import Cancelled
+    from inn_core.store import RunStore
+
+    try:
+        store = RunStore(args.home)
+        return args.func(args, store)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except Cancelled as exc:
+        print(f"run {exc} cancelled; `python -m inn_core resume {exc}` continues it", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)
+        return 130
