@@ -87,20 +87,27 @@ def _config_from_args(args: argparse.Namespace):
     )
 
 
-def _progress_bar(quiet: bool):
-    """A tqdm bar fed by the runner's Progress callbacks (percent of the whole run)."""
-    if quiet:
-        return None, []
-    from tqdm import tqdm
+class _ProgressBar:
+    """A tqdm bar fed by the runner's Progress callbacks (percent of the whole run).
 
-    bar = tqdm(total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]{postfix}")
+    Created on the first report, so errors found while loading data print without a bar.
+    """
 
-    def update(progress) -> None:
-        bar.set_description_str(f"{progress.phase:>10} epoch {progress.epoch}/{progress.epochs}")
-        bar.n = round(100 * progress.fraction)
-        bar.refresh()
+    def __init__(self) -> None:
+        self.bar = None
 
-    return bar, [update]
+    def __call__(self, progress) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=100, unit="%", bar_format="{desc} {percentage:3.0f}%|{bar}| [{elapsed}<{remaining}]")
+        self.bar.set_description_str(f"{progress.phase:>10} epoch {progress.epoch}/{progress.epochs}")
+        self.bar.n = round(100 * progress.fraction)
+        self.bar.refresh()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
 
 
 def _auc_table(store, run_id: str) -> str:
@@ -135,13 +142,12 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
         launch_in_background(store, run_id)
         print(run_id)
         return 0
-    bar, callbacks = _progress_bar(args.quiet)
+    bar = _ProgressBar()
     started = time.monotonic()
     try:
-        run_id = run_experiment(config, store=store, callbacks=callbacks)
+        run_id = run_experiment(config, store=store, callbacks=[] if args.quiet else [bar])
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
     print(_auc_table(store, run_id))
     print(_fit_table(store, run_id))
@@ -151,12 +157,11 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 def _cmd_resume(args: argparse.Namespace, store) -> int:
     from inn_core.experiment import resume_experiment
 
-    bar, callbacks = _progress_bar(args.quiet)
+    bar = _ProgressBar()
     try:
-        resume_experiment(store, args.run, callbacks=callbacks)
+        resume_experiment(store, args.run, callbacks=[] if args.quiet else [bar])
     finally:
-        if bar is not None:
-            bar.close()
+        bar.close()
     if not args.quiet:
         print(_auc_table(store, args.run))
     return 0

@@ -1,0 +1,93 @@
+"""Tests for the command line: exit codes and one-line messages for bad input, and the happy path."""
+
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pytest
+
+from inn_core.cli import main
+from inn_core.store import RunStore
+
+
+def _cli(capsys, *argv):
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--rate", "1.5"], "rate must be in [0, 1], got 1.5"),
+        (["run", "--dataset", "mnist"], "unknown dataset 'mnist'; choose one of digits"),
+        (["run", "--model", "vgg"], "unknown model 'vgg'; choose one of"),
+        (["run", "--noise", "asymmetric", "--mapping", "imagenet"], "imagenet"),
+        (["run", "--noise", "asymmetric", "--mapping", "3:12"], "12"),
+        (["run", "--L", "5000"], "choose L <= "),
+        (["run", "--H", "0"], "H (trapezoids per path) must be at least 1, got 0"),
+        (["run", "--dataset", "cifar10", "--data-root", "/nonexistent/cifar"], "/nonexistent/cifar"),
+        (["run", "--dataset", "imagefolder", "--data-root", "/nonexistent/pictures"], "/nonexistent/pictures"),
+        (["run", "--noise", "matrix", "--matrix", "/nonexistent/T.csv"], "cannot read the transition matrix file"),
+        (["run", "--eval-epochs", "a,b"], "--eval-epochs takes comma-separated integers"),
+        (["show", "no-such-run"], "no run with id 'no-such-run'"),
+        (["resume", "no-such-run"], "no run with id 'no-such-run'"),
+        (["flagged", "no-such-run"], "no run with id 'no-such-run'"),
+        (["export", "no-such-run"], "no run with id 'no-such-run'"),
+    ],
+)
+def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, message):
+    code, out, err = _cli(capsys, "--home", str(tmp_path), *argv)
+    assert code == 2
+    assert err.startswith("error: ")
+    assert len(err.strip().splitlines()) == 1
+    assert message in err
+    assert "Traceback" not in err + out
+
+
+def test_unknown_flag_exits_2_through_argparse(tmp_path):
+    proc = subprocess.run([sys.executable, "-m", "inn_core", "--home", str(tmp_path), "run", "--colour", "red"],
+                          capture_output=True, text=True)
+    assert proc.returncode == 2
+    assert "unrecognized arguments: --colour red" in proc.stderr
+
+
+def test_help_lists_commands():
+    proc = subprocess.run([sys.executable, "-m", "inn_core", "--help"], capture_output=True, text=True)
+    assert proc.returncode == 0
+    for command in ("run", "list", "show", "resume", "flagged", "export"):
+        assert command in proc.stdout
+
+
+def test_run_then_list_show_flagged_export(capsys, tmp_path):
+    home = str(tmp_path / "runs")
+    code, out, _ = _cli(capsys, "--home", home, "run", "--data-option", "max_samples=150", "--epochs", "2",
+                        "--L", "4", "--H", "2", "--name", "cli", "--quiet", "--device", "cpu")
+    assert code == 0
+    assert "clean/noisy AUC" in out and "inn" in out
+    [run] = RunStore(home).list_runs()
+    assert run.status == "done" and run.name == "cli"
+
+    code, out, _ = _cli(capsys, "--home", home, "list")
+    assert code == 0 and run.id in out and "done" in out
+
+    code, out, _ = _cli(capsys, "--home", home, "show", run.id, "--json")
+    payload = json.loads(out)
+    frame = pd.DataFrame(payload["metrics"])
+    assert {"epoch", "method", "auc"} <= set(frame.columns)
+    assert set(frame["method"]) >= {"inn", "ce", "ce_ne", "deep_knn", "mixup_fy"}
+
+    code, out, _ = _cli(capsys, "--home", home, "flagged", run.id, "--top", "7")
+    rows = out.strip().splitlines()
+    assert rows[0] == "index,observed_label,predicted_label,score,clean_posterior,true_label"
+    assert len(rows) == 8
+    scores = [float(r.split(",")[3]) for r in rows[1:]]
+    assert scores == sorted(scores)
+
+    RunStore(home).record_decision(run.id, 3, "relabel", new_label=9)
+    code, out, _ = _cli(capsys, "--home", home, "export", run.id, "--output", str(tmp_path / "out"))
+    assert code == 0
+    cleaned = pd.read_csv(tmp_path / "out" / "cleaned_labels.csv")
+    assert cleaned.loc[3, "cleaned_label"] == 9 and cleaned.loc[3, "decision"] == "relabel"
+    assert json.loads((tmp_path / "out" / "config.json").read_text())["run_id"] == run.id
