@@ -171,3 +171,14 @@ def test_scoring_input_errors():
         inn_scores(model, x, y[:3], nbr)
     with pytest.raises(InputError, match=r"must lie in \[0, 4\)"):
         inn_scores(model, x, y, nbr + 5)
+
+
+def test_cleanlab_scores_rank_disagreeing_labels_lowest():
+    pred_probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.95, 0.05]])
+    labels = np.array([0, 0, 1, 1])  # the last label disagrees with a confident prediction
+    from inn_core.scoring import cleanlab_scores
+
+    scores = cleanlab_scores(labels, pred_probs)
+    assert scores.shape == (4,)
+    assert scores.argmin() == 3
+    assert ((0 <= scores) & (scores <= 1)).all()
