@@ -35,22 +35,10 @@ def _parse_ints(text: str, what: str) -> tuple[int, ...]:
         raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
 
 
-def _parse_mapping(text: str) -> str | tuple[tuple[int, int], ...]:
-    if ":" not in text:
-        return text
-    pairs = []
-    for item in text.split(","):
-        try:
-            a, b = item.split(":")
-            pairs.append((int(a), int(b)))
-        except ValueError:
-            raise InputError(f"--mapping takes a name (cifar10, cifar100, digits) or pairs like 3:5,5:3, got {text!r}") from None
-    return tuple(pairs)
-
-
 def _config_from_args(args: argparse.Namespace):
     from inn_core.experiment import ExperimentConfig
     from inn_core.noise import NoiseSpec, read_transition_matrix
+    from inn_core.preview import parse_epochs, parse_mapping
 
     noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
@@ -58,7 +46,7 @@ def _config_from_args(args: argparse.Namespace):
     elif args.noise == "imbalanced":
         noise_kwargs["rate"] = 0.3
     if args.mapping:
-        noise_kwargs["mapping"] = _parse_mapping(args.mapping)
+        noise_kwargs["mapping"] = parse_mapping(args.mapping)
     if args.classes:
         noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
     if args.minority_fraction is not None:
@@ -74,7 +62,7 @@ def _config_from_args(args: argparse.Namespace):
         noise=NoiseSpec(**noise_kwargs),
         model=args.model,
         epochs=args.epochs,
-        eval_epochs=_parse_ints(args.eval_epochs, "--eval-epochs") if args.eval_epochs else None,
+        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None,
         batch_size=args.batch_size,
         lr=args.lr,
         weight_decay=args.weight_decay,
@@ -272,7 +260,7 @@ def build_parser() -> argparse.ArgumentParser:
     noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
     noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
     noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
-    noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3:5,5:3")
+    noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
     noise.add_argument("--classes", help="imbalanced: majority,minority classes, e.g. 0,1")
     noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
     noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")

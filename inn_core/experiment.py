@@ -49,6 +49,7 @@ __all__ = [
     "resume_experiment",
     "launch_in_background",
     "score_models",
+    "unit_interval",
 ]
 
 #: The three models of an experiment: name -> training objective.
@@ -283,7 +284,7 @@ def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device
     return trainers
 
 
-def _unit_interval(scores: np.ndarray) -> np.ndarray:
+def unit_interval(scores: np.ndarray) -> np.ndarray:
     """Min-max normalise scores that are not already in [0, 1] (small-loss), for the Beta mixture."""
     if scores.size and scores.min() >= 0 and scores.max() <= 1:
         return scores
@@ -320,7 +321,7 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
-        clean_mask, posterior, mixture = split_clean(_unit_interval(s))
+        clean_mask, posterior, mixture = split_clean(unit_interval(s))
         arrays[f"scores_{method}"] = s.astype(np.float32)
         arrays[f"posterior_{method}"] = posterior.astype(np.float32)
         record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}

@@ -30,7 +30,7 @@ def _cli(capsys, *argv):
         (["run", "--dataset", "cifar10", "--data-root", "/nonexistent/cifar"], "/nonexistent/cifar"),
         (["run", "--dataset", "imagefolder", "--data-root", "/nonexistent/pictures"], "/nonexistent/pictures"),
         (["run", "--noise", "matrix", "--matrix", "/nonexistent/T.csv"], "cannot read the transition matrix file"),
-        (["run", "--eval-epochs", "a,b"], "--eval-epochs takes comma-separated integers"),
+        (["run", "--eval-epochs", "a,b"], "evaluation epochs must be whole numbers"),
         (["show", "no-such-run"], "no run with id 'no-such-run'"),
         (["resume", "no-such-run"], "no run with id 'no-such-run'"),
         (["flagged", "no-such-run"], "no run with id 'no-such-run'"),

@@ -1,0 +1,81 @@
+"""AUC across epochs: how well each method separates clean from noisy labels as training goes on (Figure 4)."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from dashboard import plots
+from dashboard.components.common import get_store, run_picker, store_home
+from dashboard.components.progress import ACTIVE, active_runs
+
+STATUSES = ("done", "running", "queued", "cancelled", "failed")
+MODEL_NAMES = {"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def run_metrics(home: str, run_id: str, updated: float) -> dict:
+    # ``updated`` is part of the key: a training run's metrics are re-read whenever it reports.
+    return get_store().metrics(run_id)
+
+
+st.title("AUC across epochs")
+st.caption(
+    "How well each method tells clean from noisy labels at every evaluated epoch - the paper's Figure 4 - "
+    "growing live while a run trains; overlay a second run to compare."
+)
+store = get_store()
+home = str(store_home())
+
+pick_col, compare_col = st.columns(2)
+with pick_col:
+    run_id = run_picker("auc_run", statuses=STATUSES)
+if run_id is None:
+    st.info("No runs yet: start one on **New experiment**.")
+    st.stop()
+others = {r.id: r.name for r in store.list_runs(kind="experiment") if r.id != run_id and r.status in STATUSES}
+compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
+                                   format_func=lambda i: "nothing" if i is None else others[i])
+watched = [run_id] + ([compare_id] if compare_id else [])
+live = any(store.get_run(i).status in ACTIVE for i in watched)
+
+
+@st.fragment(run_every=2.0 if live else None)
+def charts() -> None:
+    records = {i: store.get_run(i) for i in watched}
+    active_runs(store, [r for r in records.values() if r.status in ACTIVE], key="auc")
+    metrics = {i: run_metrics(home, i, r.updated) for i, r in records.items()}
+    main = metrics[run_id]
+    if not main["methods"]:
+        st.info("No epoch has been evaluated yet; the chart appears after the first evaluation epoch.")
+    elif not any(r.get("auc") is not None for r in main["methods"]):
+        st.info("This run's labels come as given, so which ones are wrong is unknown and no AUC can be measured. "
+                "Inject synthetic noise on **New experiment** to measure detection quality.")
+    else:
+        labels = {i: records[i].name for i in watched}
+        st.plotly_chart(plots.auc_figure({labels[i]: metrics[i]["methods"] for i in watched}), key="auc_chart")
+        st.caption("Higher is better: 1 means every clean sample scores above every noisy one, 0.5 is guessing. "
+                   + ("Solid lines: the chosen run; dashed: the comparison." if compare_id else ""))
+        last = max(r["epoch"] for r in main["methods"])
+        order = list(plots.METHOD_LABELS)
+        table = pd.DataFrame(sorted((r for r in main["methods"] if r["epoch"] == last),
+                                    key=lambda r: order.index(r["method"]) if r["method"] in order else len(order)))
+        table["method"] = table["method"].map(lambda m: plots.METHOD_LABELS.get(m, m))
+        st.markdown(f"**At epoch {last}** (flagged = the Beta mixture's noisy component)")
+        shown = [c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table]
+        st.dataframe(table[shown], hide_index=True, key="auc_table")
+
+    models = sorted({r["model"] for r in main["models"] if "E_cor" in r})
+    if models:
+        st.subheader("Consistency means")
+        model = st.selectbox("Model", models, index=models.index("ce") if "ce" in models else 0, key="auc_model",
+                             format_func=lambda m: MODEL_NAMES.get(m, m))
+        st.plotly_chart(plots.consistency_means_figure(main["models"], model=model), key="auc_means")
+        st.caption("Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. "
+                   "The dashed pair staying apart while the solid pair closes is the consistency effect.")
+    if live and not any(r.status in ACTIVE for r in records.values()):
+        # The run just finished: a full rerun stops the polling.
+        st.rerun()
+
+
+charts()

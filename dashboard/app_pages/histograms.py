@@ -1,0 +1,74 @@
+"""Score histograms: where a method puts clean and noisy samples at one epoch, and the Beta-mixture split (Figure 6)."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from dashboard import plots
+from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from inn_core.teaching import ScoreSplit, score_split
+
+STATUSES = ("done", "running", "cancelled", "failed")
+
+
+@st.cache_data(max_entries=128, show_spinner=False)
+def split(home: str, run_id: str, method: str, epoch: int) -> ScoreSplit:
+    return score_split(get_store(), run_id, method=method, epoch=epoch)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def methods_at(home: str, run_id: str, epoch: int) -> list[str]:
+    arrays = get_store().epoch_scores(run_id, epoch)
+    return [m for m in plots.METHOD_LABELS if f"scores_{m}" in arrays] + sorted(
+        k.removeprefix("scores_") for k in arrays if k.startswith("scores_") and k.removeprefix("scores_") not in plots.METHOD_LABELS)
+
+
+st.title("Score histograms")
+st.caption(
+    "Where a method puts clean and noisy samples at one epoch, the two-component Beta mixture fitted to the "
+    "scores and the split it makes - the paper's Figure 6."
+)
+store = get_store()
+home = str(store_home())
+
+run_id = run_picker("hist_run", statuses=STATUSES)
+if run_id is None:
+    st.info("No runs yet: start one on **New experiment**.")
+    st.stop()
+epochs = store.eval_epochs(run_id)
+if not epochs:
+    st.info("This run has no evaluated epoch yet; histograms appear after its first evaluation epoch.")
+    st.stop()
+
+method_col, epoch_col = st.columns([1, 2])
+methods = methods_at(home, run_id, epochs[-1])
+method = method_col.selectbox("Method", methods, key="hist_method", format_func=lambda m: plots.METHOD_LABELS.get(m, m))
+if len(epochs) > 1:
+    epoch = epoch_col.select_slider("Epoch", options=epochs, value=epochs[-1], key="hist_epoch")
+else:
+    epoch = epochs[0]
+    epoch_col.markdown(f"Epoch **{epoch}** (the only evaluated one)")
+
+result = None
+with user_errors():
+    result = split(home, run_id, method, int(epoch))
+if result is not None:
+    chart_col, numbers_col = st.columns([3, 1])
+    chart_col.plotly_chart(
+        plots.score_histogram_figure(result.scores, result.groups, result.group_names, grid=result.grid,
+                                     pdf=result.pdf, threshold=result.threshold),
+        key="hist_chart",
+    )
+    with numbers_col:
+        st.metric("Flagged as noisy", f"{result.n_flagged}", help="Samples whose clean posterior is below 0.5.")
+        if result.precision is None:
+            st.info("The labels came as given, so precision and recall cannot be measured.")
+        else:
+            st.metric("Precision", f"{result.precision:.1%}", help="Share of flagged samples whose label really is wrong.")
+            st.metric("Recall", f"{result.recall:.1%}", help="Share of the wrong labels that are flagged.")
+        st.metric("Split at score", "-" if result.threshold is None else f"{result.threshold:.2f}")
+    if len(result.group_names) == 4:
+        st.caption("(y*, y) = (true, observed) label; class 0 is the majority, 1 the minority. Blue and green are "
+                   "correctly labelled, orange and red wrongly - a good score puts blue and green right, orange and red left.")
+    elif method in ("ce", "ce_ne"):
+        st.caption("Small-loss scores are min-max normalised to [0, 1] before the mixture is fitted.")

@@ -1,0 +1,221 @@
+"""New experiment: data, label noise with a preview, training settings, Start, and every run's progress."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import streamlit as st
+
+from dashboard import plots
+from dashboard.components.common import get_store, user_errors
+from dashboard.components.progress import ACTIVE, active_runs, runs_frame
+from inn_core.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
+from inn_core.models import MODELS
+from inn_core.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
+from inn_core.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
+
+DATASETS = {
+    "digits": "Digits (built in, 8x8)",
+    "cifar10": "CIFAR-10 (from a folder)",
+    "cifar100": "CIFAR-100 (from a folder)",
+    "imagefolder": "Image folder (one sub-folder per class)",
+    "csv": "CSV of image paths and labels",
+}
+NOISE = {
+    "symmetric": "Symmetric: a random label",
+    "asymmetric": "Asymmetric: class -> look-alike class",
+    "imbalanced": "Imbalanced two-class task (the paper's Section 4.4)",
+    "matrix": "Transition matrix (upload)",
+    "none": "None: keep the labels as given",
+}
+SYMMETRIC = {
+    "paper": "paper: redraw from all K classes (may stay right)",
+    "exact": "exact: floor(r n) samples redrawn from all K",
+    "flip": "flip: always to a different class",
+}
+PREVIEW_EXAMPLES = 12
+# Digits are 8x8: shown at 8x so the pixels stay visible.
+MIN_DISPLAY = 64
+
+
+@st.cache_data(show_spinner="Loading the data and injecting the noise…", max_entries=16)
+def preview(config_json: str) -> NoisePreview:
+    return noise_preview(ExperimentConfig.from_dict(json.loads(config_json)), examples=PREVIEW_EXAMPLES)
+
+
+def enlarged(image: np.ndarray) -> np.ndarray:
+    factor = max(1, MIN_DISPLAY // image.shape[0])
+    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
+
+
+st.title("New experiment")
+st.caption(
+    "Choose data and label noise, check what the noise does, then train in the background: "
+    "runs keep going when you switch pages or reload."
+)
+store = get_store()
+
+st.subheader("1 · Data")
+data_col, where_col = st.columns(2)
+dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset")
+data_root: str | None = None
+data_options: dict = {}
+if dataset == "digits":
+    cap = where_col.number_input("Use at most this many training images (0 = all 1437)", min_value=0, value=0,
+                                 step=100, key="ne_max_samples")
+    if cap:
+        data_options["max_samples"] = int(cap)
+elif dataset in ("cifar10", "cifar100"):
+    folder = "cifar-10-batches-py" if dataset == "cifar10" else "cifar-100-python"
+    data_root = where_col.text_input(f"Data folder (holding {folder})", key="ne_root").strip() or None
+    cap = where_col.number_input("Use at most this many training images (0 = all 50000)", min_value=0, value=5000,
+                                 step=1000, key="ne_max_samples")
+    if cap:
+        data_options["max_samples"] = int(cap)
+elif dataset == "imagefolder":
+    data_root = where_col.text_input("Image folder (root/<class>/<image>)", key="ne_root").strip() or None
+    data_options["image_size"] = int(where_col.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+else:
+    data_root = where_col.text_input("CSV file with columns filepath,label", key="ne_root").strip() or None
+    image_root = where_col.text_input("Folder the CSV's paths start from (default: the CSV's folder)",
+                                      key="ne_image_root").strip()
+    if image_root:
+        data_options["image_root"] = image_root
+    data_options["image_size"] = int(where_col.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+
+st.subheader("2 · Label noise")
+kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
+kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind")
+noise_kwargs: dict = {"kind": kind}
+if kind not in ("none", "matrix"):
+    # No bounds on the widget: a rate outside [0, 1] must reach the engine and come back as its message.
+    noise_kwargs["rate"] = rate_col.number_input("Rate r", value=0.3 if kind == "imbalanced" else 0.4, step=0.05,
+                                                 format="%.2f", key="ne_rate")
+seed = int(seed_col.number_input("Seed", min_value=0, value=0, step=1, key="ne_seed"))
+matrix_text = ""
+mapping_text = ""
+if kind == "symmetric":
+    noise_kwargs["symmetric_mode"] = detail_col.selectbox("Mode", list(SYMMETRIC), format_func=SYMMETRIC.get,
+                                                          key="ne_symmetric_mode")
+elif kind == "asymmetric":
+    named = sorted(NAMED_MAPPINGS)
+    choices = [*named, "custom"]
+    mapping = detail_col.selectbox("Mapping", choices, index=choices.index(dataset) if dataset in named else len(named),
+                                   key="ne_mapping", help="Each sample of a source class moves to its target with probability r.")
+    mapping_text = mapping if mapping != "custom" else detail_col.text_input(
+        "Pairs source->target", value="3->5, 5->3", key="ne_mapping_pairs")
+elif kind == "imbalanced":
+    major_col, minor_col, keep_col = detail_col.columns(3)
+    noise_kwargs["classes"] = (int(major_col.number_input("Majority", min_value=0, value=3, key="ne_major")),
+                               int(minor_col.number_input("Minority", min_value=0, value=8, key="ne_minor")))
+    noise_kwargs["minority_fraction"] = keep_col.number_input("Minority kept", value=0.1, step=0.05, format="%.2f",
+                                                              key="ne_minority_fraction")
+elif kind == "matrix":
+    upload = detail_col.file_uploader("Transition matrix T[true, observed] (CSV, K rows of K numbers)", type=["csv", "txt"],
+                                      key="ne_matrix_file")
+    matrix_text = detail_col.text_area("…or paste it here", key="ne_matrix_text", height=120,
+                                       placeholder="0.8,0.2\n0.1,0.9")
+    if upload is not None:
+        matrix_text = upload.getvalue()
+
+spec = None
+with user_errors():
+    if kind == "asymmetric":
+        noise_kwargs["mapping"] = parse_mapping(mapping_text)
+    if kind == "matrix":
+        if not matrix_text:
+            st.info("Upload or paste a transition matrix: K rows of K comma-separated numbers, each row summing to 1.")
+        else:
+            noise_kwargs["matrix"] = read_transition_matrix(matrix_text)
+    if kind != "matrix" or "matrix" in noise_kwargs:
+        spec = NoiseSpec(**noise_kwargs)
+
+data_config = None
+if spec is not None:
+    with user_errors():
+        # L = 1 here: the preview is about data and noise; the real L is checked at Start.
+        data_config = ExperimentConfig(dataset=dataset, data_root=data_root, data_options=data_options, noise=spec,
+                                       seed=seed, L=1)
+
+st.markdown("**Preview** - the noise exactly as the run will inject it; nothing trains yet.")
+shown = None
+if data_config is not None:
+    with user_errors():
+        shown = preview(json.dumps(data_config.to_dict(), sort_keys=True))
+if shown is not None:
+    n_col, nominal_col, expected_col, actual_col = st.columns(4)
+    n_col.metric("Training samples", f"{shown.n}", help=f"{shown.num_classes} classes")
+    nominal_col.metric("Rate asked for", f"{shown.nominal_rate:.1%}")
+    expected_col.metric("Expected wrong labels", f"{shown.expected_rate:.1%}")
+    actual_col.metric("Wrong labels with this seed", "unknown" if shown.actual_rate is None else f"{shown.actual_rate:.1%}")
+    st.caption(shown.description + (". The paper's symmetric noise redraws a label from all classes, so about r(K-1)/K "
+                                    "of the labels end up wrong." if kind == "symmetric" and spec.symmetric_mode != "flip" else "."))
+    matrix_col, examples_col = st.columns([1, 1])
+    with matrix_col:
+        st.plotly_chart(plots.transition_matrix_figure(shown.matrix, shown.class_names, counts=shown.counts),
+                        key="ne_transition")
+    with examples_col:
+        if not shown.labels_known:
+            st.info("These labels come as given and no noise is injected, so which ones are wrong is unknown - "
+                    "INN will estimate it.")
+        elif shown.examples.size == 0:
+            st.info("No label changes with these settings.")
+        elif shown.example_images is None:
+            st.write({int(i): f"{shown.class_names[t]} -> {shown.class_names[o]}" for i, t, o in
+                      zip(shown.examples, shown.example_true, shown.example_observed)})
+        else:
+            st.markdown("Relabelled samples, **true -> observed**:")
+            names = shown.class_names
+            captions = [f"#{i}: {names[t]} -> {names[o]}" for i, t, o in
+                        zip(shown.examples, shown.example_true, shown.example_observed)]
+            st.image([enlarged(img) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
+
+st.subheader("3 · Training")
+defaults = DATASET_DEFAULTS[dataset]
+model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
+model = model_col.selectbox("Model", ["auto", *MODELS], key="ne_model",
+                            help="auto: small_cnn below 32 px, preact_resnet18 from 32 px.")
+epochs = int(epochs_col.number_input("Epochs", min_value=1, value=int(defaults["epochs"]), key="ne_epochs"))
+eval_text = eval_col.text_input("Evaluate at epochs", key="ne_eval_epochs", placeholder="default: 8 evenly spaced",
+                                help="Comma-separated, e.g. 5, 10, 20. Every method is scored at each.")
+L = int(l_col.number_input("Neighbours L", min_value=1, max_value=100, value=10, key="ne_L"))
+H = int(h_col.number_input("Trapezoids H", min_value=1, max_value=50, value=10, key="ne_H"))
+name = st.text_input("Run name", key="ne_name", placeholder="optional, e.g. digits-sym40")
+
+if st.button("Start", type="primary", key="ne_start", disabled=shown is None):
+    with user_errors():
+        config = ExperimentConfig(
+            dataset=dataset, data_root=data_root, data_options=data_options, noise=spec, seed=seed,
+            model=None if model == "auto" else model, epochs=epochs, eval_epochs=parse_epochs(eval_text), L=L, H=H,
+            name=name.strip(),
+        )
+        with st.spinner("Checking the data…"):
+            prepare_data(config)
+        run_id = store.create_run(config.to_dict(), name=config.name)
+        launch_in_background(store, run_id)
+        st.session_state["current_run"] = run_id
+        st.success(f"Started **{config.name or run_id}**. Follow it below, or on **AUC across epochs** as it trains.")
+
+st.subheader("Runs")
+live = any(r.status in ACTIVE for r in store.list_runs(kind="experiment"))
+st.session_state["ne_live"] = live
+
+
+@st.fragment(run_every=2.0 if live else None)
+def runs_panel() -> None:
+    runs = store.list_runs(kind="experiment")
+    active = [r for r in runs if r.status in ACTIVE]
+    active_runs(store, active, key="ne")
+    if runs:
+        st.dataframe(runs_frame(runs), key="ne_runs_table", hide_index=True, column_config={
+            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+        })
+    else:
+        st.info("No runs yet: set up an experiment above and press **Start**.")
+    if bool(active) != st.session_state.get("ne_live", False):
+        # A run started or finished elsewhere: redraw the page so polling switches on or off.
+        st.rerun()
+
+
+runs_panel()
