@@ -314,3 +314,23 @@ def test_every_page_of_the_app_renders(tiny_store, monkeypatch):
         at.switch_page(f"app_pages/{name}.py").run()
         assert not at.exception, (name, [e.value for e in at.exception])
         assert at.title[0].value == heading
+
+
+def test_new_experiment_own_data_from_a_local_folder(tmp_path, monkeypatch):
+    """Bring your own data: a class-per-folder tree checked on the page, previewed with no noise injected."""
+    from PIL import Image
+
+    for cls in ("cat", "dog"):
+        (tmp_path / "pics" / cls).mkdir(parents=True)
+        for i in range(6):
+            Image.new("L", (10, 10), color=40 * i + (100 if cls == "dog" else 0)).save(tmp_path / "pics" / cls / f"{i}.png")
+    at = page(NEW, tmp_path / "runs", monkeypatch)
+    at.selectbox(key="ne_dataset").set_value("own").run()
+    assert not at.exception
+    at.radio(key="ne_byod_mode").set_value("path").run()
+    at.text_input(key="ne_byod_path").input(str(tmp_path / "pics")).run()
+    at.button(key="ne_byod_check").click().run()
+    assert not at.exception
+    assert not at.error, [e.value for e in at.error]
+    assert at.selectbox(key="ne_noise_kind").value == "none"
+    assert metric(at, "Training samples") == "12"

@@ -10,6 +10,7 @@ import streamlit as st
 from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
+from dashboard.components.review_upload import upload_data_widget
 from inn_core.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
 from inn_core.models import MODELS
 from inn_core.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
@@ -21,6 +22,7 @@ DATASETS = {
     "cifar100": "CIFAR-100 (from a folder)",
     "imagefolder": "Image folder (one sub-folder per class)",
     "csv": "CSV of image paths and labels",
+    "own": "Your own images: upload an archive, or a folder / CSV here",
 }
 NOISE = {
     "symmetric": "Symmetric: a random label",
@@ -58,7 +60,14 @@ store = get_store()
 
 st.subheader("1 · Data")
 data_col, where_col = st.columns(2)
-dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset")
+def default_noise_for_dataset() -> None:
+    # The user's own labels are the possibly-noisy ones already: inject nothing unless asked to.
+    own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "own")
+    st.session_state["ne_noise_kind"] = "none" if own else "symmetric"
+
+
+dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset",
+                             on_change=default_noise_for_dataset)
 data_root: str | None = None
 data_options: dict = {}
 if dataset == "digits":
@@ -76,6 +85,14 @@ elif dataset in ("cifar10", "cifar100"):
 elif dataset == "imagefolder":
     data_root = where_col.text_input("Image folder (root/<class>/<image>)", key="ne_root").strip() or None
     data_options["image_size"] = int(where_col.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+elif dataset == "own":
+    with where_col:
+        chosen = upload_data_widget("ne_byod")
+        data_options["image_size"] = int(st.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+    if chosen is None:
+        st.info("Upload an archive (one sub-folder per class, or a CSV `filepath,label` beside the images) or "
+                "give a folder or CSV on this machine, then check it.")
+    dataset, data_root = chosen or ("imagefolder", None)
 else:
     data_root = where_col.text_input("CSV file with columns filepath,label", key="ne_root").strip() or None
     image_root = where_col.text_input("Folder the CSV's paths start from (default: the CSV's folder)",
@@ -132,7 +149,10 @@ with user_errors():
         spec = NoiseSpec(**noise_kwargs)
 
 data_config = None
-if spec is not None:
+missing_root = data_root is None and dataset in ("imagefolder", "csv", "cifar10", "cifar100")
+if missing_root and not st.session_state.get("ne_dataset") == "own":
+    st.info("Give the data folder or CSV file above to see the preview.")
+if spec is not None and not missing_root:
     with user_errors():
         # L = 1 here: the preview is about data and noise; the real L is checked at Start.
         data_config = ExperimentConfig(dataset=dataset, data_root=data_root, data_options=data_options, noise=spec,
