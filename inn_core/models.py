@@ -40,7 +40,7 @@ class FeatureModel(nn.Module):
 
 
 class _PreActBlock(nn.Module):
-    expansion = 1
+    """Pre-activation residual block (BN-ReLU-conv twice); also the wide block of WRN without dropout."""
 
     def __init__(self, in_planes: int, planes: int, stride: int = 1) -> None:
         super().__init__()
@@ -78,26 +78,6 @@ class PreActResNet18(FeatureModel):
         self.head = nn.Linear(512, num_classes)
 
 
-class _WideBasic(nn.Module):
-    def __init__(self, in_planes: int, planes: int, stride: int) -> None:
-        super().__init__()
-        self.bn1 = nn.BatchNorm2d(in_planes)
-        self.conv1 = nn.Conv2d(in_planes, planes, 3, stride=stride, padding=1, bias=False)
-        self.bn2 = nn.BatchNorm2d(planes)
-        self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
-        self.shortcut = (
-            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
-            if stride != 1 or in_planes != planes
-            else None
-        )
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = F.relu(self.bn1(x))
-        shortcut = self.shortcut(out) if self.shortcut is not None else x
-        out = self.conv2(F.relu(self.bn2(self.conv1(out))))
-        return out + shortcut
-
-
 class WideResNet28x2(FeatureModel):
     """Wide ResNet 28-2 (Zagoruyko & Komodakis 2016); 128-d features."""
 
@@ -109,7 +89,7 @@ class WideResNet28x2(FeatureModel):
         in_planes = widths[0]
         for planes, stride in zip(widths[1:], (1, 2, 2)):
             for i in range(n):
-                layers.append(_WideBasic(in_planes, planes, stride if i == 0 else 1))
+                layers.append(_PreActBlock(in_planes, planes, stride if i == 0 else 1))
                 in_planes = planes
         layers += [nn.BatchNorm2d(in_planes), nn.ReLU(inplace=True), nn.AdaptiveAvgPool2d(1), nn.Flatten()]
         self.body = nn.Sequential(*layers)
