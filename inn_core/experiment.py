@@ -47,6 +47,8 @@ __all__ = [
     "prepare_data",
     "run_experiment",
     "resume_experiment",
+    "guard_run",
+    "prepare_resume",
     "launch_in_background",
     "score_models",
     "unit_interval",
@@ -374,8 +376,19 @@ def run_experiment(
     """
     if run_id is None:
         run_id = store.create_run(config.to_dict(), name=config.name)
+    guard_run(store, run_id, lambda: _execute(config, store, run_id, callbacks, should_stop))
+    return run_id
+
+
+def guard_run(store: RunStore, run_id: str, body: Callable[[], None]) -> None:
+    """Call ``body`` (the run's work) and record how it ended if it ended early.
+
+    :class:`Cancelled` marks the run cancelled; any other exception marks it failed with the reason
+    (the :class:`InputError` message as it is; for bugs the traceback goes to ``error.json``).
+    The exception propagates either way; a run is only marked done by its own ``body``.
+    """
     try:
-        _execute(config, store, run_id, callbacks, should_stop)
+        body()
     except Cancelled:
         store.update_run(run_id, status="cancelled", phase="cancelled", eta=None, pid=None)
         raise
@@ -385,21 +398,30 @@ def run_experiment(
         if not isinstance(exc, InputError):
             store.write_json(run_id, "error.json", {"error": message, "traceback": traceback.format_exc()})
         raise
-    return run_id
 
 
-def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
-                      should_stop: Callable[[], bool] | None = None) -> str:
-    """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
-    record = store.get_run(run_id)
+def prepare_resume(store: RunStore, run_id: str, *, kind: str = "experiment") -> dict[str, Any]:
+    """Check that ``run_id`` can be resumed and clear its cancel flag; returns its stored config.
+
+    Raises :class:`InputError` for an unknown run, a run of another kind, a finished run, or one
+    still running in another live process (a process that died is detected and its run resumable).
+    """
     store.mark_stale_runs()
     record = store.get_run(run_id)
+    if record.kind != kind:
+        raise InputError(f"run {run_id!r} is a {record.kind} run, not {kind}; `python -m inn_core resume` picks the right one")
     if record.status == "done":
         raise InputError(f"run {run_id!r} is already done; nothing to resume")
     if record.status == "running" and record.pid not in (None, os.getpid()):
         raise InputError(f"run {run_id!r} is running in process {record.pid}; cancel it first or wait")
     store.update_run(run_id, cancel_requested=0, error=None)
-    config = ExperimentConfig.from_dict(store.config(run_id))
+    return store.config(run_id)
+
+
+def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
+                      should_stop: Callable[[], bool] | None = None) -> str:
+    """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
+    config = ExperimentConfig.from_dict(prepare_resume(store, run_id))
     return run_experiment(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
 
 
