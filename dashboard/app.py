@@ -30,6 +30,7 @@ navigation = st.navigation(
             st.Page(PAGES / "new_experiment.py", title="New experiment", icon=":material/science:"),
             st.Page(PAGES / "auc.py", title="AUC across epochs", icon=":material/show_chart:"),
             st.Page(PAGES / "histograms.py", title="Score histograms", icon=":material/bar_chart:"),
+            st.Page(PAGES / "robust.py", title="Robust training", icon=":material/shield:"),
         ],
         "Clean": [
             st.Page(PAGES / "review.py", title="Review", icon=":material/fact_check:"),

@@ -21,6 +21,7 @@ __all__ = [
     "GROUP_COLORS",
     "auc_figure",
     "consistency_means_figure",
+    "robust_curves_figure",
     "score_histogram_figure",
     "toy_curves_figure",
     "toy_surface_figure",
@@ -263,4 +264,29 @@ def transition_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], *,
     fig.update_layout(xaxis={"title": "observed label", "type": "category"},
                       yaxis={"title": "true label", "type": "category", "autorange": "reversed"},
                       margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=420)
+    return fig
+
+
+ROBUST_COLORS = {"inn_dividemix": "#1f77b4", "dividemix": "#d62728", "ce": "#7f7f7f"}
+ROBUST_LABELS = {"inn_dividemix": "INN+DivideMix", "dividemix": "DivideMix", "ce": "CE"}
+
+
+def robust_curves_figure(history: Any, *, value: str, title: str) -> go.Figure:
+    """One line per robust run of ``value`` against the epoch, coloured by method.
+
+    Parameters
+    ----------
+    history : DataFrame with columns ``run``, ``method``, ``epoch`` and ``value`` (one row per run and epoch).
+    value : the column to draw, e.g. ``test_accuracy`` or ``labelled_precision``.
+    """
+    fig = go.Figure()
+    for i, (run, rows) in enumerate(history.groupby("run", sort=False)):
+        rows = rows.sort_values("epoch")
+        method = rows["method"].iloc[0]
+        fig.add_trace(go.Scatter(
+            x=rows["epoch"], y=rows[value], mode="lines", name=f"{ROBUST_LABELS.get(method, method)} - {run}",
+            line={"color": ROBUST_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},
+        ))
+    fig.update_layout(xaxis={"title": "epoch"}, yaxis={"title": title}, legend={"orientation": "h", "y": -0.25},
+                      margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=380)
     return fig

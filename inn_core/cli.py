@@ -35,10 +35,9 @@ def _parse_ints(text: str, what: str) -> tuple[int, ...]:
         raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
 
 
-def _config_from_args(args: argparse.Namespace):
-    from inn_core.experiment import ExperimentConfig
+def _noise_from_args(args: argparse.Namespace):
     from inn_core.noise import NoiseSpec, read_transition_matrix
-    from inn_core.preview import parse_epochs, parse_mapping
+    from inn_core.preview import parse_mapping
 
     noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
@@ -47,30 +46,52 @@ def _config_from_args(args: argparse.Namespace):
         noise_kwargs["rate"] = 0.3
     if args.mapping:
         noise_kwargs["mapping"] = parse_mapping(args.mapping)
+    elif args.noise == "asymmetric":
+        noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
         noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
     if args.minority_fraction is not None:
         noise_kwargs["minority_fraction"] = args.minority_fraction
     if args.matrix:
         noise_kwargs["matrix"] = read_transition_matrix(Path(args.matrix))
-    if args.noise == "asymmetric" and not args.mapping:
-        noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
+    return NoiseSpec(**noise_kwargs)
+
+
+def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
+    """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
+    from inn_core.experiment import ExperimentConfig
+    from inn_core.preview import parse_epochs
+
+    training = {}
+    if schedule:
+        training = {
+            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
+            "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
+        }
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
         data_options=dict(_parse_option(o) for o in args.data_option),
-        noise=NoiseSpec(**noise_kwargs),
+        noise=_noise_from_args(args),
         model=args.model,
-        epochs=args.epochs,
-        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None,
-        batch_size=args.batch_size,
-        lr=args.lr,
-        weight_decay=args.weight_decay,
         L=args.L,
         H=args.H,
         seed=args.seed,
         device=args.device,
         feature_model=args.feature_model,
+        name=args.name,
+        **training,
+    )
+
+
+def _robust_config_from_args(args: argparse.Namespace):
+    from inn_core.dividemix import RobustConfig
+
+    experiment = _config_from_args(args, schedule=False)
+    return RobustConfig(
+        experiment=experiment, method=args.method.replace("-", "_"), epochs=args.epochs,
+        warmup_epochs=args.warmup_epochs, inn_epochs=args.inn_epochs, T1=args.T1, T2=args.T2, T3=args.T3,
+        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, lambda_u=args.lambda_u,
         name=args.name,
     )
 
@@ -119,39 +140,79 @@ def _fit_table(store, run_id: str) -> str:
     return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
 
 
-def _cmd_run(args: argparse.Namespace, store) -> int:
+def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str | None:
+    """Run ``config`` in the foreground with a progress bar and return its id, or with ``--background``
+    start a worker process, print the run id and return None."""
     import time
 
-    from inn_core.experiment import launch_in_background, run_experiment
+    from inn_core.experiment import launch_in_background
 
-    config = _config_from_args(args)
     if args.background:
-        run_id = store.create_run(config.to_dict(), name=config.name)
+        run_id = store.create_run(config.to_dict(), name=config.name, kind=kind)
         launch_in_background(store, run_id)
         print(run_id)
-        return 0
+        return None
     bar = _ProgressBar()
     started = time.monotonic()
     try:
-        run_id = run_experiment(config, store=store, callbacks=[] if args.quiet else [bar])
+        run_id = runner(config, store=store, callbacks=[] if args.quiet else [bar])
     finally:
         bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
-    print(_auc_table(store, run_id))
-    print(_fit_table(store, run_id))
+    return run_id
+
+
+def _cmd_run(args: argparse.Namespace, store) -> int:
+    from inn_core.experiment import run_experiment
+
+    run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
+    if run_id is not None:
+        print(_auc_table(store, run_id))
+        print(_fit_table(store, run_id))
     return 0
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
+    from inn_core.dividemix import resume_robust
     from inn_core.experiment import resume_experiment
 
+    resume = resume_robust if store.get_run(args.run).kind == "robust" else resume_experiment
     bar = _ProgressBar()
     try:
-        resume_experiment(store, args.run, callbacks=[] if args.quiet else [bar])
+        resume(store, args.run, callbacks=[] if args.quiet else [bar])
     finally:
         bar.close()
     if not args.quiet:
-        print(_auc_table(store, args.run))
+        print(_result_table(store, args.run))
+    return 0
+
+
+def _robust_table(store, run_id: str) -> str:
+    import pandas as pd
+
+    records = store.read_json(run_id, "metrics.json", {}).get("robust", [])
+    if not records:
+        return "(no epoch finished yet)"
+    columns = [c for c in ("epoch", "phase", "test_accuracy", "best_test_accuracy", "labelled_size_net1",
+                           "labelled_precision_net1", "labelled_recall_net1", "labelled_size_net2",
+                           "labelled_precision_net2", "labelled_recall_net2") if c in records[-1]]
+    return pd.DataFrame(records)[columns].to_string(index=False, float_format="%.3f")
+
+
+def _result_table(store, run_id: str) -> str:
+    if store.get_run(run_id).kind == "robust":
+        return _robust_table(store, run_id)
+    return _auc_table(store, run_id)
+
+
+def _cmd_train(args: argparse.Namespace, store) -> int:
+    from inn_core.dividemix import robust_summary, train_robust
+
+    run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
+    if run_id is not None:
+        summary = robust_summary(store, run_id)
+        print(_robust_table(store, run_id))
+        print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
     return 0
 
 
@@ -162,12 +223,14 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     if not runs:
         print(f"no runs in {store.home}; start one with `python -m inn_core run`")
         return 0
-    print(f"{'id':24} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
+    print(f"{'id':24} {'kind':10} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
     for r in runs:
-        noise = r.config.get("noise", {})
+        experiment = r.config.get("experiment", r.config)
+        noise = experiment.get("noise", {})
         setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
-        print(f"{r.id:24} {r.status:10} {r.progress:8.0%}  {created:16}  {r.config.get('dataset', ''):10} {setting:16} {r.name}")
+        kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
+        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")
     return 0
 
 
@@ -179,8 +242,8 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
             "run": {"id": record.id, "name": record.name, "status": record.status, "progress": record.progress,
                     "created": record.created, "error": record.error, "config": record.config,
                     "data": store.read_json(args.run, "data.json")},
-            "metrics": metrics["methods"],
-            "models": metrics["models"],
+            "metrics": metrics.get("methods", metrics.get("robust", [])),
+            "models": metrics.get("models", []),
         }
         print(json.dumps(out, indent=2, allow_nan=True))
         return 0
@@ -189,10 +252,12 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        print(f"data: {record.config['dataset']}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
+        dataset = record.config.get("experiment", record.config)["dataset"]
+        print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
-    print(_auc_table(store, args.run))
-    print(_fit_table(store, args.run))
+    print(_result_table(store, args.run))
+    if record.kind != "robust":
+        print(_fit_table(store, args.run))
     return 0
 
 
@@ -249,37 +314,60 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--home", default="runs", help="run store folder (default: ./runs)")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
+    def data_and_noise(command: argparse.ArgumentParser) -> None:
+        data = command.add_argument_group("data")
+        data.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default: digits)")
+        data.add_argument("--data-root", help="CIFAR folder, image folder, or CSV file of filepath,label")
+        data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
+                          help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
+        noise = command.add_argument_group("noise")
+        noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
+        noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
+        noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
+        noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
+        noise.add_argument("--classes", help="imbalanced: majority,minority classes, e.g. 0,1")
+        noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
+        noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
+        model = command.add_argument_group("model and INN")
+        model.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: by image size)")
+        model.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
+        model.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
+        model.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
+        model.add_argument("--seed", type=int, default=0, help="seed of data split, noise and training (default 0)")
+        model.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+        command.add_argument("--name", default="", help="a name for listings")
+        command.add_argument("--background", action="store_true", help="start in a background process and print the run id")
+        command.add_argument("--quiet", action="store_true", help="no progress bar")
+
     run = sub.add_parser("run", help="run an experiment (defaults: digits, symmetric 40%% noise, small_cnn)",
                          description="Train CE, CE+NE and MixUp models on noisy labels and score every sample at each evaluation epoch.")
-    data = run.add_argument_group("data")
-    data.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default: digits)")
-    data.add_argument("--data-root", help="CIFAR folder, image folder, or CSV file of filepath,label")
-    data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
-                      help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
-    noise = run.add_argument_group("noise")
-    noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
-    noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
-    noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
-    noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
-    noise.add_argument("--classes", help="imbalanced: majority,minority classes, e.g. 0,1")
-    noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
-    noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
-    train = run.add_argument_group("training and scoring")
-    train.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: by image size)")
+    data_and_noise(run)
+    train = run.add_argument_group("training")
     train.add_argument("--epochs", type=int, help="training epochs (default per dataset; digits 40)")
     train.add_argument("--eval-epochs", help="comma-separated epochs to score at (default: 8 evenly spaced)")
     train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
     train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
-    train.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
-    train.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
-    train.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
-    train.add_argument("--seed", type=int, default=0, help="seed of data split, noise and training (default 0)")
-    train.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
-    run.add_argument("--name", default="", help="a name for listings")
-    run.add_argument("--background", action="store_true", help="start in a background process and print the run id")
-    run.add_argument("--quiet", action="store_true", help="no progress bar")
     run.set_defaults(func=_cmd_run)
+
+    robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",
+                            description="Train a classifier on noisy labels with DivideMix, INN+DivideMix (the paper's "
+                                        "Algorithm D.1) or cross-entropy, reporting test accuracy per epoch.")
+    robust.add_argument("--method", default="inn-dividemix", choices=["inn-dividemix", "dividemix", "ce"],
+                        help="training method (default inn-dividemix)")
+    data_and_noise(robust)
+    schedule = robust.add_argument_group("schedule (defaults per dataset; see inn_core.dividemix.ROBUST_DEFAULTS)")
+    schedule.add_argument("--epochs", type=int, help="epochs of dividemix and ce, warm-up included (digits 40)")
+    schedule.add_argument("--warmup-epochs", type=int, help="DivideMix CE warm-up epochs (digits 10)")
+    schedule.add_argument("--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 10)")
+    schedule.add_argument("--T1", type=int, help="INN+DivideMix: MixMatch epochs after step 1 (digits 6)")
+    schedule.add_argument("--T2", type=int, help="INN+DivideMix: rounds of re-scoring (digits 4)")
+    schedule.add_argument("--T3", type=int, help="INN+DivideMix: SSL epochs per round (digits 6)")
+    schedule.add_argument("--batch-size", type=int, help="SGD batch size (digits 32)")
+    schedule.add_argument("--lr", type=float, help="learning rate (digits 0.02)")
+    schedule.add_argument("--weight-decay", type=float, help="weight decay (digits 5e-4)")
+    schedule.add_argument("--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)")
+    robust.set_defaults(func=_cmd_train)
 
     sub.add_parser("list", help="list runs").set_defaults(func=_cmd_list)
 

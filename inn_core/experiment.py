@@ -409,7 +409,7 @@ def prepare_resume(store: RunStore, run_id: str, *, kind: str = "experiment") ->
     store.mark_stale_runs()
     record = store.get_run(run_id)
     if record.kind != kind:
-        raise InputError(f"run {run_id!r} is a {record.kind} run, not {kind}; `python -m inn_core resume` picks the right one")
+        raise InputError(f"run {run_id!r} is {record.kind!r}, not {kind!r}; `python -m inn_core resume` picks the right one")
     if record.status == "done":
         raise InputError(f"run {run_id!r} is already done; nothing to resume")
     if record.status == "running" and record.pid not in (None, os.getpid()):

@@ -23,6 +23,7 @@ PAGES = [
     ("new_experiment", "New experiment", True),
     ("auc", "AUC across epochs", True),
     ("histograms", "Score histograms", True),
+    ("robust", "Robust training", False),
     ("review", "Review", False),
     ("embedding", "Embedding map", True),
     ("export", "Export", False),

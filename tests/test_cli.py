@@ -91,3 +91,20 @@ def test_run_then_list_show_flagged_export(capsys, tmp_path):
     cleaned = pd.read_csv(tmp_path / "out" / "cleaned_labels.csv")
     assert cleaned.loc[3, "cleaned_label"] == 9 and cleaned.loc[3, "decision"] == "relabel"
     assert json.loads((tmp_path / "out" / "config.json").read_text())["run_id"] == run.id
+
+
+def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
+    home = str(tmp_path / "runs")
+    code, out, _ = _cli(capsys, "--home", home, "train", "--method", "dividemix", "--data-option", "max_samples=150",
+                        "--epochs", "2", "--warmup-epochs", "1", "--quiet", "--device", "cpu", "--name", "dm")
+    assert code == 0
+    assert "test accuracy: best" in out and "labelled_precision_net1" in out
+    [run] = RunStore(home).list_runs()
+    assert run.kind == "robust" and run.status == "done"
+    code, out, _ = _cli(capsys, "--home", home, "show", run.id, "--json")
+    records = json.loads(out)["metrics"]
+    assert [r["epoch"] for r in records] == [1, 2]
+    code, _, err = _cli(capsys, "--home", home, "resume", run.id)
+    assert code == 2 and "already done" in err
+    code, _, err = _cli(capsys, "--home", home, "train", "--rate", "2")
+    assert code == 2 and "rate must be in [0, 1]" in err

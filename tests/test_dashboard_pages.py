@@ -26,6 +26,7 @@ APP_PAGES = [
     ("consistency", "The consistency effect"),
     ("new_experiment", "New experiment"),
     ("auc", "AUC across epochs"),
+    ("robust", "Robust training"),
     ("histograms", "Score histograms"),
     ("review", "Review"),
     ("embedding", "Embedding map"),

@@ -1,0 +1,64 @@
+"""Robust-training results as tables: per-epoch history and the best / last summary of every run.
+
+The layout of the paper's Tables 2 and 3, read from the run store, for the dashboard and scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import pandas as pd
+
+from inn_core.store import RunStore
+
+__all__ = ["robust_history", "robust_table"]
+
+
+def robust_history(store: RunStore, run_ids: Sequence[str]) -> pd.DataFrame:
+    """Per-epoch records of robust runs.
+
+    Returns
+    -------
+    DataFrame with one row per run and epoch: ``run`` (name), ``run_id``, ``method``, ``epoch``,
+    ``phase``, ``test_accuracy`` in [0, 1] and ``labelled_precision`` - the share of truly clean
+    labels in the labelled set, averaged over the run's networks (NaN where no split was made,
+    e.g. warm-up and CE).
+    """
+    rows = []
+    for run_id in run_ids:
+        record = store.get_run(run_id)
+        for r in store.read_json(run_id, "metrics.json", {}).get("robust", []):
+            precisions = [r[k] for k in ("labelled_precision_net1", "labelled_precision_net2") if r.get(k) is not None]
+            rows.append({
+                "run": record.name, "run_id": run_id, "method": r["method"], "epoch": r["epoch"],
+                "phase": r.get("phase"), "test_accuracy": r.get("test_accuracy"),
+                "labelled_precision": float(np.mean(precisions)) if precisions else np.nan,
+            })
+    columns = ["run", "run_id", "method", "epoch", "phase", "test_accuracy", "labelled_precision"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def robust_table(store: RunStore) -> pd.DataFrame:
+    """One row per robust run, newest first.
+
+    Columns: ``name``, ``method``, ``noise`` (kind and rate), ``seed``, ``status``, ``epochs`` done,
+    ``best`` and ``last`` test accuracy, ``gap`` = best - last (how much the run decayed),
+    ``seconds`` of training, ``id``.
+    """
+    rows = []
+    for run in store.list_runs(kind="robust"):
+        records = store.read_json(run.id, "metrics.json", {}).get("robust", [])
+        last = records[-1] if records else {}
+        noise = run.config.get("experiment", {}).get("noise", {})
+        best, final = last.get("best_test_accuracy"), last.get("test_accuracy")
+        rows.append({
+            "name": run.name, "method": run.config.get("method"),
+            "noise": f"{noise.get('kind', '?')} {noise.get('rate', 0):.0%}",
+            "seed": run.config.get("experiment", {}).get("seed"), "status": run.status,
+            "epochs": last.get("epoch", 0), "best": best, "last": final,
+            "gap": None if best is None or final is None else best - final,
+            "seconds": last.get("seconds"), "id": run.id,
+        })
+    columns = ["name", "method", "noise", "seed", "status", "epochs", "best", "last", "gap", "seconds", "id"]
+    return pd.DataFrame(rows, columns=columns)
