@@ -38,8 +38,10 @@ run: setup
 demo: setup
 	$(PY) -m inn_core run
 
+# One BLAS/OpenMP thread per process: the suite runs pytest, a dashboard server and background workers
+# side by side on two cores, and oversubscribed small-tensor work is many times slower.
 test: setup-dev browser
-	@$(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
+	@OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$rc
 
 clean:
