@@ -3,25 +3,40 @@
 INN averages a model's predictions over the neighbourhood of each training
 sample (``neighbor(x_i, D)`` in the paper's Algorithm 1); the neighbours are
 searched on the feature space of a pre-trained model. The paper names this
-search the slowest step of the method (Table E.1), so it runs as chunked matrix
+search the slowest step of the method (Table E.1), so it runs as tiled matrix
 products on the device and never holds an n x n distance matrix.
 
 The result is exact and reproducible: the sample itself is excluded by index
 (not by distance 0, so a duplicate of it is still a neighbour), and equal
 distances are ordered by the lower index.
 
-How exactness is kept while the bulk work stays in float32: for each chunk of
-queries the squared distances ``|q|^2 - 2 q.x + |x|^2`` select ``k + extra``
-candidates; those are re-ranked on float64 differences ``sum((q - x)^2)`` and
-ordered by (distance, index). A rigorous bound on the float32 rounding error
-then proves that no non-candidate can beat the k-th neighbour; rows where it
-cannot be proved (crowded boundaries, many duplicates) are searched again with
-twice as many candidates, up to all n - 1.
+How it is fast: every sample is a query and a database point at once, and the
+distance matrix is symmetric, so each tile of it (rows I x columns J, I <= J)
+is computed once in float32 and read twice - along its rows for the samples of
+I and along its columns for the samples of J. That is half the arithmetic of a
+query-by-query search such as faiss's ``IndexFlatL2``. Reading a tile costs
+little next to its matrix product: group minima first, then only the entries
+that can still beat a sample's current candidates (see ``_Candidates.offer``).
+On the CPU the tiles are shared out to one worker thread per core, each
+running single-threaded torch calls (see ``_Search.tile_candidates``).
+
+How it stays exact: the float32 squared distances ``|q|^2 - 2 q.x + |x|^2``
+select ``k + extra`` candidates per sample. A rigorous bound on their float32
+rounding error then proves that no other point can beat the k-th neighbour -
+already from the float32 values where the k-th and (k+1)-th candidates are far
+enough apart, else after re-ranking all candidates - and the k neighbours are
+re-ranked on float64 differences ``sqrt(sum((q - x)^2))`` and ordered by
+(distance, index). Rows where the proof fails (crowded boundaries, many
+duplicates) are searched again with twice as many candidates, up to all n - 1.
 """
 
 from __future__ import annotations
 
 import math
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from numbers import Integral
 
 import numpy as np
@@ -32,15 +47,24 @@ from inn_core.errors import InputError
 
 __all__ = ["nearest_neighbors"]
 
-# Working memory of one block of approximate squared distances (or of one block
-# of candidate differences during the re-rank).
+# Default tile side: on the CPU a 2048 x 2048 float32 tile (16 MiB) stays in
+# the last-level cache while it is read along rows and columns; on a GPU
+# larger tiles keep the device busy.
+_TILE_CPU = 2048
+_TILE_CUDA = 8192
+# Column groups of a tile whose minima are looked at first (see _Candidates.offer).
+_GROUPS = 16
+# Working memory of one block of full-row distances when unproven rows are
+# searched again.
 _BLOCK_BYTES = 256 * 2**20
+# Candidate differences per re-rank step: on the CPU small enough to stay in
+# cache (the re-rank is bound by memory traffic), large enough that few steps
+# are needed.
+_RERANK_BYTES = {"cpu": 16 * 2**20}
+_RERANK_BYTES_DEFAULT = 256 * 2**20
 # Candidates beyond k taken before the exact re-rank; more rarely pays off,
 # fewer makes the boundary check fail (and repeat) more often.
-_EXTRA_CANDIDATES = 8
-# ``backend="auto"`` hands the candidate search to faiss from this many samples
-# on (CPU only); below it torch is as fast and needs no extra package.
-_FAISS_MIN_SAMPLES = 100_000
+_EXTRA_CANDIDATES = 4
 _BACKENDS = ("auto", "torch", "faiss")
 # Unit roundoff of the inputs of a float32 matrix product under each
 # torch.set_float32_matmul_precision setting (float32, tf32, bfloat16).
@@ -65,19 +89,18 @@ def nearest_neighbors(
     k : int
         Neighbours per sample, ``1 <= k <= n - 1``.
     chunk_size : int or None, keyword-only
-        Query rows per block. Working memory is about
-        ``chunk_size * n * 4`` bytes for the block of approximate squared
-        distances (never n x n unless ``chunk_size >= n``; up to twice that
-        while rows whose boundary was not proven are retried), plus the exact
-        re-rank, itself split into blocks of about 256 MiB. ``None`` picks
-        ``max(1, min(n, 256 MiB // (4 n)))`` so the block stays near 256 MiB.
+        Side of the square tiles of the distance matrix (rows of queries per
+        block with ``backend="faiss"``). ``None`` picks 2048 on the CPU (a
+        16 MiB tile that stays in cache) and 8192 on CUDA. On the CPU the
+        search uses ``torch.get_num_threads()`` worker threads.
     device : str or torch.device, keyword-only
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
     backend : {"auto", "torch", "faiss"}, keyword-only
-        Who proposes candidates: torch matrix products, or a faiss
-        ``IndexFlatL2`` (needs ``faiss-cpu``). Both feed the same exact
-        re-rank, so the results are identical. ``"auto"`` uses faiss only when
-        it can be imported, the device is the CPU and ``n >= 100_000``.
+        Who proposes candidates: torch matrix products over the symmetric
+        tiles, or a faiss ``IndexFlatL2`` (needs ``faiss-cpu``). Both feed the
+        same exact re-rank, so the results are identical. ``"auto"`` is torch:
+        the tiles do half of faiss's arithmetic and measured faster on the CPU
+        (``benchmarks/bench_neighbors.py``).
 
     Returns
     -------
@@ -94,8 +117,21 @@ def nearest_neighbors(
         ``features`` not 2-D, empty or non-finite; ``k`` outside
         ``[1, n - 1]``; bad ``chunk_size``; unknown ``backend``, or
         ``"faiss"`` without faiss installed.
+
+    Notes
+    -----
+    Memory grows linearly in n, never with n^2: the features in float64 and,
+    twice, in float32 (``16 n (d + 2)`` bytes); the ``(n, k + 4)`` candidates,
+    once per CPU thread; per CPU thread (once on CUDA) one ``chunk_size x
+    chunk_size`` float32 tile (16 MiB by default on the CPU, 256 MiB on CUDA)
+    and its ``1/16``-size group minima; 16 MiB of gathered differences for the
+    re-rank on the CPU (256 MiB on CUDA); and, only for rows whose boundary was
+    not proven, blocks of full rows of about 256 MiB.
+    The arithmetic is about ``n^2 d`` multiply-adds (half of a query-by-query
+    search), plus ``n k d`` for the re-rank.
     """
     points = _as_float64_matrix(features)
+    magnitude = _magnitude(points)
     n, d = points.shape
     if not isinstance(k, Integral) or isinstance(k, bool):
         raise InputError(f"k must be an integer, got {k!r}")
@@ -108,127 +144,324 @@ def nearest_neighbors(
     if backend not in _BACKENDS:
         raise InputError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
     target = resolve_device(device)
-    faiss = _import_faiss()
+    faiss = _import_faiss() if backend == "faiss" else None
     if backend == "faiss" and faiss is None:
         raise InputError("backend='faiss' needs the faiss package (pip install faiss-cpu); use backend='torch' or 'auto'")
-    use_faiss = faiss is not None and (
-        backend == "faiss" or (backend == "auto" and target.type == "cpu" and n >= _FAISS_MIN_SAMPLES)
-    )
-    chunk = int(chunk_size) if chunk_size is not None else max(1, min(n, _BLOCK_BYTES // (4 * n)))
+    if chunk_size is not None:
+        chunk = int(chunk_size)
+    else:
+        chunk = _TILE_CUDA if target.type == "cuda" else _TILE_CPU
 
     points = points.to(target)
     # Rescaling by a power of two is exact and keeps |x|^2 inside float32 range
     # for huge or tiny coordinates; distances are scaled back at the end.
     # (The clamp only matters for subnormal float64 input.)
-    exponent = max(math.frexp(float(points.abs().max()))[1], -1000)
-    points = points * math.ldexp(1.0, -exponent)
-    search = _Search(points, k)
-    index = _faiss_index(faiss, search.points32) if use_faiss else None
-
-    indices = torch.empty((n, k), dtype=torch.int64, device=target)
-    squared = torch.empty((n, k), dtype=torch.float64, device=target)
-    for start in range(0, n, chunk):
-        rows = torch.arange(start, min(start + chunk, n), device=target)
-        if index is None:
-            block_indices, block_squared = search.torch_rows(rows, search.first_candidates)
+    exponent = max(math.frexp(magnitude)[1], -1000)
+    points.mul_(math.ldexp(1.0, -exponent))
+    threads = torch.get_num_threads()
+    # On the CPU every torch call runs on one thread, and the cores are used by
+    # worker threads over tiles instead: an OpenMP barrier per small step
+    # stalls whenever another process holds a core (measured 3x slower on a
+    # shared 2-core machine). The caller's setting comes back at the end.
+    with _threads(target, 1):
+        search = _Search(points, k, threads)
+        if faiss is None:
+            candidates, approximate = search.tile_candidates(chunk)
         else:
-            block_indices, block_squared = search.faiss_rows(index, rows)
-        indices[rows] = block_indices
-        squared[rows] = block_squared
-    distances = squared.sqrt() * math.ldexp(1.0, exponent)
+            candidates, approximate = search.faiss_candidates(faiss, chunk)
+        indices, distances = search.exact(candidates, approximate)
+    distances.mul_(math.ldexp(1.0, exponent))
     return indices.cpu().numpy(), distances.to(torch.float32).cpu().numpy()
 
 
 class _Search:
     """Candidate selection, exact re-rank and boundary proof for one point set."""
 
-    def __init__(self, points: torch.Tensor, k: int) -> None:
+    def __init__(self, points: torch.Tensor, k: int, threads: int) -> None:
         n, d = points.shape
+        self.threads = threads
         self.points = points
-        self.points32 = points.to(torch.float32)
-        self.norms32 = self.points32.square().sum(dim=1)
+        points32 = points.to(torch.float32)
+        norms32 = torch.linalg.vecdot(points32, points32)[:, None]
+        ones = torch.ones_like(norms32)
+        # One matrix product gives a whole tile of |q|^2 - 2 q.x + |x|^2:
+        # [q, |q|^2, 1] . [-2x, 1, |x|^2], with no pass over the tile to add norms.
+        self.left = torch.cat([points32, norms32, ones], dim=1)
+        self.right = torch.cat([points32.mul_(-2.0), ones, norms32], dim=1)
         self.k = k
         self.n = n
         self.first_candidates = min(k + _EXTRA_CANDIDATES, n - 1)
         # Rounding error of the float32 expansion, bounded per query row:
-        # |q.x| <= (|q|^2 + |x|^2) / 2 (Cauchy-Schwarz), each length-d sum is
-        # off by at most d * u relative, inputs of the product (and the cast to
-        # float32) by 2 * u_in; 2.2 instead of 2 covers the final additions.
+        # |q.x| <= (|q|^2 + |x|^2) / 2 (Cauchy-Schwarz); the length-(d+2) sum
+        # of the product is off by (d + 2) u times the sum of its terms' sizes,
+        # at most 2 (|q|^2 + |x|^2); the float32 norms by d u, the inputs of
+        # the product (and the cast to float32) by 2 u_in, all relative to
+        # |q|^2 + |x|^2: (3d + 8) u in all, which 3.3 ((d + 4) u + 2 u_in)
+        # covers with room to spare. The bound is symmetric in q and x, so it
+        # holds for a distance read along a tile's rows or along its columns.
         unit = _FLOAT32_ROUNDOFF
         unit_in = max(_MATMUL_INPUT_ROUNDOFF.get(torch.get_float32_matmul_precision(), 2.0**-8), unit)
-        norms64 = points.square().sum(dim=1)
-        self.slack = 2.2 * ((d + 4) * unit + 2 * unit_in) * (norms64 + norms64.max())
+        norms64 = torch.linalg.vector_norm(points, dim=1).square_()
+        self.slack = 3.3 * ((d + 4) * unit + 2 * unit_in) * (norms64 + norms64.max())
 
-    def approximate(self, rows: torch.Tensor) -> torch.Tensor:
-        """(m, n) float32 squared distances of ``rows`` to all points, self at +inf."""
-        block = torch.addmm(self.norms32.expand(rows.numel(), -1), self.points32[rows], self.points32.T, alpha=-2.0)
-        block.add_(self.norms32[rows, None])
-        block[torch.arange(rows.numel(), device=rows.device), rows] = torch.inf
-        return block
+    def tile(self, rows: slice, cols: slice) -> torch.Tensor:
+        """Approximate float32 squared distances between two blocks of points."""
+        return self.left[rows] @ self.right[cols].T
+
+    def tile_candidates(self, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ``first_candidates`` smallest approximate distances of every row.
+
+        The diagonal tiles come first, so that every row holds candidates (and
+        a threshold) before the off-diagonal tiles ``(I, J)``, ``I < J``, are
+        visited once each and offered along their rows to the samples of ``I``
+        and along their columns to the samples of ``J``. On the CPU one worker
+        thread per core takes tiles from a shared queue into candidates of its
+        own, merged at the end: every torch call runs single-threaded, so no
+        core ever waits at a barrier for another (a stall whenever other
+        processes share the machine), yet all cores work.
+
+        Returns ``(candidates (n, c) int64, approximate (n, c) float32)``: each
+        row's candidates and their approximate squared distances, in any order.
+        """
+        device = self.points.device
+        blocks = [slice(start, min(start + size, self.n)) for start in range(0, self.n, size)]
+        tiles = [(rows, rows) for rows in blocks]
+        tiles += [(rows, cols) for i, rows in enumerate(blocks) for cols in blocks[i + 1 :]]
+        workers = min(self.threads, len(tiles)) if device.type == "cpu" else 1
+        queue = iter(tiles)
+        lock = threading.Lock()
+
+        def work(found: _Candidates) -> None:
+            while True:
+                with lock:
+                    rows, cols = next(queue, (None, None))
+                if rows is None:
+                    return
+                block = self.tile(rows, cols)
+                if rows == cols:
+                    block.fill_diagonal_(torch.inf)  # the sample itself, excluded by index
+                    found.offer(rows, block, rows.start)
+                else:
+                    found.offer(rows, block, cols.start)
+                    found.offer(cols, block.T, rows.start)
+
+        shares = [_Candidates(self.n, self.first_candidates, device) for _ in range(workers)]
+        if workers == 1:
+            work(shares[0])
+        else:
+            with ThreadPoolExecutor(workers) as pool:
+                list(pool.map(work, shares))
+        found = shares[0]
+        for other in shares[1:]:
+            found.merge(slice(0, self.n), other.values, other.labels)
+        return found.labels, found.values
+
+    def faiss_candidates(self, faiss, size: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """The same candidates as :meth:`tile_candidates`, proposed by a faiss ``IndexFlatL2``."""
+        d = self.points.shape[1]
+        index = faiss.IndexFlatL2(d)
+        database = np.ascontiguousarray(self.left[:, :d].cpu().numpy())
+        index.add(database)
+        count = self.first_candidates
+        candidates = np.empty((self.n, count), dtype=np.int64)
+        approximate = np.empty((self.n, count), dtype=np.float32)
+        for start in range(0, self.n, size):
+            values, labels = index.search(database[start : start + size], count + 1)
+            # Drop the query itself where faiss returned it, else the farthest
+            # one, keeping the order of the rest.
+            row_ids = np.arange(start, start + labels.shape[0])[:, None]
+            position = np.where(labels == row_ids, count + 1, np.arange(count + 1))
+            keep = np.argsort(position, axis=1, kind="stable")[:, :count]
+            candidates[start : start + labels.shape[0]] = np.take_along_axis(labels, keep, axis=1)
+            approximate[start : start + labels.shape[0]] = np.take_along_axis(values, keep, axis=1)
+        device = self.points.device
+        return torch.from_numpy(candidates).to(device), torch.from_numpy(approximate).to(device)
+
+    def exact(self, candidates: torch.Tensor, approximate: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact ``(indices (n, k) int64, distances (n, k) float64)`` from every row's candidates.
+
+        Where the approximate k-th and (k+1)-th candidates are more than twice
+        the error bound apart, the first k candidates are the neighbours
+        already and only they are re-ranked; other rows re-rank all of their
+        candidates, and rows still unproven are searched again on full rows.
+        """
+        n, k, count = self.n, self.k, candidates.shape[1]
+        approximate, order = approximate.sort(dim=1)
+        candidates = candidates.gather(1, order)
+        indices = torch.empty((n, k), dtype=torch.int64, device=candidates.device)
+        distances = torch.empty((n, k), dtype=torch.float64, device=candidates.device)
+        rows = torch.arange(n, device=candidates.device)
+        if count > k:
+            clear = approximate[:, k].double() - approximate[:, k - 1].double() > 2 * self.slack
+            groups = [(rows[clear], k, k), (rows[~clear], count, count - 1)]
+        else:
+            groups = [(rows, count, count - 1)]
+        retry = []
+        for group, width, bound in groups:
+            proven, indices[group], distances[group] = self.rerank(group, candidates[group, :width], approximate[group, bound])
+            retry.append(group[~proven])
+        # Unproven rows: full rows of distances, twice the candidates, in blocks of bounded memory.
+        retry = torch.cat(retry)
+        step = max(1, _BLOCK_BYTES // (4 * n))
+        for start in range(0, retry.numel(), step):
+            part = retry[start : start + step]
+            indices[part], distances[part] = self.torch_rows(part, min(2 * self.first_candidates, n - 1))
+        return indices, distances
 
     def torch_rows(self, rows: torch.Tensor, n_candidates: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact neighbours of ``rows``, widening the candidate set until proven."""
-        block = self.approximate(rows)
+        """Exact neighbours of ``rows`` from their full rows of distances, widening until proven."""
+        with _threads(rows.device, self.threads):
+            block = self.left[rows] @ self.right.T
+        block[torch.arange(rows.numel(), device=rows.device), rows] = torch.inf
         indices = torch.empty((rows.numel(), self.k), dtype=torch.int64, device=rows.device)
-        squared = torch.empty((rows.numel(), self.k), dtype=torch.float64, device=rows.device)
+        distances = torch.empty((rows.numel(), self.k), dtype=torch.float64, device=rows.device)
         pending = torch.arange(rows.numel(), device=rows.device)
         while pending.numel():
             sub = block if pending.numel() == rows.numel() else block[pending]
             values, candidates = torch.topk(sub, n_candidates, dim=1, largest=False, sorted=False)
-            proven, best, best_squared = self.rerank(rows[pending], candidates, values.max(dim=1).values)
+            proven, best, best_distances = self.rerank(rows[pending], candidates, values.amax(dim=1))
             indices[pending[proven]] = best[proven]
-            squared[pending[proven]] = best_squared[proven]
+            distances[pending[proven]] = best_distances[proven]
             pending = pending[~proven]
             n_candidates = min(2 * n_candidates, self.n - 1)
-        return indices, squared
-
-    def faiss_rows(self, index, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Exact neighbours of ``rows`` from faiss candidates; unproven rows go to torch."""
-        n_candidates = self.first_candidates
-        queries = self.points32[rows].cpu().numpy()
-        values, labels = index.search(queries, n_candidates + 1)
-        # Drop the query itself where faiss returned it, else the farthest one,
-        # keeping the order of the rest.
-        row_ids = rows.cpu().numpy()[:, None]
-        position = np.where(labels == row_ids, n_candidates + 1, np.arange(n_candidates + 1))
-        keep = np.argsort(position, axis=1, kind="stable")[:, :n_candidates]
-        candidates = torch.from_numpy(np.take_along_axis(labels, keep, axis=1)).to(rows.device)
-        lower = torch.from_numpy(np.take_along_axis(values, keep, axis=1).max(axis=1)).to(rows.device)
-        proven, indices, squared = self.rerank(rows, candidates, lower)
-        if not bool(proven.all()):
-            retry = ~proven
-            indices[retry], squared[retry] = self.torch_rows(rows[retry], min(2 * n_candidates, self.n - 1))
-        return indices, squared
+        return indices, distances
 
     def rerank(
-        self, rows: torch.Tensor, candidates: torch.Tensor, largest_candidate: torch.Tensor
+        self, rows: torch.Tensor, candidates: torch.Tensor, others_at_least: torch.Tensor
     ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
         """Order candidates by exact (distance, index); prove the first k are the true ones.
 
-        ``largest_candidate`` is, per row, the largest approximate squared
-        distance among the candidates: every other point is at least that far
-        approximately, hence at least ``largest_candidate - slack`` exactly.
+        ``others_at_least`` is, per row, a lower bound on the approximate
+        squared distance of every point that is not a candidate, hence
+        ``others_at_least - slack`` one on their exact squared distance.
+
+        Returns ``(proven (m,) bool, indices (m, k) int64, distances (m, k) float64)``.
         """
         m, n_candidates = candidates.shape
+        d = self.points.shape[1]
         candidates = candidates.sort(dim=1).values
         exact = torch.empty((m, n_candidates), dtype=torch.float64, device=rows.device)
-        step = max(1, _BLOCK_BYTES // (8 * n_candidates * self.points.shape[1]))
+        budget = _RERANK_BYTES.get(rows.device.type, _RERANK_BYTES_DEFAULT)
+        step = max(1, min(m, budget // (8 * n_candidates * d)))
+        # One reused buffer: the gathered differences are the largest tensor of the re-rank.
+        buffer = torch.empty((step * n_candidates, d), dtype=torch.float64, device=rows.device)
         for start in range(0, m, step):
-            part = slice(start, start + step)
-            # In place: the gathered block is the largest tensor of the re-rank.
-            difference = self.points[candidates[part]]
-            difference.sub_(self.points[rows[part], None, :])
-            exact[part] = difference.square_().sum(dim=2)
+            part = candidates[start : start + step]
+            difference = torch.index_select(self.points, 0, part.reshape(-1), out=buffer[: part.numel()])
+            difference = difference.view(part.shape[0], n_candidates, d)
+            difference.sub_(self.points[rows[start : start + step], None, :])
+            # One fused pass: sqrt of the float64 sum of squared differences.
+            torch.linalg.vector_norm(difference, dim=2, out=exact[start : start + step])
         # Candidates are sorted by index, so a stable sort on distance breaks
         # ties by the lower index.
         exact, order = torch.sort(exact, dim=1, stable=True)
-        best = candidates.gather(1, order)[:, : self.k]
-        best_squared = exact[:, : self.k]
+        best = candidates.gather(1, order[:, : self.k])
+        best_distances = exact[:, : self.k].contiguous()
         if n_candidates >= self.n - 1:
             proven = torch.ones(m, dtype=torch.bool, device=rows.device)
         else:
-            proven = best_squared[:, -1] < largest_candidate.to(torch.float64) - self.slack[rows]
-        return proven, best, best_squared
+            proven = best_distances[:, -1].square() < others_at_least.to(torch.float64) - self.slack[rows]
+        return proven, best, best_distances
+
+
+class _Candidates:
+    """Every row's ``count`` smallest approximate distances seen so far, and their columns.
+
+    Invariant: every entry offered to a row and not kept is at least that row's
+    ``threshold``, the largest value it keeps - which is what the exactness
+    proof needs of the final candidates.
+    """
+
+    def __init__(self, n: int, count: int, device: torch.device) -> None:
+        self.count = count
+        self.values = torch.full((n, count), torch.inf, device=device)
+        self.labels = torch.zeros((n, count), dtype=torch.int64, device=device)
+        self.threshold = torch.full((n,), torch.inf, device=device)
+        # Sparse offers (below) cost a host sync per tile: worth it on the CPU only.
+        self.sparse = device.type == "cpu"
+
+    def offer(self, rows: slice, block: torch.Tensor, first_column: int) -> None:
+        """Offer ``block[r, j]`` as the distance of row ``rows.start + r`` to ``first_column + j``.
+
+        ``block`` may be a transposed view. Its columns are split into
+        ``_GROUPS`` interleaved groups (column ``j`` in group ``j % width``) and
+        reduced to the group minima first - elementwise minima of slabs of the
+        block's memory, vectorised and cheap. Once rows hold candidates only the
+        few groups whose minimum beats the row's threshold can matter, and only
+        their entries are looked at; otherwise (first offers, small blocks) the
+        ``count`` groups with the smallest minima hold the ``count`` smallest
+        entries (each lies in a group whose minimum is no larger), and only
+        those groups go to an exact top-k. A full-width ``torch.topk`` would cost
+        several times the tile's matrix product on the CPU.
+        """
+        m, columns = block.shape
+        width = columns // _GROUPS
+        if columns % _GROUPS or width < 2 * self.count:
+            top = torch.topk(block, min(self.count, columns), dim=1, largest=False, sorted=False)
+            self.merge(rows, top.values, top.indices.add_(first_column))
+            return
+        if block.stride(1) == 1:
+            minima = block.view(m, _GROUPS, width).amin(dim=1)
+        else:
+            minima = block.T.view(_GROUPS, width, m).amin(dim=0).T
+        offsets = torch.arange(0, columns, width, device=block.device)
+        threshold = self.threshold[rows]
+        if self.sparse:
+            hits = (minima < threshold[:, None]).nonzero()
+            if hits.shape[0] <= m * self.count:
+                self._offer_hits(rows, block, hits, offsets, threshold, first_column)
+                return
+        groups = torch.topk(minima, self.count, dim=1, largest=False, sorted=False).indices
+        columns_seen = (groups[:, :, None] + offsets).view(m, self.count * _GROUPS)
+        top = torch.topk(block.gather(1, columns_seen), self.count, dim=1, largest=False, sorted=False)
+        self.merge(rows, top.values, columns_seen.gather(1, top.indices).add_(first_column))
+
+    def _offer_hits(self, rows: slice, block: torch.Tensor, hits: torch.Tensor, offsets: torch.Tensor,
+                    threshold: torch.Tensor, first_column: int) -> None:
+        """Offer the entries below the threshold of the groups in ``hits`` (row, group) pairs."""
+        hit_rows, hit_groups = hits.unbind(1)
+        hit_columns = hit_groups[:, None] + offsets
+        # Flat offsets into the tile's memory: one-dimensional gathers are the cheap ones.
+        row_stride, column_stride = block.stride()
+        tile = block if column_stride == 1 else block.T
+        hit_values = torch.take(tile, hit_rows[:, None] * row_stride + hit_columns * column_stride)
+        kept = (hit_values < threshold[hit_rows, None]).view(-1).nonzero().squeeze(1)
+        if kept.numel() == 0:
+            return
+        entry_rows = hit_rows[kept // _GROUPS]
+        # nonzero lists entries row by row, so an entry's place in its row is
+        # its position minus where its row's run starts.
+        per_row = torch.bincount(entry_rows, minlength=block.shape[0])
+        place = torch.arange(kept.numel(), device=block.device) - (per_row.cumsum(0) - per_row)[entry_rows]
+        width = int(per_row.max())
+        slots = entry_rows * width + place
+        values = torch.full((block.shape[0] * width,), torch.inf, device=block.device)
+        labels = torch.zeros(block.shape[0] * width, dtype=torch.int64, device=block.device)
+        values[slots] = hit_values.view(-1)[kept]
+        labels[slots] = hit_columns.view(-1)[kept] + first_column
+        self.merge(rows, values.view(-1, width), labels.view(-1, width))
+
+    def merge(self, rows: slice, values: torch.Tensor, labels: torch.Tensor) -> None:
+        """Keep the ``count`` smallest of the current and the given ``(m, *)`` candidates of ``rows``."""
+        merged_values = torch.cat([self.values[rows], values], dim=1)
+        top = torch.topk(merged_values, self.count, dim=1, largest=False, sorted=False)
+        self.labels[rows] = torch.cat([self.labels[rows], labels], dim=1).gather(1, top.indices)
+        self.values[rows] = top.values
+        self.threshold[rows] = top.values.amax(dim=1)
+
+
+@contextmanager
+def _threads(device: torch.device, count: int) -> Iterator[None]:
+    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices)."""
+    if device.type != "cpu" or torch.get_num_threads() == count:
+        yield
+        return
+    previous = torch.get_num_threads()
+    torch.set_num_threads(count)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
 
 
 def _as_float64_matrix(features) -> torch.Tensor:
@@ -236,7 +469,7 @@ def _as_float64_matrix(features) -> torch.Tensor:
         tensor = features.detach()
         if tensor.is_complex() or tensor.dtype == torch.bool:
             raise InputError(f"features must hold real numbers, got dtype {tensor.dtype}")
-        tensor = tensor.to(torch.float64)
+        tensor = tensor.to(torch.float64, copy=True)
     else:
         array = np.asarray(features)
         if array.dtype.kind not in "iuf":
@@ -246,9 +479,18 @@ def _as_float64_matrix(features) -> torch.Tensor:
         raise InputError(f"features must be a 2-D (n, d) array, got shape {tuple(tensor.shape)}")
     if tensor.shape[1] == 0:
         raise InputError(f"features must have at least one column, got shape {tuple(tensor.shape)}")
-    if not bool(torch.isfinite(tensor).all()):
-        raise InputError("features must be finite; found NaN or infinity")
     return tensor
+
+
+def _magnitude(points: torch.Tensor) -> float:
+    """Largest absolute coordinate; one pass that also rejects NaN and infinity."""
+    if points.numel() == 0:
+        return 0.0
+    low, high = torch.aminmax(points)
+    magnitude = max(-float(low), float(high))
+    if not math.isfinite(magnitude):
+        raise InputError("features must be finite; found NaN or infinity")
+    return magnitude
 
 
 def _import_faiss():
@@ -257,9 +499,3 @@ def _import_faiss():
     except ImportError:
         return None
     return faiss
-
-
-def _faiss_index(faiss, points32: torch.Tensor):
-    index = faiss.IndexFlatL2(points32.shape[1])
-    index.add(np.ascontiguousarray(points32.cpu().numpy()))
-    return index

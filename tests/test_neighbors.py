@@ -171,3 +171,14 @@ def test_cuda_matches_cpu():
     on_cuda = nearest_neighbors(points, 10, device="cuda", chunk_size=128)
     assert_array_equal(on_cuda[0], on_cpu[0])
     assert_allclose(on_cuda[1], on_cpu[1], rtol=1e-6)
+
+
+def test_grouped_top_k_on_large_tiles_matches_reference():
+    # Tiles of 576 columns take the two-stage (group minima) top-k; the ragged last tile does not.
+    rng = np.random.default_rng(5)
+    points = np.round(rng.normal(size=(1500, 3)) * 3)  # grid: ties and duplicates
+    points[:40] = points[0]
+    indices, distances = nearest_neighbors(points, 4, chunk_size=576, device="cpu")
+    expected_indices, expected_distances = _reference(points, 4)
+    assert_array_equal(indices, expected_indices)
+    assert_allclose(distances, expected_distances, rtol=1e-6, atol=1e-7)

@@ -182,3 +182,38 @@ def test_cleanlab_scores_rank_disagreeing_labels_lowest():
     assert scores.shape == (4,)
     assert scores.argmin() == 3
     assert ((0 <= scores) & (scores <= 1)).all()
+
+
+def test_image_models_score_like_algorithm_1_and_keep_their_weights():
+    # Image inputs take the channels-last path, on a copy: the caller's model must come back as it was.
+    rng = np.random.default_rng(6)
+    n = 12
+    x = torch.from_numpy(rng.normal(size=(n, 2, 5, 5)).astype(np.float32))
+    y = rng.integers(0, 3, size=n)
+    nbr = np.stack([np.delete(np.arange(n), i)[:3] for i in range(n)])
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(2, 4, 3), nn.BatchNorm2d(4), nn.ReLU(), nn.Flatten(), nn.Linear(36, 3))
+    weights = {name: p.detach().clone() for name, p in model.named_parameters()}
+    expected = _algorithm_1(model.eval(), x, y, nbr, 4)
+    model.train()
+    got = inn_scores(model, x, y, nbr, H=4, batch_size=40, device="cpu")
+    np.testing.assert_allclose(got, expected, atol=1e-5, rtol=0)
+    assert model.training
+    for name, p in model.named_parameters():
+        assert p.is_contiguous()
+        torch.testing.assert_close(p, weights[name], rtol=0, atol=0)
+
+
+def test_midpoint_scores_are_the_same_with_and_without_paths():
+    # Without paths only the midpoints are evaluated; with them x and the neighbour are too.
+    rng = np.random.default_rng(7)
+    x = torch.from_numpy(rng.normal(size=(10, 5)).astype(np.float32))
+    y = rng.integers(0, 4, size=10)
+    nbr = np.array([[(i + 2) % 10, (i + 5) % 10] for i in range(10)])
+    model = _random_model()
+    alone = inn_scores(model, x, y, nbr, rule="midpoint", batch_size=7, device="cpu")
+    scores, paths = inn_scores(model, x, y, nbr, rule="midpoint", return_paths=True, device="cpu")
+    assert paths.shape == (10, 2, 3)
+    np.testing.assert_allclose(alone, scores, atol=1e-6)
+    np.testing.assert_allclose(paths[:, :, 1].mean(1), scores, atol=1e-6)
+    np.testing.assert_allclose(paths[:, 0, 0], label_probabilities(model, x, y, device="cpu"), atol=1e-6)
