@@ -102,8 +102,9 @@ def machine(device: str) -> str:
         memory_text = f", {memory:.0f} GiB RAM"
     except (ValueError, OSError, AttributeError):
         memory_text = ""
+    threads = torch.get_num_threads()
     line = (f"{cpu}, {os.cpu_count()} cores{memory_text}, torch {torch.__version__} "
-            f"with {torch.get_num_threads()} threads")
+            f"with {threads} thread{'s' if threads != 1 else ''}")
     if device.startswith("cuda"):
         line += f", GPU {torch.cuda.get_device_name(torch.device(device))}"
     return line
