@@ -47,6 +47,17 @@ def tiny_store(tiny_run_home, tmp_path) -> tuple[RunStore, str]:
     return RunStore(copy), run_id
 
 
+@pytest.fixture(autouse=True, scope="session")
+def one_thread():
+    """Tiny models on a CPU shared with a dashboard server and workers: extra intra-op threads only wait."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

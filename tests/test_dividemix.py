@@ -27,14 +27,6 @@ from inn_core.semisupervised import Split
 from inn_core.store import RunStore
 from inn_core.training import predict_proba
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models on a CPU shared with other work: a second intra-op thread only waits on the first."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 
 TINY = {"data_options": {"max_samples": 120, "test_fraction": 0.05}, "L": 3, "H": 2, "device": "cpu"}
 
