@@ -147,8 +147,10 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     config = dataclasses.replace(SHORT, epochs=6, eval_epochs=(2, 4, 6))
     straight = run_experiment(config, store=store)
     victim = store.create_run(config.to_dict(), name="victim")
+    # Same thread count as this process (conftest runs tests single-threaded): float reductions, and so
+    # bit-identical results, depend on it.
     proc = subprocess.Popen([sys.executable, "-m", "inn_core", "--home", str(tmp_path), "resume", victim, "--quiet"],
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         checkpoint = store.read_torch(victim, "checkpoint.pt") if store.has_file(victim, "checkpoint.pt") else None

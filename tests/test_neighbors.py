@@ -182,3 +182,22 @@ def test_grouped_top_k_on_large_tiles_matches_reference():
     expected_indices, expected_distances = _reference(points, 4)
     assert_array_equal(indices, expected_indices)
     assert_allclose(distances, expected_distances, rtol=1e-6, atol=1e-7)
+
+
+def test_worker_threads_find_the_same_neighbours_and_restore_the_setting():
+    # With two torch threads the tiles are shared out to two workers, each with its own candidates.
+    rng = np.random.default_rng(8)
+    points = np.round(rng.normal(size=(1300, 3)) * 3)
+    points[:30] = points[0]
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        alone = nearest_neighbors(points, 5, chunk_size=320, device="cpu")
+        torch.set_num_threads(2)
+        shared = nearest_neighbors(points, 5, chunk_size=320, device="cpu")
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+    assert_array_equal(shared[0], alone[0])
+    assert_array_equal(shared[1], alone[1])
+    assert_array_equal(alone[0], _reference(points, 5)[0])
