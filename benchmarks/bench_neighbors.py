@@ -19,10 +19,10 @@ import numpy as np
 
 from common import header, mib, parse_args, race, table
 
-from inn_core.data import load_dataset
-from inn_core.models import create_model
-from inn_core.neighbors import nearest_neighbors
-from inn_core.training import extract_features
+from inn_core.data.datasets import load_dataset
+from inn_core.method.models import create_model
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.method.training import extract_features
 
 
 def _options(parser: argparse.ArgumentParser) -> None:

@@ -29,11 +29,11 @@ import torch
 
 from common import PeakMemory, header, mib, parse_args, synchronize, table
 
-import inn_core.experiment as experiment
-from inn_core.experiment import ExperimentConfig, run_experiment
-from inn_core.models import create_model
-from inn_core.store import RunStore
-from inn_core.training import TrainConfig, Trainer
+import inn_core.runs.experiment as experiment
+from inn_core.runs.experiment import ExperimentConfig, run_experiment
+from inn_core.method.models import create_model
+from inn_core.runs.store import RunStore
+from inn_core.method.training import TrainConfig, Trainer
 
 # What the runner calls, by the phase it belongs to.
 PHASES = {

@@ -27,11 +27,11 @@ import torch
 
 from common import algorithm_1_scores, forward_flops, header, matmul_rate, mib, parse_args, race, table
 
-from inn_core.data import load_dataset
-from inn_core.models import create_model
-from inn_core.neighbors import nearest_neighbors
-from inn_core.scoring import inn_scores
-from inn_core.training import extract_features
+from inn_core.data.datasets import load_dataset
+from inn_core.method.models import create_model
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.method.scoring import inn_scores
+from inn_core.method.training import extract_features
 
 PAPER_SECONDS = {"neighbours": 2520.0, "scores": 891.0}
 

@@ -12,9 +12,9 @@ import time
 
 import torch
 
-from inn_core.data import load_dataset
-from inn_core.models import create_model
-from inn_core.training import TrainConfig, Trainer, predict_proba
+from inn_core.data.datasets import load_dataset
+from inn_core.method.models import create_model
+from inn_core.method.training import TrainConfig, Trainer, predict_proba
 
 
 def main() -> None:

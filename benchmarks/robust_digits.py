@@ -1,7 +1,7 @@
 """Robust training on digits: CE, DivideMix and INN+DivideMix under heavy and imbalanced noise.
 
-Runs every (noise setting, method, seed) with :func:`inn_core.dividemix.train_robust` and the
-digits defaults of :data:`inn_core.dividemix.ROBUST_DEFAULTS`, then prints the markdown table of the
+Runs every (noise setting, method, seed) with :func:`inn_core.runs.robust.train_robust` and the
+digits defaults of :data:`inn_core.runs.robust.ROBUST_DEFAULTS`, then prints the markdown table of the
 README: best and last test accuracy (mean and standard deviation over seeds, in %), the best-last
 gap, and the mean wall time of one run on this machine. The settings follow the paper's Tables 2,
 3 and D.1: symmetric 80 % and 90 %, asymmetric 40 % (digits mapping 7->1, 2->7, 5<->6, 3->8) and
@@ -25,10 +25,10 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inn_core.dividemix import RobustConfig, robust_summary, train_robust
-from inn_core.experiment import ExperimentConfig
-from inn_core.noise import NoiseSpec
-from inn_core.store import RunStore
+from inn_core.runs.robust import RobustConfig, robust_summary, train_robust
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.data.noise import NoiseSpec
+from inn_core.runs.store import RunStore
 
 SETTINGS: dict[str, NoiseSpec] = {
     "symmetric 0.8": NoiseSpec("symmetric", 0.8),

@@ -13,7 +13,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from inn_core.teaching import ToyResult
+from inn_core.views.teaching import ToyResult
 
 __all__ = [
     "METHOD_LABELS",

@@ -96,7 +96,7 @@ def embedding_figure(coords: np.ndarray, table: pd.DataFrame, *, color: str = "s
     Parameters
     ----------
     coords : (n, 2) float map coordinates, row i for sample i.
-    table : the run's sample table (:func:`inn_core.review.sample_table`), one row per sample in
+    table : the run's sample table (:func:`inn_core.views.review.sample_table`), one row per sample in
         index order: ``index``, ``observed_name``, ``score`` and whichever of ``predicted_name``,
         ``flagged``, ``is_noisy``, ``true_name`` it has.
     color : a :data:`COLOR_MODES` key the table supports.

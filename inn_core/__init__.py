@@ -1,7 +1,7 @@
 """INN Lab engine: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).
 
 The one-call API is :func:`inn_core.find_noisy_labels`; experiments with a durable run store live in
-:mod:`inn_core.experiment` and :mod:`inn_core.store`; the command line is ``python -m inn_core``.
+:mod:`inn_core.runs.experiment` and :mod:`inn_core.runs.store`; the command line is ``python -m inn_core``.
 """
 
 from typing import Any

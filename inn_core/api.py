@@ -14,10 +14,10 @@ import torch
 
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
-from inn_core.mixture import split_clean
-from inn_core.models import create_model, default_model_for
-from inn_core.training import TrainConfig, Trainer, predict_proba
-from inn_core.experiment import score_models
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import create_model, default_model_for
+from inn_core.method.training import TrainConfig, Trainer, predict_proba
+from inn_core.runs.experiment import score_models
 
 __all__ = ["NoisyLabels", "find_noisy_labels"]
 

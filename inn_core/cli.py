@@ -36,8 +36,8 @@ def _parse_ints(text: str, what: str) -> tuple[int, ...]:
 
 
 def _noise_from_args(args: argparse.Namespace):
-    from inn_core.noise import NoiseSpec, read_transition_matrix
-    from inn_core.preview import parse_mapping
+    from inn_core.data.noise import NoiseSpec, read_transition_matrix
+    from inn_core.views.preview import parse_mapping
 
     noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
@@ -59,8 +59,8 @@ def _noise_from_args(args: argparse.Namespace):
 
 def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
-    from inn_core.experiment import ExperimentConfig
-    from inn_core.preview import parse_epochs
+    from inn_core.runs.experiment import ExperimentConfig
+    from inn_core.views.preview import parse_epochs
 
     training = {}
     if schedule:
@@ -85,7 +85,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
 
 
 def _robust_config_from_args(args: argparse.Namespace):
-    from inn_core.dividemix import RobustConfig
+    from inn_core.runs.robust import RobustConfig
 
     experiment = _config_from_args(args, schedule=False)
     return RobustConfig(
@@ -145,7 +145,7 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
     start a worker process, print the run id and return None."""
     import time
 
-    from inn_core.experiment import launch_in_background
+    from inn_core.runs.experiment import launch_in_background
 
     if args.background:
         run_id = store.create_run(config.to_dict(), name=config.name, kind=kind)
@@ -163,7 +163,7 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
 
 
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    from inn_core.experiment import run_experiment
+    from inn_core.runs.experiment import run_experiment
 
     run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
     if run_id is not None:
@@ -173,8 +173,8 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
-    from inn_core.dividemix import resume_robust
-    from inn_core.experiment import resume_experiment
+    from inn_core.runs.robust import resume_robust
+    from inn_core.runs.experiment import resume_experiment
 
     resume = resume_robust if store.get_run(args.run).kind == "robust" else resume_experiment
     bar = _ProgressBar()
@@ -206,7 +206,7 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
-    from inn_core.dividemix import robust_summary, train_robust
+    from inn_core.runs.robust import robust_summary, train_robust
 
     run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
     if run_id is not None:
@@ -268,7 +268,7 @@ def _cmd_cancel(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_flagged(args: argparse.Namespace, store) -> int:
-    from inn_core.review import flagged_samples
+    from inn_core.views.review import flagged_samples
 
     table = flagged_samples(store, args.run, method=args.method, epoch=args.epoch, top=args.top)
     columns = [c for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
@@ -283,7 +283,7 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, store) -> int:
-    from inn_core.review import export_run
+    from inn_core.views.review import export_run
 
     out = args.output or str(store.run_dir(args.run) / "export")
     store.get_run(args.run)
@@ -294,7 +294,7 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.teaching import write_demo_assets
+    from inn_core.views.teaching import write_demo_assets
 
     path = write_demo_assets(args.output, store=store)
     print(f"demo run metrics written to {path}")
@@ -302,10 +302,10 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from inn_core.data import DATASETS
-    from inn_core.experiment import MODEL_ROLES, METHODS
-    from inn_core.models import MODELS
-    from inn_core.noise import NOISE_KINDS, SYMMETRIC_MODES
+    from inn_core.data.datasets import DATASETS
+    from inn_core.runs.experiment import MODEL_ROLES, METHODS
+    from inn_core.method.models import MODELS
+    from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
 
     parser = argparse.ArgumentParser(
         prog="python -m inn_core",
@@ -356,7 +356,7 @@ def build_parser() -> argparse.ArgumentParser:
     robust.add_argument("--method", default="inn-dividemix", choices=["inn-dividemix", "dividemix", "ce"],
                         help="training method (default inn-dividemix)")
     data_and_noise(robust)
-    schedule = robust.add_argument_group("schedule (defaults per dataset; see inn_core.dividemix.ROBUST_DEFAULTS)")
+    schedule = robust.add_argument_group("schedule (defaults per dataset; see inn_core.runs.robust.ROBUST_DEFAULTS)")
     schedule.add_argument("--epochs", type=int, help="epochs of dividemix and ce, warm-up included (digits 40)")
     schedule.add_argument("--warmup-epochs", type=int, help="DivideMix CE warm-up epochs (digits 10)")
     schedule.add_argument("--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 10)")
@@ -409,8 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from inn_core.experiment import Cancelled
-    from inn_core.store import RunStore
+    from inn_core.runs.experiment import Cancelled
+    from inn_core.runs.store import RunStore
 
     try:
         store = RunStore(args.home)

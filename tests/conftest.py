@@ -14,9 +14,9 @@ from pathlib import Path
 
 import pytest
 
-from inn_core.experiment import ExperimentConfig, run_experiment
-from inn_core.noise import NoiseSpec
-from inn_core.store import RunStore
+from inn_core.runs.experiment import ExperimentConfig, run_experiment
+from inn_core.data.noise import NoiseSpec
+from inn_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 

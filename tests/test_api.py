@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 import inn_core
-from inn_core.data import load_dataset
+from inn_core.data.datasets import load_dataset
 from inn_core.errors import InputError
-from inn_core.metrics import clean_noisy_auc
-from inn_core.noise import NoiseSpec, inject_noise
+from inn_core.method.metrics import clean_noisy_auc
+from inn_core.data.noise import NoiseSpec, inject_noise
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image
 
-from inn_core.archive import detect_dataset, import_archive, unpack_archive, uploads_folder
+from inn_core.data.archive import detect_dataset, import_archive, unpack_archive, uploads_folder
 from inn_core.errors import InputError
 
 

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from inn_core.embedding import EMBEDDING_FILE
-from inn_core.review import export_run
+from inn_core.views.embedding import EMBEDDING_FILE
+from inn_core.views.review import export_run
 
 from conftest import launch_chromium
 

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from inn_core.cli import main
-from inn_core.store import RunStore
+from inn_core.runs.store import RunStore
 
 
 def _cli(capsys, *argv):

@@ -12,10 +12,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components.progress import format_eta, runs_frame
-from inn_core.experiment import ExperimentConfig
-from inn_core.noise import NoiseSpec
-from inn_core.preview import noise_preview
-from inn_core.store import RunStore
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.data.noise import NoiseSpec
+from inn_core.views.preview import noise_preview
+from inn_core.runs.store import RunStore
 
 DASHBOARD = Path(__file__).resolve().parent.parent / "dashboard"
 APP = str(DASHBOARD / "app.py")

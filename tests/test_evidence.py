@@ -10,11 +10,11 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from torch import nn
 
-from inn_core.data import to_uint8_images
+from inn_core.data.datasets import to_uint8_images
 from inn_core.errors import InputError
-from inn_core.evidence import enlarge, load_evidence_source, path_strip, sample_evidence
-from inn_core.review import sample_table
-from inn_core.scoring import inn_scores
+from inn_core.views.evidence import enlarge, load_evidence_source, path_strip, sample_evidence
+from inn_core.views.review import sample_table
+from inn_core.method.scoring import inn_scores
 
 
 def tiny_problem(n: int = 12, channels: int = 1, size: int = 4, L: int = 3, seed: int = 0):
@@ -121,7 +121,7 @@ def test_a_run_whose_data_changed_is_refused(tiny_store):
 
 
 def test_an_unfinished_run_is_refused(tmp_path):
-    from inn_core.store import RunStore
+    from inn_core.runs.store import RunStore
 
     store = RunStore(tmp_path)
     run_id = store.create_run({"dataset": "digits"})

@@ -1,4 +1,4 @@
-"""Tests for inn_core.experiment: configuration, a tiny end-to-end run, cancel/resume and kill -9."""
+"""Tests for inn_core.runs.experiment: configuration, a tiny end-to-end run, cancel/resume and kill -9."""
 
 import dataclasses
 import os
@@ -12,7 +12,7 @@ import pytest
 
 from conftest import TINY_CONFIG
 from inn_core.errors import InputError
-from inn_core.experiment import (
+from inn_core.runs.experiment import (
     METHODS,
     Cancelled,
     ExperimentConfig,
@@ -21,8 +21,8 @@ from inn_core.experiment import (
     resume_experiment,
     run_experiment,
 )
-from inn_core.noise import NoiseSpec
-from inn_core.store import RunStore
+from inn_core.data.noise import NoiseSpec
+from inn_core.runs.store import RunStore
 
 SHORT = dataclasses.replace(TINY_CONFIG, epochs=4, eval_epochs=(2, 4), name="short")
 

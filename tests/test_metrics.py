@@ -8,7 +8,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from inn_core.errors import InputError
-from inn_core.metrics import clean_noisy_auc, clean_split_metrics, flag_metrics, precision_at_k
+from inn_core.method.metrics import clean_noisy_auc, clean_split_metrics, flag_metrics, precision_at_k
 
 
 def test_auc_hand_computed():

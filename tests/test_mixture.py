@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from inn_core.errors import InputError
-from inn_core.mixture import BetaMixture, split_clean
+from inn_core.method.mixture import BetaMixture, split_clean
 
 
 @pytest.fixture(scope="module")

@@ -1,10 +1,10 @@
-"""Tests for inn_core.models: registry, shapes, seeded initialisation."""
+"""Tests for inn_core.method.models: registry, shapes, seeded initialisation."""
 
 import pytest
 import torch
 
 from inn_core.errors import InputError
-from inn_core.models import MODELS, create_model, default_model_for
+from inn_core.method.models import MODELS, create_model, default_model_for
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.neighbors import NearestNeighbors
 
 from inn_core.errors import InputError
-from inn_core.neighbors import nearest_neighbors
+from inn_core.method.neighbors import nearest_neighbors
 
 
 def _reference(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:

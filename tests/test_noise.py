@@ -1,4 +1,4 @@
-"""Tests for inn_core.noise: mappings, rates, validation, determinism, invariants."""
+"""Tests for inn_core.data.noise: mappings, rates, validation, determinism, invariants."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from inn_core.errors import InputError
-from inn_core.noise import (
+from inn_core.data.noise import (
     NAMED_MAPPINGS,
     NOISE_KINDS,
     SYMMETRIC_MODES,

@@ -1,11 +1,11 @@
-"""Tests for inn_core.review: flagged tables, cleaned labels and export."""
+"""Tests for inn_core.views.review: flagged tables, cleaned labels and export."""
 
 import numpy as np
 import pandas as pd
 import pytest
 
 from inn_core.errors import InputError
-from inn_core.review import cleaned_labels, decision_log, export_run, flagged_samples, review_progress, sample_table
+from inn_core.views.review import cleaned_labels, decision_log, export_run, flagged_samples, review_progress, sample_table
 
 
 def test_sample_table_columns_and_truth(tiny_store):

@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components.review_decide import next_to_review
-from inn_core.embedding import EMBEDDING_FILE
-from inn_core.review import cleaned_labels, flagged_samples
-from inn_core.store import RunStore
+from inn_core.views.embedding import EMBEDDING_FILE
+from inn_core.views.review import cleaned_labels, flagged_samples
+from inn_core.runs.store import RunStore
 
 PAGES = Path(__file__).resolve().parent.parent / "dashboard" / "app_pages"
 REVIEW, EMBEDDING, EXPORT = (str(PAGES / f"{name}.py") for name in ("review", "embedding", "export"))

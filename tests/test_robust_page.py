@@ -1,4 +1,4 @@
-"""Tests for the Robust training page and inn_core.robust_results, over a real tiny DivideMix run."""
+"""Tests for the Robust training page and inn_core.views.robust_results, over a real tiny DivideMix run."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import TINY_CONFIG
-from inn_core.dividemix import RobustConfig, train_robust
-from inn_core.robust_results import robust_history, robust_table
-from inn_core.store import RunStore
+from inn_core.runs.robust import RobustConfig, train_robust
+from inn_core.views.robust_results import robust_history, robust_table
+from inn_core.runs.store import RunStore
 
 PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "robust.py")
 

@@ -1,4 +1,4 @@
-"""Tests for inn_core.scoring: INN against Algorithm 1 read literally, Lemma 1, baselines."""
+"""Tests for inn_core.method.scoring: INN against Algorithm 1 read literally, Lemma 1, baselines."""
 
 import numpy as np
 import pytest
@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from inn_core.errors import InputError
-from inn_core.scoring import (
+from inn_core.method.scoring import (
     deep_knn_scores,
     inn_scores,
     interpolation_points,
@@ -176,7 +176,7 @@ def test_scoring_input_errors():
 def test_cleanlab_scores_rank_disagreeing_labels_lowest():
     pred_probs = np.array([[0.9, 0.1], [0.8, 0.2], [0.1, 0.9], [0.95, 0.05]])
     labels = np.array([0, 0, 1, 1])  # the last label disagrees with a confident prediction
-    from inn_core.scoring import cleanlab_scores
+    from inn_core.method.scoring import cleanlab_scores
 
     scores = cleanlab_scores(labels, pred_probs)
     assert scores.shape == (4,)

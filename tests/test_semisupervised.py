@@ -1,4 +1,4 @@
-"""Tests for inn_core.semisupervised: co-divide, sharpening, co-refinement/co-guessing, MixUp, the SSL epoch."""
+"""Tests for inn_core.method.semisupervised: co-divide, sharpening, co-refinement/co-guessing, MixUp, the SSL epoch."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from inn_core.errors import InputError
-from inn_core.models import create_model
-from inn_core.semisupervised import (
+from inn_core.method.models import create_model
+from inn_core.method.semisupervised import (
     Split,
     co_divide,
     co_guess,

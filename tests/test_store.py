@@ -1,4 +1,4 @@
-"""Tests for inn_core.store: the SQLite index, atomic files, decisions with undo."""
+"""Tests for inn_core.runs.store: the SQLite index, atomic files, decisions with undo."""
 
 import sqlite3
 import threading
@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from inn_core.errors import InputError
-from inn_core.store import RunStore, atomic_write_bytes
+from inn_core.runs.store import RunStore, atomic_write_bytes
 
 
 def test_create_list_and_update_runs(tmp_path):

@@ -12,11 +12,11 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
 from inn_core.errors import InputError
-from inn_core.experiment import ExperimentConfig
-from inn_core.metrics import flag_metrics
-from inn_core.noise import NoiseSpec
-from inn_core.store import RunStore
-from inn_core.teaching import (
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.method.metrics import flag_metrics
+from inn_core.data.noise import NoiseSpec
+from inn_core.runs.store import RunStore
+from inn_core.views.teaching import (
     DEMO_FILES,
     IMBALANCED_GROUPS,
     ToyConfig,

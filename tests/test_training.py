@@ -1,4 +1,4 @@
-"""Tests for inn_core.training: losses, MixUp, schedule, determinism, resume, digits accuracy."""
+"""Tests for inn_core.method.training: losses, MixUp, schedule, determinism, resume, digits accuracy."""
 
 import numpy as np
 import pytest
@@ -7,8 +7,8 @@ from hypothesis import given, settings, strategies as st
 from sklearn.datasets import load_digits
 
 from inn_core.errors import InputError
-from inn_core.models import create_model
-from inn_core.training import (
+from inn_core.method.models import create_model
+from inn_core.method.training import (
     TrainConfig,
     Trainer,
     augment_batch,

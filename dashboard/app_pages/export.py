@@ -8,7 +8,7 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.components.common import get_store, run_picker, user_errors
-from inn_core.review import cleaned_labels, export_run
+from inn_core.views.review import cleaned_labels, export_run
 
 DOWNLOADS = {
     "cleaned_labels": ("Cleaned labels", "text/csv", "observed labels with the decisions applied; dropped samples marked"),

@@ -11,10 +11,10 @@ from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
-from inn_core.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
-from inn_core.models import MODELS
-from inn_core.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
-from inn_core.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
+from inn_core.method.models import MODELS
+from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
+from inn_core.views.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
 
 DATASETS = {
     "digits": "Digits (built in, 8x8)",

@@ -14,9 +14,9 @@ from dashboard.components.review_decide import (
 )
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
-from inn_core.evidence import enlarge
-from inn_core.experiment import METHODS
-from inn_core.review import review_progress
+from inn_core.views.evidence import enlarge
+from inn_core.runs.experiment import METHODS
+from inn_core.views.review import review_progress
 
 SOURCES = {
     "noisy": "Flagged by the Beta mixture",

@@ -7,10 +7,10 @@ import streamlit as st
 from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs
-from inn_core.dividemix import METHODS, RobustConfig
-from inn_core.robust_results import robust_history, robust_table
-from inn_core.experiment import ExperimentConfig, launch_in_background, prepare_data
-from inn_core.noise import NoiseSpec
+from inn_core.runs.robust import METHODS, RobustConfig
+from inn_core.views.robust_results import robust_history, robust_table
+from inn_core.runs.experiment import ExperimentConfig, launch_in_background, prepare_data
+from inn_core.data.noise import NoiseSpec
 
 NOISE = {
     "symmetric": "Symmetric",

@@ -10,7 +10,7 @@ from pathlib import Path
 import streamlit as st
 
 from inn_core.errors import InputError
-from inn_core.store import RunRecord, RunStore
+from inn_core.runs.store import RunRecord, RunStore
 
 __all__ = ["store_home", "get_store", "run_picker", "user_errors"]
 

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 import pandas as pd
 import streamlit as st
 
-from inn_core.store import RunRecord, RunStore
+from inn_core.runs.store import RunRecord, RunStore
 
 __all__ = ["ACTIVE", "format_eta", "runs_frame", "active_runs"]
 

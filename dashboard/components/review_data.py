@@ -11,9 +11,9 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from inn_core.evidence import EvidenceSource, SampleEvidence, load_evidence_source
-from inn_core.review import flagged_samples, sample_table
-from inn_core.store import RunStore
+from inn_core.views.evidence import EvidenceSource, SampleEvidence, load_evidence_source
+from inn_core.views.review import flagged_samples, sample_table
+from inn_core.runs.store import RunStore
 
 __all__ = ["evidence_source", "sample_paths", "samples", "flagged", "probabilities", "run_methods", "run_info", "thumbnails"]
 

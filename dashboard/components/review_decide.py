@@ -18,7 +18,7 @@ import numpy as np
 import streamlit as st
 
 from inn_core.errors import InputError
-from inn_core.store import Decision, RunStore
+from inn_core.runs.store import Decision, RunStore
 
 __all__ = [
     "next_to_review", "open_sample", "close_sample", "opened_sample", "decision_buttons", "undo_button", "describe",

@@ -10,8 +10,8 @@ import streamlit as st
 
 from dashboard.components.review_decide import describe, open_sample
 from dashboard.components.review_paths import display_factor
-from inn_core.evidence import enlarge
-from inn_core.store import Decision
+from inn_core.views.evidence import enlarge
+from inn_core.runs.store import Decision
 
 __all__ = ["show_grid", "COLUMNS", "PAGE_SIZE"]
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 import streamlit as st
 
 from dashboard.review_plots import paths_figure
-from inn_core.evidence import SampleEvidence, enlarge, path_strip
+from inn_core.views.evidence import SampleEvidence, enlarge, path_strip
 
 __all__ = ["show_paths", "display_factor"]
 

@@ -1,9 +1,9 @@
 """Bring your own data: an uploaded archive, or a folder / CSV on this machine, checked and ready to run.
 
 ``upload_data_widget(key)`` draws the choice and returns ``(dataset_name, root)`` for
-:class:`~inn_core.experiment.ExperimentConfig` (``dataset=..., data_root=root``) once the data has
+:class:`~inn_core.runs.experiment.ExperimentConfig` (``dataset=..., data_root=root``) once the data has
 been checked - every image read, every CSV path found - or ``None`` until then. Archives are
-unpacked by :mod:`inn_core.archive` into ``<home>/uploads/<name>/``; the result is remembered in
+unpacked by :mod:`inn_core.data.archive` into ``<home>/uploads/<name>/``; the result is remembered in
 ``st.session_state[f"{key}_data"]`` so it survives reruns.
 """
 
@@ -12,7 +12,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard.components.common import store_home, user_errors
-from inn_core.archive import (
+from inn_core.data.archive import (
     ARCHIVE_SUFFIXES, MAX_ARCHIVE_BYTES, UploadedData, describe_dataset, detect_dataset, import_archive,
 )
 

@@ -1,12 +1,12 @@
-"""Tests for inn_core.dividemix: configuration, co-divide wiring, INN splits, records, resume and the trained model."""
+"""Tests for inn_core.runs.robust: configuration, co-divide wiring, INN splits, records, resume and the trained model."""
 
 import numpy as np
 import pytest
 import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
-import inn_core.dividemix as dividemix
-from inn_core.dividemix import (
+import inn_core.runs.robust as dividemix
+from inn_core.runs.robust import (
     METHODS,
     RobustConfig,
     TwinNetwork,
@@ -19,13 +19,13 @@ from inn_core.dividemix import (
     train_robust,
 )
 from inn_core.errors import InputError
-from inn_core.experiment import Cancelled, ExperimentConfig, prepare_data
-from inn_core.mixture import split_clean
-from inn_core.models import create_model
-from inn_core.noise import NoiseSpec
-from inn_core.semisupervised import Split
-from inn_core.store import RunStore
-from inn_core.training import predict_proba
+from inn_core.runs.experiment import Cancelled, ExperimentConfig, prepare_data
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import create_model
+from inn_core.data.noise import NoiseSpec
+from inn_core.method.semisupervised import Split
+from inn_core.runs.store import RunStore
+from inn_core.method.training import predict_proba
 
 
 TINY = {"data_options": {"max_samples": 120, "test_fraction": 0.05}, "L": 3, "H": 2, "device": "cpu"}

@@ -19,11 +19,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from inn_core.data import LabelledData, to_uint8_images
+from inn_core.data.datasets import LabelledData, to_uint8_images
 from inn_core.errors import InputError
-from inn_core.experiment import ExperimentConfig, load_model, prepare_data
-from inn_core.scoring import inn_scores, interpolation_points
-from inn_core.store import RunStore
+from inn_core.runs.experiment import ExperimentConfig, load_model, prepare_data
+from inn_core.method.scoring import inn_scores, interpolation_points
+from inn_core.runs.store import RunStore
 
 __all__ = ["SampleEvidence", "EvidenceSource", "sample_evidence", "load_evidence_source", "enlarge", "path_strip"]
 

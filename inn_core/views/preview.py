@@ -1,7 +1,7 @@
 """What an experiment's noise will do, before anything trains.
 
 :func:`noise_preview` loads the configured data and injects the configured noise exactly as the
-run will (through :func:`~inn_core.experiment.prepare_data`, same seed), then summarises it: the
+run will (through :func:`~inn_core.runs.experiment.prepare_data`, same seed), then summarises it: the
 rate asked for, the expected and the actual fraction of wrong labels, the observed transition
 matrix ``T[true, observed]`` and a few relabelled samples. :func:`parse_mapping` and
 :func:`parse_epochs` read the free-text fields of a settings form.
@@ -15,8 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from inn_core.errors import InputError
-from inn_core.experiment import ExperimentConfig, prepare_data
-from inn_core.noise import NAMED_MAPPINGS, expected_noise_rate, transition_matrix
+from inn_core.runs.experiment import ExperimentConfig, prepare_data
+from inn_core.data.noise import NAMED_MAPPINGS, expected_noise_rate, transition_matrix
 
 __all__ = ["NoisePreview", "noise_preview", "parse_epochs", "parse_mapping"]
 
@@ -106,10 +106,10 @@ _PAIR = re.compile(r"^\s*(\d+)\s*(?:->|:|>)\s*(\d+)\s*$")
 
 
 def parse_mapping(text: str) -> str | tuple[tuple[int, int], ...]:
-    """Read an asymmetric-noise mapping: a name of :data:`~inn_core.noise.NAMED_MAPPINGS` or pairs.
+    """Read an asymmetric-noise mapping: a name of :data:`~inn_core.data.noise.NAMED_MAPPINGS` or pairs.
 
     Pairs are ``source->target`` (or ``source:target``) separated by commas, e.g. ``"3->5, 5->3"``.
-    The result is what :class:`~inn_core.noise.NoiseSpec` takes as ``mapping`` (it validates further).
+    The result is what :class:`~inn_core.data.noise.NoiseSpec` takes as ``mapping`` (it validates further).
     """
     text = text.strip()
     if not text:

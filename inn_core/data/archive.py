@@ -30,7 +30,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from inn_core.data import IMAGE_EXTENSIONS, load_dataset
+from inn_core.data.datasets import IMAGE_EXTENSIONS, load_dataset
 from inn_core.errors import InputError
 
 __all__ = [
@@ -58,7 +58,7 @@ _CHUNK = 1024**2
 
 @dataclass(frozen=True)
 class UploadedData:
-    """A dataset ready for :class:`~inn_core.experiment.ExperimentConfig`.
+    """A dataset ready for :class:`~inn_core.runs.experiment.ExperimentConfig`.
 
     Attributes
     ----------

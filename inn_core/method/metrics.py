@@ -205,7 +205,7 @@ def consistency_means(model, inputs, labels, is_noisy, neighbor_indices, *, devi
     the group is empty. The consistency effect: ``E_m_cor - E_m_inc`` stays large while
     ``E_cor - E_inc`` shrinks as the model memorises.
     """
-    from inn_core.scoring import inn_scores, label_probabilities
+    from inn_core.method.scoring import inn_scores, label_probabilities
 
     is_noisy = np.asarray(is_noisy, dtype=bool)
     nearest = np.asarray(neighbor_indices)[:, :1]

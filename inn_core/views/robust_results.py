@@ -10,7 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-from inn_core.store import RunStore
+from inn_core.runs.store import RunStore
 
 __all__ = ["robust_history", "robust_table"]
 

@@ -18,7 +18,7 @@ from collections.abc import Callable
 import numpy as np
 
 from inn_core.errors import InputError
-from inn_core.store import RunStore
+from inn_core.runs.store import RunStore
 
 __all__ = ["EMBEDDING_FILE", "compute_embedding", "stored_embedding", "run_embedding"]
 

@@ -1,6 +1,6 @@
 """MixMatch and DivideMix's semi-supervised step: co-divide, co-refinement, co-guessing, sharpening, MixUp.
 
-These are the pieces that both robust training methods of :mod:`inn_core.dividemix` share
+These are the pieces that both robust training methods of :mod:`inn_core.runs.robust` share
 (Li et al. 2020, "DivideMix: Learning with Noisy Labels as Semi-supervised Learning"; Berthelot et
 al. 2019, "MixMatch"). Each is a plain function on arrays or tensors so it can be tested alone:
 
@@ -26,8 +26,8 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
 from inn_core.errors import InputError
-from inn_core.scoring import small_loss_scores
-from inn_core.training import augment_batch
+from inn_core.method.scoring import small_loss_scores
+from inn_core.method.training import augment_batch
 
 __all__ = [
     "Split",
@@ -259,7 +259,7 @@ def ssl_epoch(
         ``net`` alone (plain MixMatch, INN+DivideMix's step 1).
     refine_labels : co-refinement (DivideMix); ``False`` keeps the given one-hot labels (MixMatch).
     batch_size : labelled samples per step; as many unlabelled ones (fewer when fewer exist).
-    augment : :data:`~inn_core.training.AUGMENTATIONS` kind; every sample is seen in two augmentations.
+    augment : :data:`~inn_core.method.training.AUGMENTATIONS` kind; every sample is seen in two augmentations.
     temperature, alpha : sharpening temperature and MixUp's Beta parameter.
     lambda_u : weight of the unlabelled loss once ramped up; the weight at step ``b`` of ``B`` is
         ``lambda_u * linear_rampup(rampup_start + b / B, rampup_epochs)``.

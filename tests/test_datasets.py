@@ -1,4 +1,4 @@
-"""Tests for inn_core.data: built-in sets, CIFAR pickles, user images and CSVs."""
+"""Tests for inn_core.data.datasets: built-in sets, CIFAR pickles, user images and CSVs."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from inn_core.data import DATASETS, LabelledData, dataset_options, load_dataset, to_uint8_images
+from inn_core.data.datasets import DATASETS, LabelledData, dataset_options, load_dataset, to_uint8_images
 from inn_core.errors import InputError
 
 # ---------------------------------------------------------------------------- fixtures

@@ -4,7 +4,7 @@
 a CE model (small-loss CE; its penultimate layer is ``h`` by default), a CE + negative-entropy model
 (small-loss CE+NE) and the MixUp model ``f`` (INN) - and at every evaluation epoch scores every
 sample with every method, measures clean/noisy AUC, the consistency means and the Beta-mixture
-split, and stores it all through a :class:`~inn_core.store.RunStore`. A run checkpoints after every
+split, and stores it all through a :class:`~inn_core.runs.store.RunStore`. A run checkpoints after every
 epoch; :func:`resume_experiment` continues it and ends with the same numbers as an uninterrupted run.
 """
 
@@ -24,17 +24,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from inn_core.data import DATASETS, LabelledData, load_dataset
+from inn_core.data.datasets import DATASETS, LabelledData, load_dataset
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
-from inn_core.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
-from inn_core.mixture import split_clean
-from inn_core.models import MODELS, create_model, default_model_for
-from inn_core.neighbors import nearest_neighbors
-from inn_core.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
-from inn_core.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
-from inn_core.store import RunStore
-from inn_core.training import TrainConfig, Trainer, predict_proba, extract_features
+from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import MODELS, create_model, default_model_for
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.data.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
+from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.runs.store import RunStore
+from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
 __all__ = [
     "MODEL_ROLES",
@@ -87,11 +87,11 @@ class ExperimentConfig:
 
     Parameters
     ----------
-    dataset : one of :data:`~inn_core.data.DATASETS`.
+    dataset : one of :data:`~inn_core.data.datasets.DATASETS`.
     data_root : folder (CIFAR, image folder) or CSV file for datasets read from disk.
-    data_options : extra options of :func:`~inn_core.data.load_dataset` (e.g. ``max_samples``).
+    data_options : extra options of :func:`~inn_core.data.datasets.load_dataset` (e.g. ``max_samples``).
     noise : the label noise to inject; ``NoiseSpec("none")`` keeps the given labels.
-    model : a :data:`~inn_core.models.MODELS` name; default by image size.
+    model : a :data:`~inn_core.method.models.MODELS` name; default by image size.
     epochs : training epochs of each of the three models.
     eval_epochs : epochs (1-based) at which to score; default 8 evenly spaced, always the last.
     batch_size, lr, momentum, weight_decay, lr_milestones, lr_gamma : SGD schedule.

@@ -28,17 +28,17 @@ from typing import Any
 import numpy as np
 import torch
 
-from inn_core.data import load_dataset
+from inn_core.data.datasets import load_dataset
 from inn_core.errors import InputError
-from inn_core.experiment import DATASET_DEFAULTS, ExperimentConfig, Progress, unit_interval, run_experiment
-from inn_core.metrics import clean_noisy_auc, flag_metrics
-from inn_core.mixture import split_clean
-from inn_core.models import create_model
-from inn_core.neighbors import nearest_neighbors
-from inn_core.noise import NoiseSpec, inject_noise
-from inn_core.scoring import inn_scores, label_probabilities
-from inn_core.store import RunStore
-from inn_core.training import TrainConfig, Trainer
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, Progress, unit_interval, run_experiment
+from inn_core.method.metrics import clean_noisy_auc, flag_metrics
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import create_model
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.data.noise import NoiseSpec, inject_noise
+from inn_core.method.scoring import inn_scores, label_probabilities
+from inn_core.runs.store import RunStore
+from inn_core.method.training import TrainConfig, Trainer
 
 __all__ = [
     "DEMO_DIR",
@@ -58,7 +58,7 @@ __all__ = [
 ]
 
 #: Where the shipped demo metrics live, and the files copied there from the demo run.
-DEMO_DIR = Path(__file__).resolve().parent.parent / "assets" / "demo"
+DEMO_DIR = Path(__file__).resolve().parents[2] / "assets" / "demo"
 DEMO_FILES = ("config.json", "data.json", "metrics.json")
 #: A finished run with this name in the store is preferred over the shipped copy.
 DEMO_NAME = "demo"
@@ -352,7 +352,7 @@ def write_demo_assets(
     store : run the experiment in this store (it stays there as the finished run ``"demo"``);
         ``None`` runs it in a temporary store that is removed afterwards.
     config : the experiment; default ``ExperimentConfig()`` (digits, symmetric 40 %, about 40 s on a CPU).
-    callbacks : progress callbacks passed to :func:`~inn_core.experiment.run_experiment`.
+    callbacks : progress callbacks passed to :func:`~inn_core.runs.experiment.run_experiment`.
 
     Returns
     -------

@@ -1,7 +1,7 @@
 """Noise-robust training: DivideMix and INN+DivideMix (the paper's section 4.5 and Algorithm D.1).
 
 Both methods train two networks side by side, each on a labelled / unlabelled division of the
-training set made by its peer, with DivideMix's semi-supervised step (:mod:`inn_core.semisupervised`):
+training set made by its peer, with DivideMix's semi-supervised step (:mod:`inn_core.method.semisupervised`):
 
 * ``"dividemix"`` (Li et al. 2020, as its authors' code does it): CE warm-up (plus the
   negative-entropy penalty under asymmetric noise), then every epoch each network fits a
@@ -16,7 +16,7 @@ training set made by its peer, with DivideMix's semi-supervised step (:mod:`inn_
   DivideMix's semi-supervised step follow.
 * ``"ce"``: one network trained with plain cross-entropy on every label, the baseline of the tables.
 
-:func:`train_robust` runs one method through a :class:`~inn_core.store.RunStore` (run kind
+:func:`train_robust` runs one method through a :class:`~inn_core.runs.store.RunStore` (run kind
 ``"robust"``), records every epoch under the key ``"robust"`` of the run's ``metrics.json`` and
 checkpoints after every epoch; :func:`resume_robust` continues a stopped run and ends with the same
 numbers as an uninterrupted one on the CPU. :func:`load_robust_model` returns the trained classifier.
@@ -37,15 +37,15 @@ from torch import nn
 
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
-from inn_core.experiment import (
+from inn_core.runs.experiment import (
     Cancelled, ExperimentConfig, Progress, RunData, guard_run, prepare_data, prepare_resume,
 )
-from inn_core.mixture import split_clean
-from inn_core.models import create_model, default_model_for
-from inn_core.neighbors import nearest_neighbors
-from inn_core.noise import NoiseSpec
-from inn_core.scoring import inn_scores
-from inn_core.semisupervised import (
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import create_model, default_model_for
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.data.noise import NoiseSpec
+from inn_core.method.scoring import inn_scores
+from inn_core.method.semisupervised import (
     Split,
     co_divide,
     gmm_clean_posterior,
@@ -53,8 +53,8 @@ from inn_core.semisupervised import (
     per_sample_losses,
     ssl_epoch,
 )
-from inn_core.store import RunStore
-from inn_core.training import AUGMENTATIONS, TrainConfig, Trainer, extract_features, predict_logits
+from inn_core.runs.store import RunStore
+from inn_core.method.training import AUGMENTATIONS, TrainConfig, Trainer, extract_features, predict_logits
 
 __all__ = [
     "METHODS",
@@ -165,7 +165,7 @@ class RobustConfig:
     ne_warmup : add the negative-entropy penalty to the warm-up; default under asymmetric noise.
     loss_history : DivideMix fits its GMM to losses averaged over this many epochs; default 5 at
         symmetric noise of 90 % or more, else 1.
-    augment : one of :data:`~inn_core.training.AUGMENTATIONS`; default by image size
+    augment : one of :data:`~inn_core.method.training.AUGMENTATIONS`; default by image size
         (:func:`default_augmentation`).
     name : a label for listings.
     """
@@ -324,7 +324,7 @@ def train_robust(
     ----------
     config : the run.
     store : where the run lives (kind ``"robust"``); status, progress and ETA are written there.
-    callbacks : each is called with a :class:`~inn_core.experiment.Progress` after every epoch.
+    callbacks : each is called with a :class:`~inn_core.runs.experiment.Progress` after every epoch.
     should_stop : polled after every epoch's checkpoint; True cancels the run (status
         ``cancelled``, resumable). The store's cancel flag is polled too.
     run_id : continue this already-registered run (used by resume and background workers).

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 
 from inn_core.errors import InputError
-from inn_core.store import RunStore, atomic_write_bytes
+from inn_core.runs.store import RunStore, atomic_write_bytes
 
 __all__ = [
     "sample_table",
