@@ -7,7 +7,7 @@ from sklearn.base import clone
 from sklearn.exceptions import NotFittedError
 
 from inn_core.errors import InputError
-from inn_core.method.mixture import BetaMixture, split_clean
+from inn_core.method.mixture import BetaMixture, split_clean, split_clean_per_class
 
 
 @pytest.fixture(scope="module")
@@ -114,7 +114,7 @@ def test_near_constant_scores_stay_finite():
 
 
 def test_fit_returns_self_and_keeps_parameters():
-    params = dict(n_components=3, max_iter=40, tol=1e-3, eps=1e-3, random_state=7)
+    params = dict(n_components=3, max_iter=40, tol=1e-3, eps=1e-3, init="quantile", random_state=7)
     mixture = BetaMixture(**params)
     assert mixture.fit(np.linspace(0, 1, 50)) is mixture
     assert mixture.get_params() == params
@@ -178,3 +178,126 @@ def test_bad_parameters_raise_at_fit(params, message):
 def test_split_clean_rejects_bad_threshold():
     with pytest.raises(InputError, match="threshold"):
         split_clean([0.1, 0.9], threshold=1.5)
+
+
+# -- a split is a threshold on the score ----------------------------------------------------
+
+
+def _adversarial_scores() -> np.ndarray:
+    # A narrow noisy cluster at 0.3 and a broad clean one: far below 0.3 the broad clean
+    # density out-weighs the narrow noisy one, so the raw posterior turns "clean" again.
+    rng = np.random.default_rng(3)
+    return np.concatenate([rng.beta(60, 140, size=3_000), rng.beta(2.0, 0.8, size=3_000), rng.uniform(0, 0.1, 150)])
+
+
+def test_raw_posterior_of_the_adversarial_fit_is_not_monotone():
+    scores = _adversarial_scores()
+    mixture = BetaMixture().fit(scores)
+    grid = np.linspace(0.001, 0.999, 999)
+    raw = mixture.predict_proba(grid)[:, 1]
+    assert (np.diff(raw) < -1e-6).any(), "the fixture must break the raw posterior, else the test below proves nothing"
+
+
+def test_clean_posterior_is_monotone_and_the_split_a_threshold():
+    scores = _adversarial_scores()
+    clean, posterior, mixture = split_clean(scores)
+    order = np.argsort(scores, kind="stable")
+    assert (np.diff(posterior[order]) >= -1e-12).all()
+    # Every sample scoring at least the lowest clean score is clean, and none below the noisy mean is.
+    assert clean[scores >= scores[clean].min()].all()
+    assert not clean[scores < mixture.means_[0]].any()
+    grid = np.linspace(0, 1, 2001)
+    assert (np.diff(mixture.clean_posterior(grid)) >= -1e-12).all()
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.05, 0.95),
+    st.sampled_from(["quantile", "arazo"]),
+)
+def test_clean_posterior_is_monotone_for_any_fit(a0, b0, a1, b1, share, init):
+    rng = np.random.default_rng(0)
+    n0 = int(400 * share)
+    scores = np.concatenate([rng.beta(a0, b0, size=n0), rng.beta(a1, b1, size=400 - n0)])
+    mixture = BetaMixture(init=init).fit(scores)
+    grid = np.linspace(0, 1, 1001)
+    posterior = mixture.clean_posterior(grid)
+    assert ((posterior >= 0) & (posterior <= 1)).all()
+    assert (np.diff(posterior) >= -1e-12).all()
+
+
+# -- Arazo et al. 2019's standard settings ----------------------------------------------------
+
+
+def _arazo_reference(x: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Arazo et al.'s BetaMixture1D.fit (their code, with numpy and scipy.stats)."""
+    from scipy import stats
+
+    x = np.clip(x, 1e-4, 1 - 1e-4)
+    alphas, betas, weight = np.array([1.0, 2.0]), np.array([2.0, 1.0]), np.array([0.5, 0.5])
+    for _ in range(10):
+        r = np.array([weight[i] * stats.beta.pdf(x, alphas[i], betas[i]) for i in range(2)])
+        r[r <= 1e-12] = 1e-12
+        r /= r.sum(axis=0)
+        for i in range(2):
+            mean = np.sum(r[i] * x) / np.sum(r[i])
+            var = np.sum(r[i] * (x - mean) ** 2) / np.sum(r[i])
+            alphas[i] = mean * (mean * (1 - mean) / var - 1)
+            betas[i] = alphas[i] * (1 - mean) / mean
+        weight = r.sum(axis=1) / r.sum()
+    return alphas, betas, weight
+
+
+def test_arazo_settings_match_their_reference_fit(two_betas):
+    mixture = BetaMixture(init="arazo").fit(two_betas)
+    alphas, betas, weights = _arazo_reference(two_betas)
+    order = np.argsort(alphas / (alphas + betas))
+    assert mixture.n_iter_ == 10
+    assert_allclose(mixture.alphas_, alphas[order], rtol=1e-6)
+    assert_allclose(mixture.betas_, betas[order], rtol=1e-6)
+    assert_allclose(mixture.weights_, weights[order], rtol=1e-6)
+    # Ten iterations stop short of convergence (the noisy mean is still near 0.3), as theirs do.
+    assert mixture.means_[0] < 0.35 and mixture.means_[1] > 0.75
+
+
+def test_arazo_settings_need_two_components():
+    with pytest.raises(InputError, match="exactly 2 components"):
+        BetaMixture(3, init="arazo").fit(np.linspace(0, 1, 50))
+    with pytest.raises(InputError, match="unknown init"):
+        BetaMixture(init="kmeans").fit(np.linspace(0, 1, 50))
+
+
+# -- per-class split --------------------------------------------------------------------------
+
+
+def _weak_class() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    # Class 0's clean samples score lower (0.4) than class 1's (0.9): one global mixture puts
+    # them with the noisy samples, a mixture per class does not.
+    rng = np.random.default_rng(1)
+    scores = np.concatenate([rng.beta(40, 60, 300), rng.beta(5, 45, 300), rng.beta(90, 10, 300), rng.beta(15, 35, 300)])
+    labels = np.repeat([0, 0, 1, 1], 300)
+    clean = np.repeat([True, False, True, False], 300)
+    return scores, labels, clean
+
+
+def test_per_class_split_keeps_a_weak_class():
+    scores, labels, clean = _weak_class()
+    global_mask, _, _ = split_clean(scores)
+    per_class, posterior = split_clean_per_class(scores, labels)
+    weak = (labels == 0) & clean
+    assert global_mask[weak].mean() < 0.2
+    assert per_class[weak].mean() > 0.9
+    assert per_class[clean].mean() > 0.9 and not per_class[~clean].mean() > 0.1
+    for c in (0, 1):
+        order = np.argsort(scores[labels == c])
+        assert (np.diff(posterior[labels == c][order]) >= -1e-12).all()
+
+
+def test_per_class_split_falls_back_to_global_for_small_classes():
+    scores, labels, _ = _weak_class()
+    labels = labels.copy()
+    labels[:5] = 7  # a class of 5 samples takes the global mixture's posterior
+    _, posterior = split_clean_per_class(scores, labels)
+    assert_allclose(posterior[:5], split_clean(scores)[1][:5])
+    with pytest.raises(InputError, match="same length"):
+        split_clean_per_class(scores, labels[:-1])

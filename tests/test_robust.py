@@ -20,7 +20,7 @@ from inn_core.runs.robust import (
 )
 from inn_core.errors import InputError
 from inn_core.runs.experiment import Cancelled, ExperimentConfig, prepare_data
-from inn_core.method.mixture import split_clean
+from inn_core.method.mixture import split_clean, split_clean_per_class
 from inn_core.method.models import create_model
 from inn_core.data.noise import NoiseSpec
 from inn_core.method.semisupervised import Split
@@ -58,16 +58,21 @@ def _comparable(records: list[dict]) -> list[dict]:
 def test_config_defaults_validation_and_round_trip():
     config = RobustConfig(method="inn-dividemix")
     assert config.method == "inn_dividemix"
-    assert (config.warmup_epochs, config.epochs, config.inn_epochs) == (10, 40, 10)
-    # Every final network trains 40 epochs on digits: 10 as INN's f, then T1 + T2 * T3 = 30.
-    assert config.inn_epochs + config.network_epochs == config.epochs
+    # Step 1's INN models train at least 40 epochs on digits and 50 on CIFAR (the paper trains f 50-300).
+    assert (config.warmup_epochs, config.epochs, config.inn_epochs) == (10, 40, 40)
+    assert config.network_epochs == 30
+    for dataset in ("cifar10", "cifar100"):
+        assert RobustConfig(experiment=ExperimentConfig(dataset=dataset)).inn_epochs >= 50
+    assert config.mixture_split == "per_class" and config.mixture_init == "quantile"
+    assert RobustConfig(experiment=ExperimentConfig(dataset="cifar10")).mixture_split == "global"
     assert RobustConfig.from_dict(config.to_dict()) == config
     assert RobustConfig(method="dividemix").network_epochs == 40
     cifar = RobustConfig(experiment=ExperimentConfig(dataset="cifar10"))
     assert (cifar.T1, cifar.T2, cifar.T3, cifar.epochs) == (30, 30, 9, 300)
     for bad, match in [({"method": "mixmatch"}, "unknown method"), ({"warmup_epochs": 40}, "warmup_epochs"),
                        ({"T3": 0}, "T3"), ({"temperature": 0.0}, "temperature"), ({"threshold": 1.0}, "threshold"),
-                       ({"lambda_u": -1.0}, "lambda_u"), ({"augment": "flip"}, "augmentation"), ({"lr": 0.0}, "learning rate")]:
+                       ({"lambda_u": -1.0}, "lambda_u"), ({"augment": "flip"}, "augmentation"), ({"lr": 0.0}, "learning rate"),
+                       ({"mixture_split": "kmeans"}, "mixture_split"), ({"mixture_init": "random"}, "mixture_init")]:
         with pytest.raises(InputError, match=match):
             RobustConfig(**bad)
     with pytest.raises(InputError, match="unknown robust-training setting"):
@@ -109,6 +114,9 @@ def test_inn_clean_posterior_is_the_beta_mixture_of_inn_scores():
     assert_array_equal(Split.from_posterior(posterior).labelled, labelled)
     # The clean component is the one with the larger mean.
     assert mixture.means_[1] >= mixture.means_[0]
+    _, per_class = inn_clean_posterior(f, h, run.inputs, run.observed_labels, L=3, H=2, device="cpu",
+                                       split="per_class", init="arazo")
+    assert_allclose(per_class, split_clean_per_class(scores, run.observed_labels, init="arazo")[1], atol=1e-12)
 
 
 # -- runs ---------------------------------------------------------------------------------------

@@ -435,7 +435,7 @@ def score_split(store: RunStore, run_id: str, *, method: str = "inn", epoch: int
     _, _, mixture = split_clean(scores)
     grid = np.linspace(0.0, 1.0, grid_size)
     pdf = mixture.pdf(grid)
-    clean_posterior = mixture.predict_proba(grid)[:, 1]
+    clean_posterior = mixture.clean_posterior(grid)
     means = np.sort(mixture.means_)
     between = (grid >= means[0]) & (grid <= means[1])
     crossing = np.flatnonzero(between[1:] & between[:-1] & (np.diff(np.sign(clean_posterior - 0.5)) != 0))
