@@ -80,7 +80,9 @@ def test_tiny_run_stores_everything_it_promises(tiny_run_home):
     record = store.get_run(run_id)
     assert record.status == "done" and record.progress == 1.0
     metrics = store.metrics(run_id)
-    assert {(r["epoch"], r["method"]) for r in metrics["methods"]} == {(e, m) for e in (1, 3) for m in METHODS}
+    # cleanlab scores once, at the last evaluation epoch (K fold models trained to the end).
+    assert {(r["epoch"], r["method"]) for r in metrics["methods"]} == (
+        {(e, m) for e in (1, 3) for m in METHODS if m != "cleanlab"} | {(3, "cleanlab")})
     assert all(0.0 <= r["auc"] <= 1.0 for r in metrics["methods"])
     assert {(r["epoch"], r["model"]) for r in metrics["models"]} == {(e, m) for e in (1, 3) for m in ("ce", "ce_ne", "mixup")}
     assert all({"E_cor", "E_inc", "E_m_cor", "E_m_inc", "test_accuracy"} <= set(r) for r in metrics["models"])
@@ -89,6 +91,9 @@ def test_tiny_run_stores_everything_it_promises(tiny_run_home):
     assert final["neighbors"].shape == (n, 5) and final["proba"].shape == (n, 10)
     scores = store.epoch_scores(run_id, 3)
     assert 0 <= scores["scores_inn"].min() and scores["scores_inn"].max() <= 1
+    assert scores["proba_cleanlab"].shape == (n, 10) and scores["issues_cleanlab"].dtype == bool
+    np.testing.assert_allclose(scores["scores_cleanlab"],
+                               scores["proba_cleanlab"][np.arange(n), store.read_arrays(run_id, "labels.npz")["observed"]])
     assert load_model(store, run_id, "mixup").training is False
 
 

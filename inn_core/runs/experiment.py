@@ -64,6 +64,8 @@ METHODS = {
     "ce_ne": "small-loss of the CE + negative-entropy model",
     "deep_knn": "Deep k-NN: fraction of the L neighbours that share the label",
     "mixup_fy": "f_y(x) of the MixUp model at the sample itself (INN without the neighbour paths)",
+    "cleanlab": "cleanlab (confident learning): self-confidence p_y of K-fold out-of-fold CE probabilities; "
+                "scored once, at the last epoch",
 }
 
 #: Per-dataset training defaults. Digits trains with a large learning rate dropped at 1/2 and 3/4:
@@ -99,6 +101,9 @@ class ExperimentConfig:
     seed : seeds data split, noise, initialisations and batch order.
     device : "auto", "cpu" or "cuda".
     feature_model : which model's penultimate layer is ``h`` ("ce", "ce_ne" or "mixup").
+    cleanlab_folds : K of the cleanlab method (0 = off, else >= 2): K extra CE models of the run's
+        architecture and schedule, each trained on K - 1 folds, give out-of-fold probabilities,
+        scored once at the last evaluation epoch (:mod:`inn_core.runs.cleanlab_step`).
     name : a label for listings.
     """
 
@@ -120,6 +125,7 @@ class ExperimentConfig:
     seed: int = 0
     device: str = "auto"
     feature_model: str = "ce"
+    cleanlab_folds: int = 5
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -143,6 +149,8 @@ class ExperimentConfig:
             raise InputError(f"H (trapezoids per path) must be at least 1, got {self.H}")
         if self.seed < 0:
             raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+        if not isinstance(self.cleanlab_folds, int) or self.cleanlab_folds < 0 or self.cleanlab_folds == 1:
+            raise InputError(f"cleanlab_folds must be 0 (off) or an integer >= 2, got {self.cleanlab_folds!r}")
         if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         # One training config validates epochs, batch size, lr and the schedule with clear messages.
@@ -452,8 +460,10 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     # Records past the checkpoint came from an epoch that will be trained again: drop them.
     metrics = {key: [r for r in rows if r["epoch"] <= start_epoch] for key, rows in metrics.items()}
     evals_left = [e for e in config.eval_epochs if e > start_epoch]
-    # An evaluation costs about as much as an epoch of the three models on small data.
-    total_work = config.epochs + len(config.eval_epochs)
+    # An evaluation costs about as much as an epoch of the three models on small data; a cleanlab
+    # fold trains one model on (K - 1) / K of the data for every epoch.
+    fold_work = config.epochs * (1 - 1 / config.cleanlab_folds) / len(MODEL_ROLES) if config.cleanlab_folds else 0.0
+    total_work = config.epochs + len(config.eval_epochs) + config.cleanlab_folds * fold_work
     done_work = start_epoch + (len(config.eval_epochs) - len(evals_left))
     started, work_at_start = time.monotonic(), done_work
 
@@ -485,6 +495,16 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
         store.write_torch(run_id, "checkpoint.pt", {
             "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
 
+    if config.cleanlab_folds:
+        from inn_core.runs.cleanlab_step import score_with_cleanlab
+
+        def on_fold(k: int) -> None:
+            nonlocal done_work
+            done_work += fold_work
+            report("cleanlab", config.epochs, f"cleanlab fold {k + 1} of {config.cleanlab_folds}")
+
+        done_work += fold_work * score_with_cleanlab(store, run_id, config, run, device, on_fold=on_fold)
+        report("cleanlab", config.epochs)
     report("finalising", config.epochs)
     _finalise(store, run_id, trainers, run, config, device)
     store.update_run(run_id, status="done", progress=1.0, phase="done", eta=None, pid=None)
