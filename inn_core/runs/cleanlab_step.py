@@ -1,0 +1,88 @@
+"""The cleanlab method of an experiment: K-fold out-of-fold CE probabilities, scored once at the end.
+
+Why once, at the last evaluation epoch, and not at every one: out-of-fold probabilities need K
+models that never saw the samples they predict, so scoring at E evaluation epochs would either
+train K x E models or keep K fold models training alongside the run's three (K x the run's cost
+for every epoch). Training the K fold models once with the run's full CE schedule gives the
+probabilities cleanlab is meant to get - those of a fully trained model - for K / 3 x (K - 1) / K
+of the run's training cost (about 1.3 x more at K = 5).
+
+Each fold's held-out probabilities are written to ``cleanlab_folds.npz`` as it finishes, so a
+resumed run trains only the folds still missing. The scores join the last epoch's arrays
+(``scores_cleanlab``, ``posterior_cleanlab`` from the Beta mixture like every method, and
+``issues_cleanlab``, cleanlab's own ``find_label_issues`` mask, when cleanlab is installed) and
+its record joins ``metrics.json``, so every page that lists methods shows it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import numpy as np
+import torch
+
+from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities, self_confidence_scores
+from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
+from inn_core.method.mixture import split_clean
+from inn_core.method.models import create_model
+from inn_core.runs.store import RunStore
+
+if TYPE_CHECKING:
+    from inn_core.runs.experiment import ExperimentConfig, RunData
+
+__all__ = ["score_with_cleanlab", "FOLDS_FILE"]
+
+FOLDS_FILE = "cleanlab_folds.npz"
+
+
+def score_with_cleanlab(store: RunStore, run_id: str, config: ExperimentConfig, run: RunData, device: torch.device,
+                        *, on_fold: Callable[[int], None] | None = None) -> int:
+    """Train the missing folds, score, and add the method to the last evaluation epoch; returns folds restored."""
+    from inn_core.runs.experiment import _model_name
+
+    saved = store.read_arrays(run_id, FOLDS_FILE) if store.has_file(run_id, FOLDS_FILE) else {}
+    done = {int(key.removeprefix("fold_")): value for key, value in saved.items()}
+
+    def make_model(k: int) -> torch.nn.Module:
+        return create_model(_model_name(config, run), num_classes=run.num_classes,
+                            in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size,
+                            seed=config.seed * 1000 + 700 + 13 * k)
+
+    def finished(k: int, proba: np.ndarray) -> None:
+        done[k] = proba
+        store.write_arrays(run_id, FOLDS_FILE, **{f"fold_{j}": p for j, p in done.items()})
+        if on_fold is not None:
+            on_fold(k)
+
+    restored = len(done)
+    pred_probs = out_of_fold_probabilities(
+        make_model, run.inputs, run.observed_labels, config.train_config("ce"), folds=config.cleanlab_folds,
+        num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
+        on_fold=finished,
+    )
+    scores = self_confidence_scores(run.observed_labels, pred_probs)
+    clean_mask, posterior, _ = split_clean(scores)
+    epoch = config.eval_epochs[-1]
+    arrays = store.epoch_scores(run_id, epoch)
+    arrays.update(scores_cleanlab=scores.astype(np.float32), posterior_cleanlab=posterior.astype(np.float32),
+                  proba_cleanlab=pred_probs)
+    issues = find_label_issues_mask(run.observed_labels, pred_probs)
+    if issues is not None:
+        arrays["issues_cleanlab"] = issues
+    store.write_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz", **arrays)
+
+    record = {"epoch": epoch, "method": "cleanlab", "n_flagged": int((~clean_mask).sum()),
+              "folds": config.cleanlab_folds,
+              "n_issues_cleanlab": None if issues is None else int(issues.sum())}
+    if run.is_noisy is not None:
+        flags = flag_metrics(~clean_mask, run.is_noisy)
+        record.update(auc=clean_noisy_auc(scores, run.is_noisy), precision=flags["precision"],
+                      recall=flags["recall"], f1=flags["f1"],
+                      precision_at_noisy=precision_at_k(scores, run.is_noisy, max(1, int(run.is_noisy.sum()))))
+        if issues is not None:
+            record.update({f"{key}_cleanlab_filter": value for key, value in flag_metrics(issues, run.is_noisy).items()})
+    metrics = store.metrics(run_id)
+    metrics["methods"] = [r for r in metrics["methods"] if r["method"] != "cleanlab"] + [record]
+    store.write_json(run_id, "metrics.json", metrics)
+    return restored
