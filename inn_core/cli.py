@@ -67,6 +67,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
         training = {
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
             "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
+            "cleanlab_folds": args.cleanlab_folds,
         }
     return ExperimentConfig(
         dataset=args.dataset,
@@ -92,7 +93,7 @@ def _robust_config_from_args(args: argparse.Namespace):
         experiment=experiment, method=args.method.replace("-", "_"), epochs=args.epochs,
         warmup_epochs=args.warmup_epochs, inn_epochs=args.inn_epochs, T1=args.T1, T2=args.T2, T3=args.T3,
         batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, lambda_u=args.lambda_u,
-        name=args.name,
+        mixture_split=args.mixture_split, mixture_init=args.mixture_init, name=args.name,
     )
 
 
@@ -301,6 +302,25 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
     return 0
 
 
+def _cmd_toy(args: argparse.Namespace, store) -> int:
+    from inn_core.views.teaching import ToyConfig, consistency_toy, toy_summary
+
+    config = ToyConfig(noise_rate=args.noise_rate, L=args.L, H=args.H, epochs=args.steps, objective=args.objective,
+                       seed=args.seed)
+    summary = toy_summary(consistency_toy(config))
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    for name in ("clean_point", "noisy_point"):
+        point = summary[name]
+        if point is not None:
+            print(f"{name:12} f_y at the point {point['fy_at_point']:.3f}   INN score {point['inn_score']:.3f}")
+    auc = summary["auc"]
+    if auc["inn"] is not None:
+        print(f"AUC (clean vs noisy, all points): INN {auc['inn']:.3f}   f_y(x) {auc['fy']:.3f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
     from inn_core.runs.experiment import MODEL_ROLES, METHODS
@@ -348,6 +368,8 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
     train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
+    train.add_argument("--cleanlab-folds", type=int, default=5,
+                       help="K of the cleanlab method: K extra CE models for out-of-fold probabilities (0 = off; default 5)")
     run.set_defaults(func=_cmd_run)
 
     robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",
@@ -359,7 +381,7 @@ def build_parser() -> argparse.ArgumentParser:
     schedule = robust.add_argument_group("schedule (defaults per dataset; see inn_core.runs.robust.ROBUST_DEFAULTS)")
     schedule.add_argument("--epochs", type=int, help="epochs of dividemix and ce, warm-up included (digits 40)")
     schedule.add_argument("--warmup-epochs", type=int, help="DivideMix CE warm-up epochs (digits 10)")
-    schedule.add_argument("--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 10)")
+    schedule.add_argument("--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 40, CIFAR 50)")
     schedule.add_argument("--T1", type=int, help="INN+DivideMix: MixMatch epochs after step 1 (digits 6)")
     schedule.add_argument("--T2", type=int, help="INN+DivideMix: rounds of re-scoring (digits 4)")
     schedule.add_argument("--T3", type=int, help="INN+DivideMix: SSL epochs per round (digits 6)")
@@ -367,6 +389,10 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--lr", type=float, help="learning rate (digits 0.02)")
     schedule.add_argument("--weight-decay", type=float, help="weight decay (digits 5e-4)")
     schedule.add_argument("--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)")
+    schedule.add_argument("--mixture-split", choices=["global", "per_class"],
+                          help="INN+DivideMix: one Beta mixture, or one per class (digits default per_class)")
+    schedule.add_argument("--mixture-init", choices=["quantile", "arazo"], default="quantile",
+                          help="Beta mixture EM start: quantile (default) or Arazo et al.'s Beta(1,2)/Beta(2,1), 10 iterations")
     robust.set_defaults(func=_cmd_train)
 
     sub.add_parser("list", help="list runs").set_defaults(func=_cmd_list)
@@ -398,6 +424,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
     export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
     export.set_defaults(func=_cmd_export)
+
+    toy = sub.add_parser("toy", help="the consistency toy of the landing page: its numbers for scripts and slides",
+                         description="Train the 2-D toy of 'The consistency effect' page and print its numbers.")
+    toy.add_argument("--noise-rate", type=float, default=0.1, help="fraction of flipped labels (default 0.1)")
+    toy.add_argument("--L", type=int, default=5, help="neighbours per point (default 5)")
+    toy.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
+    toy.add_argument("--steps", type=int, default=500, help="full-batch training steps (default 500)")
+    toy.add_argument("--objective", choices=["ce", "mixup"], default="ce", help="cross-entropy (default) or MixUp")
+    toy.add_argument("--seed", type=int, default=0)
+    toy.add_argument("--json", action="store_true", help="JSON: clean_point, noisy_point, means, auc")
+    toy.set_defaults(func=_cmd_toy)
 
     demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
     demo.add_argument("--output", default="assets/demo")

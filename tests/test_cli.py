@@ -108,3 +108,15 @@ def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
     assert code == 2 and "already done" in err
     code, _, err = _cli(capsys, "--home", home, "train", "--rate", "2")
     assert code == 2 and "rate must be in [0, 1]" in err
+
+
+def test_toy_json_prints_the_documented_numbers(capsys):
+    from inn_core.cli import main
+
+    assert main(["toy", "--json", "--steps", "60", "--noise-rate", "0.2", "--L", "3", "--H", "4"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) >= {"clean_point", "noisy_point", "means", "auc"}
+    assert set(out["noisy_point"]) == {"fy_at_point", "inn_score"}
+    assert out["means"]["epochs"][-1] == 60 and len(out["means"]["E_cor"]) == len(out["means"]["epochs"])
+    assert out["config"]["L"] == 3
+    assert main(["toy", "--L", "0"]) == 2

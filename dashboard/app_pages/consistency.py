@@ -6,7 +6,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, store_home, user_errors
-from inn_core.views.teaching import DemoRun, ToyConfig, ToyResult, consistency_toy, load_demo
+from inn_core.views.teaching import TOY_OBJECTIVES, DemoRun, ToyConfig, ToyResult, consistency_toy, load_demo
 
 
 @st.cache_data(show_spinner="Training the network on the toy data…", max_entries=64)
@@ -33,13 +33,15 @@ st.markdown(
     "the shaded areas on the right. Around a correctly labelled point the network agrees with the label all the "
     "way; around a wrongly labelled one it does not, because the neighbours carry another label."
 )
+defaults = ToyConfig()
 rate_col, l_col, h_col, epochs_col, objective_col = st.columns(5)
-noise_rate = rate_col.slider("Noise rate", 0.0, 0.6, 0.3, 0.05, key="toy_rate",
+noise_rate = rate_col.slider("Noise rate", 0.0, 0.6, defaults.noise_rate, 0.05, key="toy_rate",
                              help="Fraction of labels flipped to another class.")
-L = l_col.slider("Neighbours L", 1, 15, 5, key="toy_L")
-H = h_col.slider("Trapezoids H", 1, 20, 10, key="toy_H")
-epochs = epochs_col.slider("Training epochs", 10, 200, 60, 10, key="toy_epochs")
-objective = objective_col.radio("Trained with", ("mixup", "ce"), key="toy_objective", horizontal=True,
+L = l_col.slider("Neighbours L", 1, 15, defaults.L, key="toy_L")
+H = h_col.slider("Trapezoids H", 1, 20, defaults.H, key="toy_H")
+epochs = epochs_col.slider("Training steps (full batch)", 50, 1500, defaults.epochs, 50, key="toy_epochs",
+                           help="Every step uses every point, so one step is one epoch.")
+objective = objective_col.radio("Trained with", TOY_OBJECTIVES, key="toy_objective", horizontal=True,
                                 format_func={"mixup": "MixUp (INN's f)", "ce": "cross-entropy"}.get)
 
 result = None
@@ -63,9 +65,26 @@ if result is not None:
                 f"Over all {len(result.points)} toy points, the AUC of telling clean from noisy labels is "
                 f"**{result.auc_inn:.3f}** for INN and **{result.auc_fy:.3f}** for `f_y` at the point alone. "
                 "The square is the wrongly labelled point the network fits best - the hardest case for a "
-                "small-loss rule. This small network hardly memorises; lower the noise and train with "
-                "cross-entropy for 200 epochs to see `f_y` rise at the square itself but fall along its paths."
+                "small-loss rule."
             )
+    if result.noisy is not None and result.means is not None:
+        means = result.means
+        records = [{"epoch": int(e), "model": "toy", "E_cor": a, "E_inc": b, "E_m_cor": c, "E_m_inc": d}
+                   for e, a, b, c, d in zip(means["epochs"], means["E_cor"], means["E_inc"], means["Em_cor"],
+                                            means["Em_inc"])]
+        point_gap = abs(means["E_cor"][-1] - means["E_inc"][-1])
+        mid_gap = abs(means["Em_cor"][-1] - means["Em_inc"][-1])
+        noisy, clean = result.noisy, result.clean
+        fitted = ("it has memorised that wrong label (the small island of its colour on the heatmap)"
+                  if noisy.fy >= 0.5 else "it has not fitted that wrong label")
+        st.markdown(
+            f"**What to look at:** at the square the network gives the wrong label `f_y = {noisy.fy:.2f}` - {fitted} - "
+            f"yet along the paths to its neighbours `f_y` falls, so its INN score is **{noisy.score:.2f}** against "
+            f"**{clean.score:.2f}** for the circle. Below (the paper's Figure 2, over this training), the point means "
+            f"`E_cor` and `E_inc` end {point_gap:.2f} apart and the midpoint means `E^m_cor` and `E^m_inc` "
+            f"{mid_gap:.2f} apart."
+        )
+        st.plotly_chart(plots.consistency_means_figure(records, model="toy"), key="toy_means")
 
 st.subheader("On real data: the digits demo run")
 run = demo(str(store_home()))
