@@ -3,12 +3,15 @@ import dataclasses
 import numpy as np
 import pytest
 import torch
+from conftest import TINY_CONFIG
 from numpy.testing import assert_allclose, assert_array_equal
 
-from conftest import TINY_CONFIG
 from inn_core.errors import InputError
 from inn_core.method.confident import (
-    find_label_issues_mask, fold_indices, out_of_fold_probabilities, self_confidence_scores,
+    find_label_issues_mask,
+    fold_indices,
+    out_of_fold_probabilities,
+    self_confidence_scores,
 )
 from inn_core.method.models import create_model
 from inn_core.method.training import TrainConfig

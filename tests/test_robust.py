@@ -143,7 +143,7 @@ def test_inn_dividemix_trains_each_network_on_the_other_networks_inn_split(tmp_p
     n, calls = 120, []
 
     # Scoring alternates network 1, network 2: the first labels every sample, the second the first 30.
-    def fake_posterior(f, h, inputs, labels, *, L, H, device):
+    def fake_posterior(f, h, inputs, labels, *, L, H, device, split, init):
         calls.append(f)
         posterior = np.ones(n) if len(calls) % 2 else (np.arange(n) < 30).astype(float)
         return posterior, posterior

@@ -21,7 +21,7 @@ from torch import nn
 from inn_core.errors import InputError
 from inn_core.method.training import TrainConfig, Trainer, predict_proba
 
-__all__ = ["fold_indices", "out_of_fold_probabilities", "self_confidence_scores", "find_label_issues_mask"]
+__all__ = ["find_label_issues_mask", "fold_indices", "out_of_fold_probabilities", "self_confidence_scores"]
 
 
 def self_confidence_scores(labels, pred_probs) -> np.ndarray:

@@ -22,16 +22,21 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities, self_confidence_scores
+from inn_core.method.confident import (
+    find_label_issues_mask,
+    out_of_fold_probabilities,
+    self_confidence_scores,
+)
 from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import create_model
+from inn_core.runs.prepare import build_model
 from inn_core.runs.store import RunStore
 
 if TYPE_CHECKING:
-    from inn_core.runs.experiment import ExperimentConfig, RunData
+    from inn_core.runs.experiment import ExperimentConfig
+    from inn_core.runs.prepare import RunData
 
-__all__ = ["score_with_cleanlab", "FOLDS_FILE"]
+__all__ = ["FOLDS_FILE", "score_with_cleanlab"]
 
 FOLDS_FILE = "cleanlab_folds.npz"
 
@@ -39,15 +44,11 @@ FOLDS_FILE = "cleanlab_folds.npz"
 def score_with_cleanlab(store: RunStore, run_id: str, config: ExperimentConfig, run: RunData, device: torch.device,
                         *, on_fold: Callable[[int], None] | None = None) -> int:
     """Train the missing folds, score, and add the method to the last evaluation epoch; returns folds restored."""
-    from inn_core.runs.experiment import _model_name
-
     saved = store.read_arrays(run_id, FOLDS_FILE) if store.has_file(run_id, FOLDS_FILE) else {}
     done = {int(key.removeprefix("fold_")): value for key, value in saved.items()}
 
     def make_model(k: int) -> torch.nn.Module:
-        return create_model(_model_name(config, run), num_classes=run.num_classes,
-                            in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size,
-                            seed=config.seed * 1000 + 700 + 13 * k)
+        return build_model(config, run, seed=config.seed * 1000 + 700 + 13 * k)
 
     def finished(k: int, proba: np.ndarray) -> None:
         done[k] = proba
