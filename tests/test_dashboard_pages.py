@@ -85,9 +85,14 @@ def test_consistency_page_draws_the_toy_and_the_shipped_demo(empty_home, monkeyp
     at = page(CONSISTENCY, empty_home, monkeypatch)
     assert at.title[0].value == "The consistency effect"
     assert [s.key for s in at.slider] == ["toy_rate", "toy_L", "toy_H", "toy_epochs"]
-    assert len(charts(at)) == 4
+    # Figure 1's two panels, Figure 2 over the toy's training, and the demo's two charts.
+    assert [c.key for c in charts(at)][:3] == ["toy_surface", "toy_curves", "toy_means"] and len(charts(at)) == 5
     clean, noisy = metric(at, "INN score: clean vs noisy point").split(" vs ")
     assert float(clean) > float(noisy)
+    fy_clean, fy_noisy = metric(at, "f_y at the point: clean vs noisy").split(" vs ")
+    # The page's sentence states the numbers the metrics show, and that the wrong label is memorised.
+    [text] = [m.value for m in at.markdown if "What to look at" in m.value and "square" in m.value]
+    assert f"f_y = {fy_noisy}" in text and f"**{noisy}**" in text and "memorised" in text
     assert any("assets/demo" in c.value for c in at.caption)
 
 
