@@ -31,6 +31,7 @@ navigation = st.navigation(
             st.Page(PAGES / "auc.py", title="AUC across epochs", icon=":material/show_chart:"),
             st.Page(PAGES / "histograms.py", title="Score histograms", icon=":material/bar_chart:"),
             st.Page(PAGES / "robust.py", title="Robust training", icon=":material/shield:"),
+            st.Page(PAGES / "ablations.py", title="Ablations", icon=":material/tune:"),
         ],
         "Clean": [
             st.Page(PAGES / "review.py", title="Review", icon=":material/fact_check:"),

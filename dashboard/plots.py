@@ -19,6 +19,7 @@ __all__ = [
     "METHOD_LABELS",
     "METHOD_COLORS",
     "GROUP_COLORS",
+    "ablation_figure",
     "auc_figure",
     "consistency_means_figure",
     "robust_curves_figure",
@@ -289,4 +290,26 @@ def robust_curves_figure(history: Any, *, value: str, title: str) -> go.Figure:
         ))
     fig.update_layout(xaxis={"title": "epoch"}, yaxis={"title": title}, legend={"orientation": "h", "y": -0.25},
                       margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=380)
+    return fig
+
+
+def ablation_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
+    """Clean/noisy AUC of each ablation variant, one panel per ingredient (the paper's Figure 3).
+
+    Parameters
+    ----------
+    rows : :func:`inn_core.runs.ablation.ablate`'s ``rows`` (group, value, auc, ...).
+    """
+    groups = list(dict.fromkeys(r["group"] for r in rows))
+    fig = make_subplots(rows=1, cols=max(1, len(groups)), subplot_titles=groups, shared_yaxes=True,
+                        horizontal_spacing=0.04)
+    for col, group in enumerate(groups, start=1):
+        picked = [r for r in rows if r["group"] == group]
+        fig.add_trace(go.Bar(x=[str(r["value"]) for r in picked], y=[r["auc"] for r in picked], name=group,
+                             text=[f"{r['auc']:.3f}" for r in picked], textposition="outside",
+                             marker_color=METHOD_COLORS["inn"],
+                             hovertemplate=f"{group} = " + "%{x}: AUC %{y:.3f}<extra></extra>"), row=1, col=col)
+    low = min((r["auc"] for r in rows), default=0.5)
+    fig.update_yaxes(range=[max(0.0, low - 0.05), 1.02], row=1, col=1, title_text="clean/noisy AUC")
+    fig.update_layout(showlegend=False, margin={"t": 40, "b": 10, "l": 10, "r": 10}, height=360)
     return fig

@@ -297,6 +297,34 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
     return 0
 
 
+def _cmd_ablate(args: argparse.Namespace, store) -> int:
+    from inn_core.runs.ablation import ablate
+
+    bar = None if args.quiet or args.json else _tqdm_bar("ablations")
+    def progress(fraction: float, message: str) -> None:
+        if bar is not None:
+            bar.n = round(100 * fraction)
+            bar.set_postfix_str(message)
+            bar.refresh()
+
+    table = ablate(store, args.run, device=args.device, refresh=args.refresh, progress=progress)
+    if bar is not None:
+        bar.close()
+    if args.json:
+        print(json.dumps(table, indent=2))
+        return 0
+    print(f"{'ingredient':10} {'value':>10} {'AUC':>7}")
+    for row in table["rows"]:
+        print(f"{row['group']:10} {row['value']!s:>10} {row['auc']:7.4f}")
+    return 0
+
+
+def _tqdm_bar(desc: str):
+    from tqdm import tqdm
+
+    return tqdm(total=100, desc=desc, unit="%", file=sys.stderr)
+
+
 def _cmd_toy(args: argparse.Namespace, store) -> int:
     from inn_core.views.teaching import ToyConfig, consistency_toy, toy_summary
 
@@ -419,6 +447,17 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
     export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
     export.set_defaults(func=_cmd_export)
+
+    ablate = sub.add_parser("ablate", help="a finished run's AUC with INN's ingredients changed (Figure 3, Appendix E.1)",
+                            description="Rescore a finished run from its stored models: midpoint vs integral, "
+                                        "L in 1,5,10,20, H in 1,2,5,10, f = MixUp or CE, h = CE, CE+NE or MixUp. "
+                                        "Cached in the run directory as ablation.json.")
+    ablate.add_argument("run")
+    ablate.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
+    ablate.add_argument("--refresh", action="store_true", help="recompute even if a cached table exists")
+    ablate.add_argument("--json", action="store_true", help="JSON: {run, baseline, rows: [{group, value, auc, ...}]}")
+    ablate.add_argument("--quiet", action="store_true", help="no progress bar")
+    ablate.set_defaults(func=_cmd_ablate)
 
     toy = sub.add_parser("toy", help="the consistency toy of the landing page: its numbers for scripts and slides",
                          description="Train the 2-D toy of 'The consistency effect' page and print its numbers.")

@@ -31,6 +31,7 @@ APP_PAGES = [
     ("review", "Review"),
     ("embedding", "Embedding map"),
     ("export", "Export"),
+    ("ablations", "Ablations"),
 ]
 
 
