@@ -64,6 +64,13 @@ def charts() -> None:
         st.markdown(f"**At epoch {last}** (flagged = the Beta mixture's noisy component)")
         shown = [c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table]
         st.dataframe(table[shown], hide_index=True, key="auc_table")
+        cleanlab = next((r for r in main["methods"] if r["method"] == "cleanlab"), None)
+        if cleanlab is not None:
+            filtered = (f" cleanlab's own `find_label_issues` flags {cleanlab['n_issues_cleanlab']} samples "
+                        f"(precision {cleanlab['precision_cleanlab_filter']:.1%}, recall {cleanlab['recall_cleanlab_filter']:.1%})."
+                        if cleanlab.get("precision_cleanlab_filter") is not None else "")
+            st.caption(f"cleanlab is scored once, at epoch {cleanlab['epoch']}, from {cleanlab['folds']}-fold out-of-fold "
+                       "probabilities of CE models of the run's architecture, hence a single point on the chart." + filtered)
 
     models = sorted({r["model"] for r in main["models"] if "E_cor" in r})
     if models:

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.detectors import show_disagreement, show_trajectories
 from inn_core.views.teaching import ScoreSplit, score_split
 
 STATUSES = ("done", "running", "cancelled", "failed")
@@ -72,3 +73,8 @@ if result is not None:
                    "correctly labelled, orange and red wrongly - a good score puts blue and green right, orange and red left.")
     elif method in ("ce", "ce_ne"):
         st.caption("Small-loss scores are min-max normalised to [0, 1] before the mixture is fitted.")
+
+with user_errors():
+    show_trajectories(store, run_id, method)
+with user_errors():
+    show_disagreement(store, run_id)
