@@ -122,11 +122,13 @@ class _ProgressBar:
 def _auc_table(store, run_id: str) -> str:
     import pandas as pd
 
+    from inn_core.method.registry import order_methods
+
     records = store.metrics(run_id)["methods"]
     if not records or "auc" not in records[0]:
         return "(no clean/noisy AUC: the true labels of this data are unknown)"
     table = pd.DataFrame(records).pivot(index="epoch", columns="method", values="auc")
-    order = [m for m in ("inn", "mixup_fy", "ce", "ce_ne", "deep_knn") if m in table.columns]
+    order = order_methods(table.columns)
     return "clean/noisy AUC (higher is better; clean = positive class)\n" + table[order].to_string(float_format="%.3f")
 
 
@@ -298,7 +300,8 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
-    from inn_core.runs.experiment import MODEL_ROLES, METHODS
+    from inn_core.method.registry import METHODS
+    from inn_core.runs.experiment import MODEL_ROLES
     from inn_core.method.models import MODELS
     from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
 

@@ -14,8 +14,8 @@ from dashboard.components.review_decide import (
 )
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
+from dashboard.labels import method_help
 from inn_core.views.evidence import enlarge
-from inn_core.runs.experiment import METHODS
 from inn_core.views.review import review_progress
 
 SOURCES = {
@@ -57,7 +57,7 @@ with user_errors():
     c_source, c_method, c_top, c_classes, c_sort = st.columns([2, 2, 1, 2, 2])
     source = c_source.radio("Samples", sources, format_func=SOURCES.__getitem__, key="review_source")
     method = c_method.selectbox("Method", methods, key="review_method",
-                                help="\n\n".join(f"**{m}**: {METHODS.get(m, '')}" for m in methods))
+                                help=method_help(methods))
     n = int(info.get("n", 1))
     top = c_top.number_input("N", min_value=1, max_value=n, value=min(50, n), key="review_top",
                              disabled=source != "lowest", help="how many of the lowest scores")

@@ -55,7 +55,7 @@ from inn_core.runs.store import RunStore
 from inn_core.method.training import AUGMENTATIONS, TrainConfig, Trainer, extract_features, predict_logits
 
 __all__ = [
-    "METHODS",
+    "TRAINING_METHODS",
     "ROBUST_DEFAULTS",
     "RobustConfig",
     "TwinNetwork",
@@ -70,7 +70,7 @@ __all__ = [
 ]
 
 #: Training methods: name -> what it does.
-METHODS = {
+TRAINING_METHODS = {
     "inn_dividemix": "INN+DivideMix (Algorithm D.1): INN scores and Beta mixtures divide the data, then DivideMix's SSL",
     "dividemix": "DivideMix: CE warm-up, then co-divide by a GMM on per-sample losses and MixMatch with "
                  "co-refinement and co-guessing",
@@ -142,7 +142,7 @@ class RobustConfig:
     experiment : data, noise, model, seed and device, and for ``inn_dividemix`` INN's ``L``, ``H``
         and ``feature_model`` (which model's penultimate layer is step 1's ``h``). Its training
         schedule (``epochs``, ``lr``, ...) is not used: every network here trains with the fields below.
-    method : one of :data:`METHODS` (``"inn-dividemix"`` is accepted too).
+    method : one of :data:`TRAINING_METHODS` (``"inn-dividemix"`` is accepted too).
     warmup_epochs : DivideMix's CE warm-up, ``1 <= warmup_epochs < epochs``.
     epochs : training epochs of ``dividemix`` and ``ce`` (warm-up included).
     inn_epochs : epochs of step 1's INN models (``f`` with MixUp, ``h`` with the feature model's
@@ -201,8 +201,8 @@ class RobustConfig:
         if not isinstance(self.experiment, ExperimentConfig):
             raise InputError("experiment must be an ExperimentConfig (data, noise, model, seed, device)")
         method = str(self.method).replace("-", "_")
-        if method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if method not in TRAINING_METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(TRAINING_METHODS)}")
         object.__setattr__(self, "method", method)
         for key, value in ROBUST_DEFAULTS[self.experiment.dataset].items():
             if getattr(self, key) is None:

@@ -302,6 +302,23 @@ class RunStore:
         """Arrays saved at an evaluation epoch: ``scores_<method>`` and ``posterior_<method>``, each ``(n,)``."""
         return self.read_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz")
 
+    def epoch_methods(self, run_id: str, epoch: int | None = None) -> list[str]:
+        """The scoring methods with scores at an evaluation epoch (default: the last), registered ones first.
+
+        Empty before the first evaluation. Reads the file's array names only, not the arrays.
+        """
+        from inn_core.method.registry import methods_in
+
+        epochs = self.eval_epochs(run_id)
+        if not epochs:
+            return []
+        epoch = epochs[-1] if epoch is None else int(epoch)
+        path = self.run_dir(run_id) / f"epochs/epoch_{epoch:04d}.npz"
+        if not path.exists():
+            raise InputError(f"run {run_id!r} was evaluated at epochs {epochs}, not at {epoch}")
+        with np.load(path, allow_pickle=False) as data:
+            return methods_in(data.files)
+
     # -- review decisions -------------------------------------------------------------------
 
     def record_decision(self, run_id: str, sample: int, decision: str, *, new_label: int | None = None,

@@ -35,6 +35,7 @@ from inn_core.method.metrics import clean_noisy_auc, flag_metrics
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import create_model
 from inn_core.method.neighbors import nearest_neighbors
+from inn_core.method.registry import methods_in, posterior_key, score_key
 from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.method.scoring import inn_scores, label_probabilities
 from inn_core.runs.store import RunStore
@@ -427,11 +428,10 @@ def score_split(store: RunStore, run_id: str, *, method: str = "inn", epoch: int
     if epoch not in epochs:
         raise InputError(f"run {run_id!r} was evaluated at epochs {epochs}, not at {epoch}")
     arrays = store.epoch_scores(run_id, epoch)
-    if f"scores_{method}" not in arrays:
-        methods = sorted(k.removeprefix("scores_") for k in arrays if k.startswith("scores_"))
-        raise InputError(f"unknown method {method!r}; this run has {', '.join(methods)}")
-    scores = unit_interval(arrays[f"scores_{method}"].astype(np.float64))
-    flagged = arrays[f"posterior_{method}"] < 0.5
+    if score_key(method) not in arrays:
+        raise InputError(f"unknown method {method!r}; this run has {', '.join(methods_in(arrays))}")
+    scores = unit_interval(arrays[score_key(method)].astype(np.float64))
+    flagged = arrays[posterior_key(method)] < 0.5
     _, _, mixture = split_clean(scores)
     grid = np.linspace(0.0, 1.0, grid_size)
     pdf = mixture.pdf(grid)
