@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from inn_core.data.datasets import DATASETS
+from inn_core._seeds import role_seed
+from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
@@ -119,8 +121,7 @@ class ExperimentConfig:
             raise InputError(f"L (neighbours per sample) must be at least 1, got {self.L}")
         if self.H < 1:
             raise InputError(f"H (trapezoids per path) must be at least 1, got {self.H}")
-        if self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+        check_int("seed", self.seed, low=0)
         if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         # One training config validates epochs, batch size, lr and the schedule with clear messages.
@@ -172,11 +173,11 @@ class ExperimentConfig:
 
 def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
     trainers = {}
-    for i, (role, objective) in enumerate(MODEL_ROLES.items()):
-        model = build_model(config, run, seed=config.seed * 1000 + 11 * (i + 1))
+    for role, objective in MODEL_ROLES.items():
+        model = build_model(config, run, seed=role_seed(config.seed, "model_init", role))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
-                                 random_state=config.seed * 1000 + 17 * (i + 1))
+                                 random_state=role_seed(config.seed, "model_batches", role))
     return trainers
 
 

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from inn_core._validation import check_int
 from inn_core.errors import InputError
 from inn_core.runs.experiment import ExperimentConfig, prepare_data
 from inn_core.data.noise import NAMED_MAPPINGS, expected_noise_rate, transition_matrix
@@ -72,8 +73,7 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
     InputError : whatever the data or the noise settings get wrong (missing folder, empty CSV,
         a matrix of the wrong size, L too large, ...).
     """
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-        raise InputError(f"examples must be a non-negative integer, got {examples!r}")
+    check_int("examples", examples, low=0)
     run = prepare_data(config)
     k = run.num_classes
     counts = transition_matrix(run.true_labels, run.observed_labels, k, normalize=False)
