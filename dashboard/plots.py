@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard import labels as _labels
-from inn_core.views.teaching import ToyResult
+from inn_core.views.toy import ToyResult
 
 __all__ = [
     "METHOD_LABELS",

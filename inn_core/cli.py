@@ -18,26 +18,9 @@ from inn_core.errors import InputError
 __all__ = ["main", "build_parser"]
 
 
-def _parse_option(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InputError(f"--data-option takes KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
-
-
 def _noise_from_args(args: argparse.Namespace):
     from inn_core.data.noise import NoiseSpec, read_transition_matrix
-    from inn_core.views.preview import parse_mapping
+    from inn_core.forms import parse_ints, parse_mapping
 
     noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
@@ -49,7 +32,7 @@ def _noise_from_args(args: argparse.Namespace):
     elif args.noise == "asymmetric":
         noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
-        noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
+        noise_kwargs["classes"] = parse_ints(args.classes, "--classes")
     if args.minority_fraction is not None:
         noise_kwargs["minority_fraction"] = args.minority_fraction
     if args.matrix:
@@ -60,7 +43,7 @@ def _noise_from_args(args: argparse.Namespace):
 def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
     from inn_core.runs.experiment import ExperimentConfig
-    from inn_core.views.preview import parse_epochs
+    from inn_core.forms import parse_epochs, parse_option
 
     training = {}
     if schedule:
@@ -71,7 +54,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
-        data_options=dict(_parse_option(o) for o in args.data_option),
+        data_options=dict(parse_option(o) for o in args.data_option),
         noise=_noise_from_args(args),
         model=args.model,
         L=args.L,
@@ -291,7 +274,7 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.teaching import write_demo_assets
+    from inn_core.views.demo import write_demo_assets
 
     path = write_demo_assets(args.output, store=store)
     print(f"demo run metrics written to {path}")

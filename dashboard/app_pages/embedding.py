@@ -10,7 +10,7 @@ from dashboard.components.review_data import evidence_source, run_methods, sampl
 from dashboard.components.review_paths import display_factor
 from dashboard.review_plots import COLOR_MODES, color_modes, embedding_figure
 from inn_core.views.embedding import run_embedding, stored_embedding
-from inn_core.views.evidence import enlarge
+from dashboard.images import enlarge
 
 st.title("Embedding map")
 st.caption("Every training sample placed by UMAP of the features INN finds neighbours with: a flagged sample "

@@ -7,7 +7,7 @@ import streamlit as st
 from dashboard import plots
 from dashboard.components.common import get_store, run_picker, store_home, user_errors
 from dashboard.labels import method_label
-from inn_core.views.teaching import ScoreSplit, score_split
+from inn_core.views.score_split import ScoreSplit, score_split
 
 STATUSES = ("done", "running", "cancelled", "failed")
 

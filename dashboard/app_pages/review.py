@@ -15,7 +15,7 @@ from dashboard.components.review_decide import (
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
 from dashboard.labels import method_help
-from inn_core.views.evidence import enlarge
+from dashboard.images import enlarge
 from inn_core.views.review import review_progress
 
 SOURCES = {
