@@ -205,7 +205,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         return 0
     print(f"{'id':24} {'kind':10} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
     for r in runs:
-        experiment = r.config.get("experiment", r.config)
+        experiment = r.experiment
         noise = experiment.get("noise", {})
         setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
@@ -232,7 +232,7 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        dataset = record.config.get("experiment", record.config)["dataset"]
+        dataset = record.experiment["dataset"]
         print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
     print(_result_table(store, args.run))

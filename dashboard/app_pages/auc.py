@@ -6,7 +6,7 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, run_picker, store_home
+from dashboard.components.common import get_store, pick_run, store_home
 from dashboard.components.progress import ACTIVE, active_runs
 from dashboard.labels import method_label, order_methods
 
@@ -30,10 +30,7 @@ home = str(store_home())
 
 pick_col, compare_col = st.columns(2)
 with pick_col:
-    run_id = run_picker("auc_run", statuses=STATUSES)
-if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+    run_id = pick_run("auc_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
 others = {r.id: r.name for r in store.list_runs(kind="experiment") if r.id != run_id and r.status in STATUSES}
 compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
                                    format_func=lambda i: "nothing" if i is None else others[i])

@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.common import get_store, pick_run, store_home, user_errors
 from dashboard.labels import method_label
 from inn_core.views.score_split import ScoreSplit, score_split
 
@@ -30,10 +30,7 @@ st.caption(
 store = get_store()
 home = str(store_home())
 
-run_id = run_picker("hist_run", statuses=STATUSES)
-if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+run_id = pick_run("hist_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
 epochs = store.eval_epochs(run_id)
 if not epochs:
     st.info("This run has no evaluated epoch yet; histograms appear after its first evaluation epoch.")

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.common import get_store, pick_run, store_home, user_errors
 from dashboard.components.review_data import (
     evidence_source, flagged, probabilities, run_info, run_methods, sample_paths, samples, thumbnails,
 )
@@ -38,11 +38,8 @@ st.caption("Look at what INN flags, see why through each sample's neighbour path
 
 store = get_store()
 home = str(store_home())
-run_id = run_picker("review_run")
-if run_id is None:
-    st.info("No finished run yet. Start one on **New experiment**, then come back to review what it flags.",
-            icon=":material/info:")
-    st.stop()
+run_id = pick_run("review_run", missing="No finished run yet. Start one on **New experiment**, then come back "
+                            "to review what it flags.")
 
 with user_errors():
     info = run_info(home, run_id)

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from inn_core.errors import InputError
+from inn_core.runs.records import ExperimentMetrics
 
 __all__ = [
     "STATUSES",
@@ -119,6 +120,13 @@ class RunRecord:
     error: str | None
     pid: int | None
     cancel_requested: bool
+
+    @property
+    def experiment(self) -> dict[str, Any]:
+        """The run's experiment settings (dataset, noise, model, seed, ...): its config, or the
+        ``experiment`` part of it for run kinds that wrap one (robust training)."""
+        nested = self.config.get("experiment")
+        return nested if self.kind != "experiment" and isinstance(nested, dict) else self.config
 
 
 @dataclass(frozen=True)
@@ -287,7 +295,7 @@ class RunStore:
     def config(self, run_id: str) -> dict[str, Any]:
         return self.read_json(run_id, "config.json")
 
-    def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    def metrics(self, run_id: str) -> ExperimentMetrics:
         """Per-epoch records: ``{"methods": [...], "models": [...]}`` (empty lists before the first evaluation)."""
         return self.read_json(run_id, "metrics.json", {"methods": [], "models": []})
 
