@@ -87,6 +87,25 @@ def find_noisy_labels(
         ``is_noisy`` is a mask and ``ranked_indices`` the flagged indices, most suspicious first -
         cleanlab's ``find_label_issues`` conventions; ``scores`` is low for likely wrong labels,
         like cleanlab's label-quality scores.
+
+    Raises
+    ------
+    InputError
+        Images and labels of different lengths, labels that are not class ids 0..K-1 with K >= 2,
+        non-finite images, ``L`` outside ``[1, n - 1]``, a negative ``random_state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import inn_core
+    >>> rng = np.random.default_rng(0)
+    >>> points = np.concatenate([rng.normal(-2, 0.5, (40, 2)), rng.normal(2, 0.5, (40, 2))]).astype("float32")
+    >>> labels = np.repeat([0, 1], 40)
+    >>> labels[:4] = 1                                      # four wrong labels
+    >>> result = inn_core.find_noisy_labels(points, labels, epochs=20, L=5, random_state=0)  # doctest: +SKIP
+    >>> result.ranked_indices[:4]                           # most suspicious first  # doctest: +SKIP
+    >>> result.scores.shape, result.is_noisy.dtype          # doctest: +SKIP
+    ((80,), dtype('bool'))
     """
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).float()
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
