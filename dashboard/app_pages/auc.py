@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, run_picker, store_home
+from dashboard.components.first_run import no_run_yet
 from dashboard.components.progress import ACTIVE, active_runs
 
 STATUSES = ("done", "running", "queued", "cancelled", "failed")
@@ -31,8 +32,7 @@ pick_col, compare_col = st.columns(2)
 with pick_col:
     run_id = run_picker("auc_run", statuses=STATUSES)
 if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+    no_run_yet("No runs yet: start one on **New experiment**, or try the demo.", key="auc")
 others = {r.id: r.name for r in store.list_runs(kind="experiment") if r.id != run_id and r.status in STATUSES}
 compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
                                    format_func=lambda i: "nothing" if i is None else others[i])

@@ -6,6 +6,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.deep_link import apply_link, follow
+from dashboard.components.first_run import no_run_yet
 from dashboard.components.review_data import evidence_source, run_methods, samples, thumbnails
 from dashboard.components.review_paths import display_factor
 from dashboard.review_plots import COLOR_MODES, color_modes, embedding_figure
@@ -18,10 +20,11 @@ st.caption("Every training sample placed by UMAP of the features INN finds neigh
 
 store = get_store()
 home = str(store_home())
+apply_link(store, picker_key="embedding_run")
 run_id = run_picker("embedding_run")
 if run_id is None:
-    st.info("No finished run yet. Start one on **New experiment**, then come back for its map.", icon=":material/info:")
-    st.stop()
+    no_run_yet("No finished run yet. Start one on **New experiment**, then come back for its map.", key="embedding")
+follow(run_id)
 
 with user_errors():
     coords = stored_embedding(store, run_id)

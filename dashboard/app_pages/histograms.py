@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.first_run import no_run_yet
 from inn_core.views.teaching import ScoreSplit, score_split
 
 STATUSES = ("done", "running", "cancelled", "failed")
@@ -33,8 +34,7 @@ home = str(store_home())
 
 run_id = run_picker("hist_run", statuses=STATUSES)
 if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+    no_run_yet("No runs yet: start one on **New experiment**, or try the demo.", key="hist")
 epochs = store.eval_epochs(run_id)
 if not epochs:
     st.info("This run has no evaluated epoch yet; histograms appear after its first evaluation epoch.")
