@@ -22,12 +22,10 @@ DEMO_NAME = "digits demo"
 
 def start_demo(store: RunStore) -> str:
     """Start the default experiment (digits, symmetric 40 % noise) in a background process; returns its id."""
-    from inn_core.runs.experiment import ExperimentConfig, launch_in_background
+    from inn_core.runs.experiment import ExperimentConfig
+    from inn_core.runs.launch import submit
 
-    config = ExperimentConfig(name=DEMO_NAME)
-    run_id = store.create_run(config.to_dict(), name=config.name)
-    launch_in_background(store, run_id)
-    return run_id
+    return submit(store, ExperimentConfig(name=DEMO_NAME))
 
 
 def _start(store: RunStore) -> None:

@@ -120,7 +120,8 @@ class _RunImages:
     """A run's training images: the original file of each sample when it has one, else PNG bytes."""
 
     def __init__(self, store: RunStore, run_id: str) -> None:
-        from inn_core.runs.experiment import ExperimentConfig, prepare_data
+        from inn_core.runs.experiment import ExperimentConfig
+        from inn_core.runs.prepare import prepare_data
 
         config = ExperimentConfig.from_dict(store.config(run_id))
         run = prepare_data(config)
