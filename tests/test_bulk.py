@@ -97,7 +97,7 @@ def test_rule_preview_apply_on_a_real_run(tiny_store):
     store.record_decision(run, int(chosen[0]), "relabel", new_label=int(suggested[chosen[0]]))
     preview = preview_bulk(store, run, chosen, "accept", proba=proba)
     assert len(preview) == len(chosen) and set(preview["decision"]) == {"relabel"}
-    assert preview.set_index("index").loc[int(chosen[0]), "changes"] == False  # noqa: E712 - already decided so
+    assert preview.set_index("index").loc[int(chosen[0]), "changes"] == False
     assert store.current_decisions(run).keys() == {int(chosen[0])}  # a preview writes nothing
 
     batch = apply_bulk(store, run, preview)

@@ -41,7 +41,7 @@ def test_clone_params_fit_and_attributes(blobs):
 
 def test_filter_by_top_k_fraction_threshold_and_verbose(blobs, capsys):
     x, y, _ = blobs
-    common = dict(L=4, H=2, epochs=2, random_state=0, device="cpu")
+    common = {"L": 4, "H": 2, "epochs": 2, "random_state": 0, "device": "cpu"}
     top = inn_core.find_noisy_labels(x, y, filter_by="top_k", k=7, verbose=True, **common)
     assert "training f and h" in capsys.readouterr().err  # tqdm writes to stderr
     assert top.is_noisy.sum() == 7 and len(top.ranked_indices) == 7

@@ -11,8 +11,8 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from inn_core.errors import InputError
 from inn_core.data.noise import NoiseSpec
+from inn_core.errors import InputError
 from inn_core.runs.experiment import ExperimentConfig, run_experiment
 from inn_core.runs.store import RunStore
 from inn_core.views.exports import EXPORT_FORMATS, export
@@ -31,7 +31,7 @@ def reviewed(tiny_store):
 
 
 def test_csv_has_class_names_next_to_label_ids(reviewed, tmp_path):
-    store, run, observed, new = reviewed
+    store, run, _observed, new = reviewed
     files = export(store, run, tmp_path, format="csv")
     cleaned = pd.read_csv(files["cleaned_labels"], keep_default_na=False)
     columns = list(cleaned.columns)
@@ -72,7 +72,7 @@ def test_hf_reads_back_with_datasets(reviewed, tmp_path):
 
 
 def test_labelstudio_tasks_have_the_import_shape(reviewed, tmp_path):
-    store, run, observed, new = reviewed
+    store, run, _observed, _new = reviewed
     files = export(store, run, tmp_path, format="labelstudio")
     tasks = json.loads(files["tasks"].read_text())
     flagged = flagged_samples(store, run)

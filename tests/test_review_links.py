@@ -6,18 +6,14 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import numpy as np
-import pytest
 from streamlit.testing.v1 import AppTest
+from test_review_pages import EXPORT, REVIEW, open_sample, page
 
 from dashboard.components.first_run import DEMO_LABEL, DEMO_NAME
 from inn_core.runs.store import RunStore
 from inn_core.views.review import cleaned_labels, flagged_samples
-
-from test_review_pages import REVIEW, EXPORT, open_sample, page
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -86,4 +86,5 @@ with user_errors():
             st.session_state.pop("review_closed", None)
             st.switch_page("app_pages/review.py")
         if sent is not None and len(sent):
-            st.caption(f"{len(sent)} samples of this run are in Review's \"selection from the map\" (ringed).")
+            st.caption(f"{len(sent)} samples of this run are in Review's \"selection from the map\" (ringed); "
+                       "there, *Decide many at once* applies one decision to all of them.")

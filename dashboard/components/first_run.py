@@ -14,7 +14,7 @@ from dashboard.components.common import get_store
 from dashboard.components.progress import ACTIVE, active_runs
 from inn_core.runs.store import RunStore
 
-__all__ = ["DEMO_LABEL", "DEMO_NAME", "start_demo", "no_run_yet"]
+__all__ = ["DEMO_LABEL", "DEMO_NAME", "no_run_yet", "start_demo"]
 
 DEMO_LABEL = "Run the digits demo (about a minute)"
 DEMO_NAME = "digits demo"

@@ -53,7 +53,7 @@ def flag_by(scores: np.ndarray, clean_posterior: np.ndarray, filter_by: str = "b
         return np.asarray(clean_posterior) < 0.5
     if filter_by == "threshold":
         return scores < float(threshold)
-    count = int(k) if filter_by == "top_k" else max(1, int(round(float(fraction) * scores.shape[0])))
+    count = int(k) if filter_by == "top_k" else max(1, round(float(fraction) * scores.shape[0]))
     mask = np.zeros(scores.shape[0], dtype=bool)
     mask[np.argsort(scores, kind="stable")[:count]] = True
     return mask

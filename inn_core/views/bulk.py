@@ -16,7 +16,7 @@ import pandas as pd
 from inn_core.errors import InputError
 from inn_core.runs.store import RunStore
 
-__all__ = ["BULK_ACTIONS", "rule_selection", "preview_bulk", "apply_bulk"]
+__all__ = ["BULK_ACTIONS", "apply_bulk", "preview_bulk", "rule_selection"]
 
 #: Bulk actions: "accept" relabels each sample to the model's suggestion (keeps it where they agree).
 BULK_ACTIONS = {

@@ -25,7 +25,7 @@ from inn_core.errors import InputError
 from inn_core.runs.store import RunStore, atomic_write_bytes
 from inn_core.views.review import cleaned_labels, export_run, sample_table
 
-__all__ = ["EXPORT_FORMATS", "export", "datalab_frame", "labelstudio_tasks"]
+__all__ = ["EXPORT_FORMATS", "datalab_frame", "export", "labelstudio_tasks"]
 
 #: Format name -> one line saying what it writes.
 EXPORT_FORMATS = {
