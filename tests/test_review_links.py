@@ -115,3 +115,31 @@ def test_the_streamlit_config_hides_the_deploy_button_when_run_from_the_repo_roo
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "minimal"
     assert "dashboard/app.py" in (ROOT / "Makefile").read_text()  # `make run` starts from the root, where it is read
+
+
+def _map_selection_panel(home: str, run_id: str, selection: list[int]) -> None:
+    import numpy as np
+
+    from dashboard.components.review_bulk import bulk_panel
+    from inn_core.runs.store import RunStore
+    from inn_core.views.review import sample_table
+
+    store = RunStore(home)
+    bulk_panel(store, run_id, None, sample_table(store, run_id), store.read_arrays(run_id, "final.npz")["proba"],
+               [str(k) for k in range(10)], key="embedding_bulk", selection=np.asarray(selection))
+
+
+def test_a_map_selection_is_decided_as_one_batch_and_undone_from_the_panel(tiny_store):
+    store, run_id = tiny_store
+    chosen = [4, 8, 15, 16, 23, 42]
+    at = AppTest.from_function(_map_selection_panel, args=(str(store.home), run_id, chosen), default_timeout=60)
+    at.run()
+    assert not at.exception, at.exception
+    at.selectbox(key="embedding_bulk_action").set_value("drop").run()
+    assert any(m.value.startswith("**6** of 6 selected") for m in at.markdown)
+    at.button(key="embedding_bulk_apply").click().run()
+    assert sorted(store.current_decisions(run_id)) == chosen
+    assert len({d.batch for d in store.decision_log(run_id)}) == 1
+    assert any("Last batch: 6 decisions" in s.value for s in at.success)
+    at.button(key="embedding_bulk_undo").click().run()
+    assert not store.current_decisions(run_id)

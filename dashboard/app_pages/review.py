@@ -148,5 +148,6 @@ with user_errors():
         images = thumbnails(home, run_id, rows["index"].to_numpy()) if evidence_source(home, run_id).data.is_image else None
         show_grid(rows, images, run_id=run_id, decisions=decisions, class_names=class_names, open_index=current)
     st.divider()
+    st.subheader("Decide many at once")
     bulk_panel(store, run_id, shown, table, probabilities(home, run_id) if "predicted_label" in table.columns else None,
                class_names)

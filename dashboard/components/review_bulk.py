@@ -28,7 +28,7 @@ WHICH = {
 COLUMNS = ["index", "observed_name", "predicted_name", "score", "clean_posterior", "true_name", "source"]
 
 
-def _apply(store: RunStore, run_id: str, preview: pd.DataFrame, action: str) -> None:
+def _apply(store: RunStore, run_id: str, preview: pd.DataFrame, action: str, key: str) -> None:
     try:
         batch = apply_bulk(store, run_id, preview, note=f"bulk: {BULK_ACTIONS[action].lower()}")
     except InputError as exc:
@@ -36,11 +36,23 @@ def _apply(store: RunStore, run_id: str, preview: pd.DataFrame, action: str) -> 
         return
     changed = int(preview["changes"].sum())
     st.session_state.setdefault("review_history", []).append([run_id, None, batch])
+    st.session_state[f"{key}_last"] = {"run": run_id, "batch": batch, "count": changed}
     st.session_state["review_flash"] = f"{BULK_ACTIONS[action]}: {changed} samples decided in one batch (saved; Undo takes it back)."
 
 
-def bulk_panel(store: RunStore, run_id: str, shown: pd.DataFrame, table: pd.DataFrame, proba: np.ndarray | None,
-               class_names: Sequence[str], *, key: str = "review_bulk") -> None:
+def _undo(store: RunStore, run_id: str, key: str) -> None:
+    last = st.session_state.pop(f"{key}_last", None)
+    if not last:
+        return
+    count = len(store.undo_batch(run_id, last["batch"]))
+    history = st.session_state.get("review_history", [])
+    st.session_state["review_history"] = [e for e in history if not (len(e) == 3 and e[2] == last["batch"])]
+    st.session_state["review_flash"] = f"Undid the batch of {count} decisions."
+
+
+def bulk_panel(store: RunStore, run_id: str, shown: pd.DataFrame | None, table: pd.DataFrame,
+               proba: np.ndarray | None, class_names: Sequence[str], *, key: str = "review_bulk",
+               selection: np.ndarray | None = None) -> None:
     """The "decide many at once" panel under the grid.
 
     Parameters
@@ -48,10 +60,19 @@ def bulk_panel(store: RunStore, run_id: str, shown: pd.DataFrame, table: pd.Data
     shown : the rows of the list the page shows (after filters and sorting).
     table : the run's whole sample table (the rule reads it).
     proba : (n, K) final class probabilities, or None when the run has none (then no "accept" / rule).
+    selection : fixed sample indices (the embedding map's box / lasso) instead of the "which samples" choice.
     """
-    st.subheader("Decide many at once")
-    which = st.radio("Which samples", list(WHICH), format_func=WHICH.__getitem__, key=f"{key}_which", horizontal=True)
-    if which == "rows":
+    last = st.session_state.get(f"{key}_last")
+    if last and last["run"] == run_id:
+        done, undo = st.columns([3, 1], vertical_alignment="center")
+        done.success(f"Last batch: {last['count']} decisions saved.", icon=":material/done_all:")
+        undo.button("Undo this batch", key=f"{key}_undo", icon=":material/undo:", on_click=_undo,
+                    args=(store, run_id, key))
+    which = "selection" if selection is not None else st.radio(
+        "Which samples", list(WHICH), format_func=WHICH.__getitem__, key=f"{key}_which", horizontal=True)
+    if which == "selection":
+        indices = np.asarray(selection, dtype=np.int64)
+    elif which == "rows":
         columns = [c for c in COLUMNS if c in shown.columns]
         event = st.dataframe(shown[columns], hide_index=True, key=f"{key}_table", on_select="rerun",
                              selection_mode="multi-row", height=260)
@@ -81,7 +102,8 @@ def bulk_panel(store: RunStore, run_id: str, shown: pd.DataFrame, table: pd.Data
     st.markdown(f"**{changes}** of {len(preview)} selected samples would change "
                 f"({len(preview) - changes} already have this decision).")
     shown_preview = preview[preview["changes"]][["index", "observed_name", "current", "decision", "new_name"]]
-    st.dataframe(shown_preview, hide_index=True, key=f"{key}_preview", height=min(36 * (len(shown_preview) + 1), 260))
+    if selection is None or len(shown_preview) <= 50:
+            st.dataframe(shown_preview, hide_index=True, key=f"{key}_preview", height=min(36 * (len(shown_preview) + 1), 260))
     st.button(f"Apply to {changes} samples", key=f"{key}_apply", type="primary", icon=":material/done_all:",
-              disabled=changes == 0, on_click=_apply, args=(store, run_id, preview, action),
+              disabled=changes == 0, on_click=_apply, args=(store, run_id, preview, action, key),
               help="one batch, one transaction: Undo takes all of it back")
