@@ -7,10 +7,9 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.components.common import get_store, run_picker, user_errors
+from dashboard.components.common import get_store, pick_run, user_errors
 from dashboard.components.deep_link import apply_link, follow
 from dashboard.components.export_formats import format_downloads
-from dashboard.components.first_run import no_run_yet
 from inn_core.views.review import cleaned_labels, export_run
 
 DOWNLOADS = {
@@ -27,9 +26,8 @@ st.caption("Take the review home: cleaned labels and the decision log as CSV, or
 
 store = get_store()
 apply_link(store, picker_key="export_run")
-run_id = run_picker("export_run")
-if run_id is None:
-    no_run_yet("No finished run yet. Start one on **New experiment**, review it, then export here.", key="export")
+run_id = pick_run("export_run", missing="No finished run yet. Start one on **New experiment**, review it, then "
+                            "export here.")
 follow(run_id)
 
 with user_errors():
