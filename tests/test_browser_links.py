@@ -7,7 +7,7 @@ import re
 import time
 
 import pytest
-from conftest import launch_chromium
+from helpers import launch_chromium
 from test_browser_review import assert_no_exception, open_sample_number, shot, wait_for
 
 from inn_core.views.review import flagged_samples
