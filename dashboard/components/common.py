@@ -59,7 +59,8 @@ def pick_run(key: str, *, missing: str, statuses: Sequence[str] = ("done",), lab
     first-launch demo button (or the progress of the runs under way) and the page stops."""
     run_id = run_picker(key, statuses=statuses, label=label)
     if run_id is None:
-        from dashboard.components.first_run import no_run_yet  # first_run builds on this module
+        # Imported here: first_run builds on this module.
+        from dashboard.components.first_run import no_run_yet
 
         no_run_yet(missing, key=key)
     return run_id
