@@ -31,7 +31,7 @@ def get_store() -> RunStore:
 
 
 def _label(run: RunRecord) -> str:
-    noise = run.config.get("noise", {})
+    noise = run.experiment.get("noise", {})
     rate = noise.get("rate")
     setting = f"{run.config.get('dataset', '?')}, {noise.get('kind', '?')}" + (f" {rate:.0%}" if rate is not None else "")
     return f"{run.name} · {setting} · {run.status}"
@@ -52,6 +52,18 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
     chosen = st.selectbox(label, ids, index=index, format_func=labels.__getitem__, key=key)
     st.session_state["current_run"] = chosen
     return chosen
+
+
+def pick_run(key: str, *, missing: str, statuses: Sequence[str] = ("done",), label: str = "Run") -> str:
+    """The page prelude: :func:`run_picker`; when there is no run, ``missing`` as an info box, the
+    first-launch demo button (or the progress of the runs under way) and the page stops."""
+    run_id = run_picker(key, statuses=statuses, label=label)
+    if run_id is None:
+        # Imported here: first_run builds on this module.
+        from dashboard.components.first_run import no_run_yet
+
+        no_run_yet(missing, key=key)
+    return run_id
 
 
 @contextlib.contextmanager

@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import numpy as np
 
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc

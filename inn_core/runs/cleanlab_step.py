@@ -22,13 +22,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from inn_core.method.confident import (
-    find_label_issues_mask,
-    out_of_fold_probabilities,
-    self_confidence_scores,
-)
+from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities
 from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
+from inn_core.method.registry import METHODS, OUT_OF_FOLD, ScoringInputs
 from inn_core.runs.prepare import build_model
 from inn_core.runs.store import RunStore
 
@@ -62,7 +59,9 @@ def score_with_cleanlab(store: RunStore, run_id: str, config: ExperimentConfig, 
         num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
         on_fold=finished,
     )
-    scores = self_confidence_scores(run.observed_labels, pred_probs)
+    given = ScoringInputs(models={OUT_OF_FOLD: pred_probs}, inputs=run.inputs, observed=run.observed_labels,
+                          neighbors=np.zeros((run.n, 0), np.int64), features=np.zeros((run.n, 0), np.float32), H=1)
+    scores = METHODS["cleanlab"].scorer(given)
     clean_mask, posterior, _ = split_clean(scores)
     epoch = config.eval_epochs[-1]
     arrays = store.epoch_scores(run_id, epoch)
