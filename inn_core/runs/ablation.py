@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc
 from inn_core.method.neighbors import nearest_neighbors
