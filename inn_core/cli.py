@@ -212,7 +212,10 @@ def _cmd_train(args: argparse.Namespace, store) -> int:
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
-        print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
+        if summary["last_test_accuracy"] is None:
+            print("test accuracy: not measured (the data has no test split; see --data-option test_fraction=...)")
+        else:
+            print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
     return 0
 
 

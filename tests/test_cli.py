@@ -108,3 +108,12 @@ def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
     assert code == 2 and "already done" in err
     code, _, err = _cli(capsys, "--home", home, "train", "--rate", "2")
     assert code == 2 and "rate must be in [0, 1]" in err
+
+
+def test_train_without_test_split_reports_no_test_accuracy(capsys, tmp_path):
+    home = str(tmp_path / "runs")
+    code, out, err = _cli(capsys, "--home", home, "train", "--method", "ce", "--data-option", "max_samples=100",
+                          "--data-option", "test_fraction=0", "--epochs", "2", "--warmup-epochs", "1", "--quiet",
+                          "--device", "cpu")
+    assert code == 0, err
+    assert "test accuracy: not measured" in out
