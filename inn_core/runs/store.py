@@ -230,12 +230,28 @@ class RunStore:
         return self.get_run(run_id).cancel_requested
 
     def mark_stale_runs(self) -> None:
-        """Mark runs left ``running`` by a process that no longer exists as failed (resumable)."""
+        """Mark runs left ``running`` or ``queued`` by a process that no longer exists as failed (resumable).
+
+        A queued run with no recorded process is waiting for its worker to start and stays queued.
+        """
         with self._connect() as conn:
-            rows = conn.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+            rows = conn.execute("SELECT id, pid, status FROM runs WHERE status IN ('running', 'queued')").fetchall()
         for row in rows:
             if row["pid"] is not None and not _pid_alive(row["pid"]):
-                self.update_run(row["id"], status="failed", error="interrupted: the process running it stopped; resume it to continue")
+                stopped = "stopped" if row["status"] == "running" else "exited before it started"
+                said = self._worker_last_line(row["id"])
+                self.update_run(row["id"], status="failed", pid=None,
+                                error=f"interrupted: the process running it {stopped}"
+                                      + (f" ({said})" if said else "") + "; resume it to continue")
+
+    def _worker_last_line(self, run_id: str) -> str:
+        """The last line a background worker wrote to its log (its error message, when it failed early)."""
+        path = self.run_dir(run_id) / "worker.log"
+        try:
+            lines = path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
 
     def delete_run(self, run_id: str) -> None:
         """Remove a run, its files and its decisions."""
