@@ -6,7 +6,6 @@ SQLite's write lock) and checks that the run or the decision ends in a state the
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time

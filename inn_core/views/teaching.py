@@ -15,12 +15,11 @@ scoring, mixture, store); nothing imports a user interface.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import json
 import shutil
 import tempfile
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -38,6 +37,7 @@ from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.method.scoring import inn_scores, label_probabilities
 from inn_core.runs.store import RunStore
+from inn_core.method.threads import torch_threads
 from inn_core.method.training import TrainConfig, Trainer
 
 __all__ = [
@@ -203,18 +203,6 @@ class ToyResult:
         return self.highlighted[1] if len(self.highlighted) > 1 else None
 
 
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
-    # synchronisation costs about ten times that, so the toy trains single-threaded.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
 def _median_index(candidates: np.ndarray, values: np.ndarray) -> int:
     """The candidate whose value is the median among the candidates (the lower one on ties)."""
     order = candidates[np.argsort(values[candidates], kind="stable")]
@@ -250,7 +238,9 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
     defaults = DATASET_DEFAULTS["toy2d"]
     train_config = TrainConfig(objective=config.objective, epochs=config.epochs, batch_size=defaults["batch_size"],
                                lr=defaults["lr"], weight_decay=defaults["weight_decay"])
-    with _single_thread():
+    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
+    # synchronisation costs about ten times that, so the toy trains single-threaded.
+    with torch_threads(1):
         model = create_model("mlp", num_classes=config.num_classes, in_channels=2, image_size=None,
                              seed=config.seed * 1000 + 31)
         trainer = Trainer(model, inputs, observed, train_config, num_classes=config.num_classes, device="cpu",
