@@ -117,3 +117,9 @@ def test_train_without_test_split_reports_no_test_accuracy(capsys, tmp_path):
                           "--device", "cpu")
     assert code == 0, err
     assert "test accuracy: not measured" in out
+
+
+@pytest.mark.parametrize("command", ["show", "export", "flagged", "resume", "cancel"])
+def test_run_id_outside_the_store_is_one_line(capsys, tmp_path, command):
+    code, out, err = _cli(capsys, "--home", str(tmp_path / "runs"), command, "../../etc")
+    assert code == 2 and "is not a run id" in err and "Traceback" not in err

@@ -22,6 +22,7 @@ import contextlib
 import io
 import json
 import os
+import re
 import sqlite3
 import time
 import uuid
@@ -43,6 +44,7 @@ __all__ = [
     "RunStore",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_run_id",
 ]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -190,10 +192,12 @@ class RunStore:
         return run_id
 
     def run_dir(self, run_id: str) -> Path:
-        return self.home / run_id
+        """The folder of ``run_id``; :class:`InputError` for anything that is not a run id (no path tricks)."""
+        return self.home / check_run_id(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         """The index row of ``run_id``; :class:`InputError` when there is no such run."""
+        check_run_id(run_id)
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -216,6 +220,7 @@ class RunStore:
             raise ValueError(f"cannot update {sorted(unknown)}")
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"unknown status {fields['status']!r}")
+        check_run_id(run_id)
         fields["updated"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._transaction() as conn:
@@ -330,12 +335,23 @@ class RunStore:
         if decision != "relabel":
             new_label = None
         self.get_run(run_id)
+        self._check_sample_and_label(run_id, sample, new_label)
         with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO decisions (run_id, sample, decision, new_label, note, created) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, int(sample), decision, None if new_label is None else int(new_label), note, time.time()),
             )
             return int(cur.lastrowid)
+
+    def _check_sample_and_label(self, run_id: str, sample: int, new_label: int | None) -> None:
+        """Sample in ``[0, n)`` and new label in ``[0, K)`` of the run's data (bounds below only before it is loaded)."""
+        data = self.read_json(run_id, "data.json") or {}
+        n, k = data.get("n"), data.get("num_classes")
+        if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool) or not 0 <= sample < (n or 2**62):
+            raise InputError(f"sample index must be a whole number in 0..{n - 1 if n else 'n-1'}, got {sample!r}")
+        if new_label is not None and (not isinstance(new_label, (int, np.integer)) or isinstance(new_label, bool)
+                                      or not 0 <= new_label < (k or 2**62)):
+            raise InputError(f"new label must be a class id in 0..{k - 1 if k else 'K-1'}, got {new_label!r}")
 
     def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
         """Undo the latest standing decision (of ``sample``, or of the whole run); the one before it stands again.
@@ -367,6 +383,17 @@ class RunStore:
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
         return [_decision(r) for r in rows]
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` itself when it has the shape of a run id (letters, digits, ``-``, ``_``); else :class:`InputError`."""
+    if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
+        raise InputError(f"{run_id!r} is not a run id (letters, digits, '-' and '_' only); "
+                         "`python -m inn_core list` shows the runs")
+    return run_id
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
