@@ -488,3 +488,13 @@ def test_imbalanced_invariants(n_major, n_minor, fraction, rate, seed):
     assert np.all(np.isin(result.observed_labels, [0, 1]))
     assert_array_equal(result.is_noisy, result.observed_labels != result.true_labels)
     assert_array_equal(labels[result.indices], np.where(result.true_labels == 1, 6, 2))
+
+
+def test_negative_seed_is_an_input_error_as_in_data():
+    from inn_core.data.datasets import load_dataset
+
+    message = "random_state must be a non-negative int"
+    with pytest.raises(InputError, match=message):
+        inject_noise(np.arange(10) % 2, NoiseSpec("symmetric", 0.2), random_state=-1)
+    with pytest.raises(InputError, match=message):
+        load_dataset("digits", random_state=-1)

@@ -376,11 +376,9 @@ def _resolve_num_classes(spec: NoiseSpec, labels: np.ndarray, num_classes: int |
 
 
 def _rng(random_state: Any) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, np.random.Generator) or _is_int(random_state):
+    if random_state is None or isinstance(random_state, np.random.Generator) or (_is_int(random_state) and random_state >= 0):
         return np.random.default_rng(random_state)
-    raise InputError(
-        f"random_state must be None, an int seed or a numpy.random.Generator, got {type(random_state).__name__}"
-    )
+    raise InputError(f"random_state must be a non-negative int, a numpy Generator or None, got {random_state!r}")
 
 
 def _exact_count(rate: float, n: int) -> int:
