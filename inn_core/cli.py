@@ -297,9 +297,10 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.teaching import write_demo_assets
+    from inn_core.views.teaching import DEMO_DIR, write_demo_assets
 
-    path = write_demo_assets(args.output, store=store)
+    # The package's own folder by default: that is where the dashboard reads the demo from.
+    path = write_demo_assets(args.output or DEMO_DIR, store=store)
     print(f"demo run metrics written to {path}")
     return 0
 
@@ -403,7 +404,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_cmd_export)
 
     demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
-    demo.add_argument("--output", default="assets/demo")
+    demo.add_argument("--output", help="folder to write to (default: the package's assets/demo, read by the dashboard)")
     demo.set_defaults(func=_cmd_demo_assets)
     return parser
 

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -123,3 +124,14 @@ def test_train_without_test_split_reports_no_test_accuracy(capsys, tmp_path):
 def test_run_id_outside_the_store_is_one_line(capsys, tmp_path, command):
     code, out, err = _cli(capsys, "--home", str(tmp_path / "runs"), command, "../../etc")
     assert code == 2 and "is not a run id" in err and "Traceback" not in err
+
+
+def test_demo_assets_default_is_the_folder_the_dashboard_reads(capsys, tmp_path, monkeypatch):
+    import inn_core.views.teaching as teaching
+
+    written = []
+    # The real command retrains the 40-epoch default run; only where it writes is under test here.
+    monkeypatch.setattr(teaching, "write_demo_assets", lambda out, store=None: written.append(Path(out)) or Path(out))
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = _cli(capsys, "--home", str(tmp_path / "runs"), "demo-assets")
+    assert code == 0 and written == [teaching.DEMO_DIR]
