@@ -498,3 +498,19 @@ def test_negative_seed_is_an_input_error_as_in_data():
         inject_noise(np.arange(10) % 2, NoiseSpec("symmetric", 0.2), random_state=-1)
     with pytest.raises(InputError, match=message):
         load_dataset("digits", random_state=-1)
+
+
+def test_transition_matrix_file_is_closed_after_reading(tmp_path):
+    import gc
+    import warnings
+    from pathlib import Path
+
+    from inn_core.data.noise import read_transition_matrix
+
+    path = Path(tmp_path / "T.csv")
+    path.write_text("0.8,0.2\n0.3,0.7\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        read_transition_matrix(path)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]
