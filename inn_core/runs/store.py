@@ -19,6 +19,7 @@ and a run is only ever marked ``done`` after everything it promises is on disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
@@ -82,14 +83,26 @@ CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions (run_id, sample, id)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
+
+    On any failure the temporary file is removed and ``path`` keeps its previous content; a full
+    disk is an :class:`InputError` that says so (free space, then resume).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(f"the disk is full: could not write {path} ({len(data):,} bytes); the previous version "
+                             "is kept - free some space, then resume the run") from exc
+        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -143,10 +156,13 @@ class RunStore:
     Parameters
     ----------
     home : directory holding all runs; created when missing.
+    busy_timeout : seconds a write waits for another process's write lock on the index before it
+        gives up with an :class:`InputError` (nothing is half-saved; the caller can retry).
     """
 
-    def __init__(self, home: str | Path = DEFAULT_HOME) -> None:
+    def __init__(self, home: str | Path = DEFAULT_HOME, *, busy_timeout: float = 30.0) -> None:
         self.home = Path(home)
+        self.busy_timeout = float(busy_timeout)
         self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "index.sqlite"
         with self._connect() as conn:
@@ -156,7 +172,7 @@ class RunStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
@@ -169,7 +185,13 @@ class RunStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise InputError(f"the run index {self.db_path} is busy: another process held its write lock for over "
+                                 f"{self.busy_timeout:g} s; nothing was saved - try again") from exc
             try:
                 yield conn
             except BaseException:
