@@ -13,12 +13,16 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit import config as _streamlit_config
 
 from inn_core.runs.experiment import ExperimentConfig, run_experiment
 from inn_core.data.noise import NoiseSpec
 from inn_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# AppTest pages read the listen address as a served dashboard does; `make run` listens on loopback.
+_streamlit_config.set_option("server.address", "127.0.0.1")
 
 #: A run small enough to finish in seconds on the CPU, with every artefact a finished run has.
 TINY_CONFIG = ExperimentConfig(

@@ -17,11 +17,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from conftest import TINY_CONFIG
 
 import inn_core.runs.store as store_module
-from conftest import TINY_CONFIG
 from inn_core.errors import InputError
-from inn_core.runs.experiment import launch_in_background, resume_experiment, run_experiment
+from inn_core.runs.experiment import (
+    launch_in_background,
+    resume_experiment,
+    run_experiment,
+)
 from inn_core.runs.store import RunStore
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, user_errors
+from dashboard.components.common import checked_local_path, get_store, local_paths_off, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
@@ -71,6 +71,8 @@ dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get
                              on_change=default_noise_for_dataset)
 data_root: str | None = None
 data_options: dict = {}
+if dataset in ("cifar10", "cifar100", "imagefolder", "csv") and (off := local_paths_off()) is not None:
+    where_col.info(off, icon=":material/lock:")
 if dataset == "digits":
     cap = where_col.number_input("Use at most this many training images (0 = all 1437)", min_value=0, value=0,
                                  step=100, key="ne_max_samples")
@@ -155,6 +157,9 @@ if missing_root and not st.session_state.get("ne_dataset") == "own":
     st.info("Give the data folder or CSV file above to see the preview.")
 if spec is not None and not missing_root:
     with user_errors():
+        if st.session_state.get("ne_dataset") != "own":  # an upload's folder is the store's own
+            checked_local_path(data_root)
+            checked_local_path(data_options.get("image_root"))
         # L = 1 here: the preview is about data and noise; the real L is checked at Start.
         data_config = ExperimentConfig(dataset=dataset, data_root=data_root, data_options=data_options, noise=spec,
                                        seed=seed, L=1)

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import streamlit as st
 
+from inn_core.data.local_paths import check_local_path, local_paths_off_reason
 from inn_core.errors import InputError
 from inn_core.runs.store import RunRecord, RunStore
 
-__all__ = ["store_home", "get_store", "run_picker", "run_labels", "user_errors"]
+__all__ = ["store_home", "get_store", "run_picker", "run_labels", "user_errors", "local_paths_off", "checked_local_path"]
 
 
 def store_home() -> Path:
@@ -65,6 +66,19 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
     st.session_state["current_run"] = chosen
     st.query_params["run"] = chosen
     return chosen
+
+
+def local_paths_off() -> str | None:
+    """Why this server may not read folders of its machine (listening beyond loopback, no data roots), or None."""
+    return local_paths_off_reason(st.get_option("server.address"))
+
+
+def checked_local_path(path: str | None) -> str | None:
+    """``path`` when this server may read it (``$INN_LAB_DATA_ROOTS``, loopback); raises :class:`InputError` otherwise."""
+    if not path:
+        return path
+    check_local_path(path, listen_address=st.get_option("server.address"))
+    return path
 
 
 @contextlib.contextmanager
