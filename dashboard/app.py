@@ -16,9 +16,12 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dashboard.components.access import require_access  # noqa: E402
 from dashboard.components.common import store_home  # noqa: E402
 
-st.set_page_config(page_title="INN Lab", page_icon=":mag:", layout="wide")
+# "auto" collapses the sidebar on narrow screens (phones, an 800 px window) and opens it on wide ones.
+st.set_page_config(page_title="INN Lab", page_icon=":mag:", layout="wide", initial_sidebar_state="auto")
+require_access()
 
 PAGES = Path(__file__).parent / "app_pages"
 navigation = st.navigation(
