@@ -225,7 +225,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     for r in runs:
         experiment = r.config.get("experiment", r.config)
         noise = experiment.get("noise", {})
-        setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
+        setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
         print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")

@@ -135,3 +135,11 @@ def test_demo_assets_default_is_the_folder_the_dashboard_reads(capsys, tmp_path,
     monkeypatch.chdir(tmp_path)
     code, _, _ = _cli(capsys, "--home", str(tmp_path / "runs"), "demo-assets")
     assert code == 0 and written == [teaching.DEMO_DIR]
+
+
+def test_list_shows_no_rate_for_noise_none(capsys, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    store.create_run({"dataset": "csv", "noise": {"kind": "none", "rate": 0.4}}, name="own")
+    code, out, _ = _cli(capsys, "--home", str(store.home), "list")
+    line = next(x for x in out.splitlines() if x.rstrip().endswith("own"))
+    assert code == 0 and "none" in line and "0.4" not in line

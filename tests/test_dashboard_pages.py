@@ -335,3 +335,12 @@ def test_new_experiment_own_data_from_a_local_folder(tmp_path, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ne_noise_kind").value == "none"
     assert metric(at, "Training samples") == "12"
+
+
+def test_new_experiment_rate_follows_the_noise_kind(empty_home, monkeypatch):
+    at = page(NEW, empty_home, monkeypatch)
+    assert at.number_input(key="ne_rate").value == 0.4
+    at.selectbox(key="ne_noise_kind").set_value("imbalanced").run()
+    assert at.number_input(key="ne_rate").value == 0.3
+    at.selectbox(key="ne_noise_kind").set_value("symmetric").run()
+    assert at.number_input(key="ne_rate").value == 0.4

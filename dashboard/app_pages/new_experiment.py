@@ -65,6 +65,12 @@ def default_noise_for_dataset() -> None:
     # The user's own labels are the possibly-noisy ones already: inject nothing unless asked to.
     own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "own")
     st.session_state["ne_noise_kind"] = "none" if own else "symmetric"
+    default_rate_for_noise()
+
+
+def default_rate_for_noise() -> None:
+    # Each kind starts at its own default (the paper's imbalanced task flips 30 %), not the last kind's rate.
+    st.session_state["ne_rate"] = 0.3 if st.session_state["ne_noise_kind"] == "imbalanced" else 0.4
 
 
 dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset",
@@ -106,12 +112,12 @@ else:
 
 st.subheader("2 · Label noise")
 kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
-kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind")
+kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind", on_change=default_rate_for_noise)
 noise_kwargs: dict = {"kind": kind}
 if kind not in ("none", "matrix"):
     # No bounds on the widget: a rate outside [0, 1] must reach the engine and come back as its message.
-    noise_kwargs["rate"] = rate_col.number_input("Rate r", value=0.3 if kind == "imbalanced" else 0.4, step=0.05,
-                                                 format="%.2f", key="ne_rate")
+    st.session_state.setdefault("ne_rate", 0.3 if kind == "imbalanced" else 0.4)
+    noise_kwargs["rate"] = rate_col.number_input("Rate r", step=0.05, format="%.2f", key="ne_rate")
 seed = int(seed_col.number_input("Seed", min_value=0, value=0, step=1, key="ne_seed"))
 matrix_text = ""
 mapping_text = ""
