@@ -199,6 +199,11 @@ class ToyResult:
         return self.highlighted[0]
 
     @property
+    def memorised(self) -> float:
+        """Share in [0, 1] of the wrongly labelled points whose wrong label the network fits (``f_y >= 0.5``); NaN without noise."""
+        return float((self.fy[self.is_noisy] >= 0.5).mean()) if self.is_noisy.any() else float("nan")
+
+    @property
     def noisy(self) -> ToyPoint | None:
         return self.highlighted[1] if len(self.highlighted) > 1 else None
 
