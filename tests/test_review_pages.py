@@ -334,3 +334,11 @@ def test_when_every_sample_is_decided_the_page_says_so(review):
     click(at, "review_drop")
     assert open_sample(at) is None
     assert any(f"All {len(order)} samples" in s.value for s in at.success)
+
+
+def test_embedding_page_computes_a_map_only_on_request(tiny_store, monkeypatch):
+    store, run_id = tiny_store
+    at = page(EMBEDDING, store.home, monkeypatch)
+    assert not store.has_file(run_id, EMBEDDING_FILE)
+    assert not at.get("plotly_chart")
+    assert [b.label for b in at.button] == ["Compute the map"]
