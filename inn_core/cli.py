@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -18,26 +19,9 @@ from inn_core.errors import InputError
 __all__ = ["main", "build_parser"]
 
 
-def _parse_option(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InputError(f"--data-option takes KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
-
-
 def _noise_from_args(args: argparse.Namespace):
     from inn_core.data.noise import NoiseSpec, read_transition_matrix
-    from inn_core.views.preview import parse_mapping
+    from inn_core.forms import parse_ints, parse_mapping
 
     noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
@@ -49,7 +33,7 @@ def _noise_from_args(args: argparse.Namespace):
     elif args.noise == "asymmetric":
         noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
-        noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
+        noise_kwargs["classes"] = parse_ints(args.classes, "--classes")
     if args.minority_fraction is not None:
         noise_kwargs["minority_fraction"] = args.minority_fraction
     if args.matrix:
@@ -60,7 +44,7 @@ def _noise_from_args(args: argparse.Namespace):
 def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
     from inn_core.runs.experiment import ExperimentConfig
-    from inn_core.views.preview import parse_epochs
+    from inn_core.forms import parse_epochs, parse_option
 
     training = {}
     if schedule:
@@ -71,7 +55,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
-        data_options=dict(_parse_option(o) for o in args.data_option),
+        data_options=dict(parse_option(o) for o in args.data_option),
         noise=_noise_from_args(args),
         model=args.model,
         L=args.L,
@@ -122,11 +106,13 @@ class _ProgressBar:
 def _auc_table(store, run_id: str) -> str:
     import pandas as pd
 
+    from inn_core.method.registry import order_methods
+
     records = store.metrics(run_id)["methods"]
     if not records or "auc" not in records[0]:
         return "(no clean/noisy AUC: the true labels of this data are unknown)"
     table = pd.DataFrame(records).pivot(index="epoch", columns="method", values="auc")
-    order = [m for m in ("inn", "mixup_fy", "ce", "ce_ne", "deep_knn") if m in table.columns]
+    order = order_methods(table.columns)
     return "clean/noisy AUC (higher is better; clean = positive class)\n" + table[order].to_string(float_format="%.3f")
 
 
@@ -218,18 +204,26 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     import time
 
     runs = store.list_runs()
+    if getattr(args, "json", False):
+        print(json.dumps([_run_json(r) for r in runs], indent=2))
+        return 0
     if not runs:
         print(f"no runs in {store.home}; start one with `python -m inn_core run`")
         return 0
     print(f"{'id':24} {'kind':10} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
     for r in runs:
-        experiment = r.config.get("experiment", r.config)
+        experiment = r.experiment
         noise = experiment.get("noise", {})
         setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
         print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")
     return 0
+
+
+def _run_json(r) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "kind": r.kind, "status": r.status, "progress": r.progress, "phase": r.phase,
+            "created": r.created, "updated": r.updated, "error": r.error, "config": r.config}
 
 
 def _cmd_show(args: argparse.Namespace, store) -> int:
@@ -250,7 +244,7 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        dataset = record.config.get("experiment", record.config)["dataset"]
+        dataset = record.experiment["dataset"]
         print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
     print(_result_table(store, args.run))
@@ -271,7 +265,7 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
     table = flagged_samples(store, args.run, method=args.method, epoch=args.epoch, top=args.top)
     columns = [c for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
                if c in table.columns]
-    text = table[columns].to_csv(index=False)
+    text = table[columns].to_json(orient="records", indent=1) + "\n" if args.json else table[columns].to_csv(index=False)
     if args.output:
         Path(args.output).write_text(text)
         print(f"{len(table)} flagged samples written to {args.output}", file=sys.stderr)
@@ -281,18 +275,18 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, store) -> int:
-    from inn_core.views.review import export_run
+    from inn_core.views.exports import export
 
     out = args.output or str(store.run_dir(args.run) / "export")
     store.get_run(args.run)
-    files = export_run(store, args.run, out, method=args.method)
+    files = export(store, args.run, out, format=args.format, method=args.method, link=args.link)
     for name, path in files.items():
         print(f"{name:15} {path}")
     return 0
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.teaching import DEMO_DIR, write_demo_assets
+    from inn_core.views.demo import DEMO_DIR, write_demo_assets
 
     # The package's own folder by default: that is where the dashboard reads the demo from.
     path = write_demo_assets(args.output or DEMO_DIR, store=store)
@@ -302,7 +296,8 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
-    from inn_core.runs.experiment import MODEL_ROLES, METHODS
+    from inn_core.method.registry import METHODS
+    from inn_core.runs.experiment import MODEL_ROLES
     from inn_core.method.models import MODELS
     from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
 
@@ -310,7 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m inn_core",
         description="INN Lab: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).",
     )
-    parser.add_argument("--home", default="runs", help="run store folder (default: ./runs)")
+    from inn_core import __version__
+
+    parser.add_argument("--home", default=os.environ.get("INN_LAB_HOME") or "runs",
+                        help="run store folder (default: $INN_LAB_HOME, else ./runs - the dashboard's store)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_and_noise(command: argparse.ArgumentParser) -> None:
@@ -368,7 +367,9 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)")
     robust.set_defaults(func=_cmd_train)
 
-    sub.add_parser("list", help="list runs").set_defaults(func=_cmd_list)
+    listing = sub.add_parser("list", help="list runs")
+    listing.add_argument("--json", action="store_true", help="JSON: [{id, name, kind, status, progress, config, ...}]")
+    listing.set_defaults(func=_cmd_list)
 
     show = sub.add_parser("show", help="a run's metrics")
     show.add_argument("run")
@@ -390,11 +391,19 @@ def build_parser() -> argparse.ArgumentParser:
     flagged.add_argument("--top", type=int, help="the N lowest scores instead of the Beta-mixture split")
     flagged.add_argument("--epoch", type=int, help="evaluation epoch (default: the last)")
     flagged.add_argument("--output", "-o", help="write to this file instead of stdout")
+    flagged.add_argument("--json", action="store_true", help="JSON records instead of CSV")
     flagged.set_defaults(func=_cmd_flagged)
 
-    export = sub.add_parser("export", help="cleaned labels after review, decision log and reproducibility bundle")
+    from inn_core.views.exports import EXPORT_FORMATS
+
+    export = sub.add_parser("export", help="the reviewed run as csv, imagefolder, hf, labelstudio or datalab",
+                            description="Write a run with its review decisions applied, in a format other tools read: "
+                                        + "; ".join(f"{k}: {v}" for k, v in EXPORT_FORMATS.items()) + ".")
     export.add_argument("run")
+    export.add_argument("--format", "-f", default="csv", choices=list(EXPORT_FORMATS), help="export format (default csv)")
     export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
+    export.add_argument("--link", default="hardlink", choices=["hardlink", "copy"],
+                        help="imagefolder from image files: hard links (default) or copies")
     export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
     export.set_defaults(func=_cmd_export)
 
@@ -413,7 +422,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         store = RunStore(args.home)
-        return args.func(args, store)
+        code = args.func(args, store)
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at exit
+        return code
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -423,3 +434,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``... | head``): stop quietly, as Unix tools do.
+
+    Python flushes stdout again at exit, which would raise once more; pointing it at /dev/null
+    first lets the interpreter end without a second traceback.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe

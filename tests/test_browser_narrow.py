@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from conftest import launch_chromium
+from helpers import launch_chromium
 
 pytestmark = pytest.mark.browser
 

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 
 import inn_core.runs.store as store_module
 from inn_core.errors import InputError

@@ -148,3 +148,11 @@ def test_run_ids_with_path_tricks_are_refused(tmp_path, run_id):
         store.run_dir(run_id)
     with pytest.raises(InputError, match="is not a run id"):
         store.get_run(run_id)
+
+
+def test_run_record_experiment_is_the_config_or_its_wrapped_experiment(tmp_path):
+    store = RunStore(tmp_path)
+    plain = store.create_run({"dataset": "digits", "seed": 1})
+    wrapped = store.create_run({"method": "dividemix", "experiment": {"dataset": "toy2d", "seed": 2}}, kind="robust")
+    assert store.get_run(plain).experiment == {"dataset": "digits", "seed": 1}
+    assert store.get_run(wrapped).experiment == {"dataset": "toy2d", "seed": 2}

@@ -39,10 +39,10 @@ def run_labels(runs: Sequence[RunRecord]) -> dict[str, str]:
 
 
 def _label(run: RunRecord, *, repeated: bool = False) -> str:
-    noise = run.config.get("noise", {})
+    noise = run.experiment.get("noise", {})
     kind, rate = noise.get("kind", "?"), noise.get("rate")
     # Noise "none" keeps the given labels; the rate stored beside it means nothing.
-    setting = f"{run.config.get('dataset', '?')}, {kind}" + (f" {rate:.0%}" if rate is not None and kind != "none" else "")
+    setting = f"{run.experiment.get('dataset', '?')}, {kind}" + (f" {rate:.0%}" if rate is not None and kind != "none" else "")
     name = run.name
     if repeated:
         name += f" ({time.strftime('%Y-%m-%d %H:%M', time.localtime(run.created))}, {run.id[-6:]})"
@@ -66,6 +66,18 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
     st.session_state["current_run"] = chosen
     st.query_params["run"] = chosen
     return chosen
+
+
+def pick_run(key: str, *, missing: str, statuses: Sequence[str] = ("done",), label: str = "Run") -> str:
+    """The page prelude: :func:`run_picker`; when there is no run, ``missing`` as an info box, the
+    first-launch demo button (or the progress of the runs under way) and the page stops."""
+    run_id = run_picker(key, statuses=statuses, label=label)
+    if run_id is None:
+        # Imported here: first_run builds on this module.
+        from dashboard.components.first_run import no_run_yet
+
+        no_run_yet(missing, key=key)
+    return run_id
 
 
 def local_paths_off() -> str | None:

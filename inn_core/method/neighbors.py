@@ -43,6 +43,7 @@ import numpy as np
 import torch
 
 from inn_core.devices import resolve_device
+from inn_core._validation import check_int
 from inn_core.errors import InputError
 from inn_core.method.threads import torch_threads
 
@@ -130,6 +131,15 @@ def nearest_neighbors(
     not proven, blocks of full rows of about 256 MiB.
     The arithmetic is about ``n^2 d`` multiply-adds (half of a query-by-query
     search), plus ``n k d`` for the re-rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from inn_core.method.neighbors import nearest_neighbors
+    >>> points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    >>> indices, distances = nearest_neighbors(points, k=2, device="cpu")
+    >>> indices[0].tolist(), distances[0].round(3).tolist()
+    ([1, 2], [1.0, 2.0])
     """
     points = _as_float64_matrix(features)
     magnitude = _magnitude(points)
@@ -138,10 +148,7 @@ def nearest_neighbors(
         raise InputError(f"k must be an integer, got {k!r}")
     if not 1 <= k <= n - 1:
         raise InputError(f"k must be between 1 and n-1 = {n - 1}, got {k}")
-    if chunk_size is not None and (
-        not isinstance(chunk_size, Integral) or isinstance(chunk_size, bool) or chunk_size < 1
-    ):
-        raise InputError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    check_int("chunk_size", chunk_size, low=1, allow_none=True)
     if backend not in _BACKENDS:
         raise InputError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
     target = resolve_device(device)

@@ -27,7 +27,7 @@ import re
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from inn_core.errors import InputError
+from inn_core.runs.records import ExperimentMetrics
 
 __all__ = [
     "STATUSES",
@@ -76,7 +77,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     new_label INTEGER,
     note TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    undone INTEGER NOT NULL DEFAULT 0
+    undone INTEGER NOT NULL DEFAULT 0,
+    batch TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions (run_id, sample, id);
 """
@@ -135,6 +137,13 @@ class RunRecord:
     pid: int | None
     cancel_requested: bool
 
+    @property
+    def experiment(self) -> dict[str, Any]:
+        """The run's experiment settings (dataset, noise, model, seed, ...): its config, or the
+        ``experiment`` part of it for run kinds that wrap one (robust training)."""
+        nested = self.config.get("experiment")
+        return nested if self.kind != "experiment" and isinstance(nested, dict) else self.config
+
 
 @dataclass(frozen=True)
 class Decision:
@@ -148,6 +157,7 @@ class Decision:
     note: str
     created: float
     undone: bool
+    batch: str | None = None
 
 
 class RunStore:
@@ -167,6 +177,9 @@ class RunStore:
         self.db_path = self.home / "index.sqlite"
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            # Stores written before bulk review have no batch column; a decision without one stands alone.
+            if "batch" not in {r["name"] for r in conn.execute("PRAGMA table_info(decisions)")}:
+                conn.execute("ALTER TABLE decisions ADD COLUMN batch TEXT")
 
     # -- database -------------------------------------------------------------------------
 
@@ -330,7 +343,7 @@ class RunStore:
     def config(self, run_id: str) -> dict[str, Any]:
         return self.read_json(run_id, "config.json")
 
-    def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    def metrics(self, run_id: str) -> ExperimentMetrics:
         """Per-epoch records: ``{"methods": [...], "models": [...]}`` (empty lists before the first evaluation)."""
         return self.read_json(run_id, "metrics.json", {"methods": [], "models": []})
 
@@ -344,6 +357,23 @@ class RunStore:
     def epoch_scores(self, run_id: str, epoch: int) -> dict[str, np.ndarray]:
         """Arrays saved at an evaluation epoch: ``scores_<method>`` and ``posterior_<method>``, each ``(n,)``."""
         return self.read_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz")
+
+    def epoch_methods(self, run_id: str, epoch: int | None = None) -> list[str]:
+        """The scoring methods with scores at an evaluation epoch (default: the last), registered ones first.
+
+        Empty before the first evaluation. Reads the file's array names only, not the arrays.
+        """
+        from inn_core.method.registry import methods_in
+
+        epochs = self.eval_epochs(run_id)
+        if not epochs:
+            return []
+        epoch = epochs[-1] if epoch is None else int(epoch)
+        path = self.run_dir(run_id) / f"epochs/epoch_{epoch:04d}.npz"
+        if not path.exists():
+            raise InputError(f"run {run_id!r} was evaluated at epochs {epochs}, not at {epoch}")
+        with np.load(path, allow_pickle=False) as data:
+            return methods_in(data.files)
 
     # -- review decisions -------------------------------------------------------------------
 
@@ -378,7 +408,9 @@ class RunStore:
     def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
         """Undo the latest standing decision (of ``sample``, or of the whole run); the one before it stands again.
 
-        Returns the decision undone, or ``None`` when there was nothing to undo. History is kept.
+        Without ``sample``, when the latest decision belongs to a batch the whole batch is undone
+        (the decision returned carries its ``batch`` id). Returns the decision undone, or ``None``
+        when there was nothing to undo. History is kept.
         """
         where, args = "run_id = ? AND undone = 0", [run_id]
         if sample is not None:
@@ -388,8 +420,62 @@ class RunStore:
             row = conn.execute(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT 1", args).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
+            if sample is None and row["batch"] is not None:
+                # The run's latest action was a batch: take all of it back, as it was done, at once.
+                conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0",
+                             (run_id, row["batch"]))
+            else:
+                conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
         return _decision(row)
+
+    def record_decisions(self, run_id: str, decisions: Sequence[tuple[int, str, int | None]], *,
+                         note: str = "") -> str:
+        """Append many decisions as one batch, in ONE transaction: all land or none; returns the batch id.
+
+        Parameters
+        ----------
+        decisions : ``(sample, decision, new_label)`` triples; ``new_label`` is read for ``relabel`` only.
+        note : saved with every decision of the batch.
+
+        One :meth:`undo_batch` (or :meth:`undo_decision` without a sample, while the batch is the
+        latest thing done) takes the whole batch back.
+        """
+        rows = []
+        for sample, decision, new_label in decisions:
+            if decision not in DECISIONS:
+                raise InputError(f"unknown decision {decision!r}; choose one of {', '.join(DECISIONS)}")
+            if decision == "relabel" and new_label is None:
+                raise InputError(f"a relabel decision needs the new label (sample {sample})")
+            rows.append((int(sample), decision, int(new_label) if decision == "relabel" else None))
+        if not rows:
+            raise InputError("a batch needs at least one sample; the selection is empty")
+        if len({r[0] for r in rows}) != len(rows):
+            raise InputError("a batch decides each sample once, but the selection repeats samples")
+        self.get_run(run_id)
+        if self.has_file(run_id, "labels.npz"):
+            n = int(self.read_arrays(run_id, "labels.npz")["observed"].shape[0])
+            k = int(self.read_json(run_id, "data.json", {}).get("num_classes") or 0)
+            bad = [r[0] for r in rows if not 0 <= r[0] < n]
+            if bad:
+                raise InputError(f"samples must be in [0, {n}) for run {run_id!r}, got {bad[:3]}")
+            bad = [r[2] for r in rows if r[2] is not None and k and not 0 <= r[2] < k]
+            if bad:
+                raise InputError(f"new labels must be in [0, {k}) for run {run_id!r}, got {bad[:3]}")
+        batch, now = uuid.uuid4().hex[:12], time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO decisions (run_id, sample, decision, new_label, note, created, batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, sample, decision, label, note, now, batch) for sample, decision, label in rows],
+            )
+        return batch
+
+    def undo_batch(self, run_id: str, batch: str) -> list[Decision]:
+        """Undo every standing decision of ``batch`` in one transaction; returns them (empty when none stood)."""
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? AND batch = ? AND undone = 0 ORDER BY id",
+                                (run_id, batch)).fetchall()
+            conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0", (run_id, batch))
+        return [_decision(r) for r in rows]
 
     def current_decisions(self, run_id: str) -> dict[int, Decision]:
         """The standing decision per sample: the latest one not undone."""
@@ -430,6 +516,7 @@ def _decision(row: sqlite3.Row) -> Decision:
     return Decision(
         id=row["id"], run_id=row["run_id"], sample=row["sample"], decision=row["decision"],
         new_label=row["new_label"], note=row["note"], created=row["created"], undone=bool(row["undone"]),
+        batch=row["batch"],
     )
 
 

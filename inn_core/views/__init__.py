@@ -11,6 +11,10 @@ _EXPORTS = {
     "decision_log": "review",
     "review_progress": "review",
     "export_run": "review",
+    "rule_selection": "bulk",
+    "preview_bulk": "bulk",
+    "apply_bulk": "bulk",
+    "export": "exports",
     "SampleEvidence": "evidence",
     "sample_evidence": "evidence",
     "load_evidence_source": "evidence",
@@ -20,10 +24,12 @@ _EXPORTS = {
     "run_embedding": "embedding",
     "robust_history": "robust_results",
     "robust_table": "robust_results",
-    "ToyConfig": "teaching",
-    "consistency_toy": "teaching",
-    "load_demo": "teaching",
-    "score_split": "teaching",
+    "ToyConfig": "toy",
+    "consistency_toy": "toy",
+    "load_demo": "demo",
+    "write_demo_assets": "demo",
+    "ScoreSplit": "score_split",
+    "score_split": "score_split",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)
