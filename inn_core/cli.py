@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -206,7 +207,13 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
+    from inn_core.method.distributed import launched
     from inn_core.runs.robust import robust_summary, train_robust
+
+    if launched() and _rank() > 0:
+        # DivideMix's co-training is not sharded: rank 0 trains alone and the others step aside.
+        print(f"rank {_rank()}: `train` runs on rank 0 alone; this rank exits", file=sys.stderr)
+        return 0
 
     run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
     if run_id is not None:
@@ -405,10 +412,20 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    """Entry point; returns the exit status (0 ok, 2 user error).
+
+    Under ``torchrun`` every rank runs this; only rank 0 prints results and progress.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if _rank() > 0:
+        args.quiet = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this rank's process
     from inn_core.runs.experiment import Cancelled
     from inn_core.runs.store import RunStore
 

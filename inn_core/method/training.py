@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World, global_batch_norm
 
 __all__ = [
     "OBJECTIVES",
@@ -151,6 +152,10 @@ class Trainer:
     num_classes : K.
     device : "auto", "cpu" or "cuda".
     random_state : seed of this trainer's own stream (batch order, MixUp, augmentation).
+    world : the processes training together (``torchrun``). Every rank draws the same global
+        batch, augmentation and MixUp pairing from this same stream and trains on its slice of
+        the batch under DistributedDataParallel with global BatchNorm statistics, so a step is
+        the single process's step up to rounding. Default: one process.
     """
 
     def __init__(
@@ -163,6 +168,7 @@ class Trainer:
         num_classes: int,
         device: str | torch.device = "auto",
         random_state: int = 0,
+        world: World = SINGLE,
     ) -> None:
         labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
         if inputs.shape[0] != labels.shape[0]:
@@ -176,18 +182,35 @@ class Trainer:
         self.config = config
         self.num_classes = num_classes
         self.epoch = 0
+        self.world = world
+        self._ddp: nn.Module | None = None
         self.rng = np.random.default_rng(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _network(self) -> nn.Module:
+        """The model to run forward: itself alone, wrapped in DistributedDataParallel under torchrun."""
+        if self.world.size == 1:
+            return self.model
+        if self._ddp is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device] if self.device.type == "cuda" else None
+            # Buffers (BatchNorm running statistics) agree on every rank by construction; no sync needed.
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids, process_group=self.world.group,
+                                                forward_sync_buffers=False)
+        return self._ddp
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, rows: slice) -> torch.Tensor:
+        """Mean loss over ``rows`` of the global batch ``x, y`` (all of it in a single process)."""
         cfg = self.config
         if cfg.objective == "mixup":
             mixed_x, targets = mixup_batch(x, y, self.num_classes, alpha=cfg.mixup_alpha, rng=self.rng)
-            logits = self.model(mixed_x)
-            return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
-        logits = self.model(x)
+            logits = self._network()(mixed_x[rows])
+            return -(targets[rows] * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+        x, y = x[rows], y[rows]
+        logits = self._network()(x)
         loss = cross_entropy(logits.float(), y)
         if cfg.objective == "ce_ne":
             loss = loss + cfg.ne_weight * negative_entropy(logits)
@@ -205,19 +228,28 @@ class Trainer:
         order = torch.from_numpy(self.rng.permutation(n)).to(self.device)
         total = torch.zeros((), device=self.device)
         use_amp = self.device.type == "cuda"
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            if idx.numel() < 2 and n > 1:
-                continue  # BatchNorm cannot train on a single sample
-            x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = self._loss(x, self.labels[idx])
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach() * idx.numel()
+        world = self.world
+        with global_batch_norm(self.model, world):
+            for start in range(0, n, cfg.batch_size):
+                idx = order[start : start + cfg.batch_size]
+                rows = world.batch_rows(idx.numel())
+                if (idx.numel() < 2 and n > 1) or rows is None:
+                    continue  # BatchNorm cannot train on a single sample
+                x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss = self._loss(x, self.labels[idx], rows)
+                self.optimizer.zero_grad(set_to_none=True)
+                if world.size == 1:
+                    loss.backward()
+                else:
+                    # DDP averages gradients over ranks; weighting each rank's mean by its share
+                    # of the batch makes that average the global batch's mean loss gradient.
+                    share = (rows.stop - rows.start) * world.size / idx.numel()
+                    (loss * share).backward()
+                self.optimizer.step()
+                total += loss.detach() * (rows.stop - rows.start)
         self.epoch += 1
-        return float(total) / n
+        return float(world.sum(total)) / n
 
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to resume: model, optimiser, epoch and the random stream's state."""

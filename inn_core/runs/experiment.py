@@ -27,12 +27,14 @@ from torch import nn
 from inn_core.data.datasets import DATASETS, LabelledData, load_dataset
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World, init_world
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import MODELS, create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
 from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.runs.distributed import failing_on_sigterm, rank_store
 from inn_core.runs.store import RunStore
 from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
@@ -274,7 +276,8 @@ def _model_name(config: ExperimentConfig, run: RunData) -> str:
     return config.model or default_model_for(run.data.image_size)
 
 
-def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
+def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device,
+                    world: World = SINGLE) -> dict[str, Trainer]:
     trainers = {}
     for i, (role, objective) in enumerate(MODEL_ROLES.items()):
         model = create_model(_model_name(config, run), num_classes=run.num_classes,
@@ -282,7 +285,7 @@ def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device
                              image_size=run.data.image_size, seed=config.seed * 1000 + 11 * (i + 1))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
-                                 random_state=config.seed * 1000 + 17 * (i + 1))
+                                 random_state=config.seed * 1000 + 17 * (i + 1), world=world)
     return trainers
 
 
@@ -296,30 +299,36 @@ def unit_interval(scores: np.ndarray) -> np.ndarray:
 
 def score_models(
     models: dict[str, nn.Module], inputs: torch.Tensor, observed: np.ndarray, *, L: int, H: int,
-    feature_model: str = "ce", device: str | torch.device = "auto",
+    feature_model: str = "ce", device: str | torch.device = "auto", world: World = SINGLE,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Score every sample with every method of :data:`METHODS` that the given models allow.
 
     Returns ``(scores, neighbor_indices (n, L), features (n, d))`` with ``scores[method]`` ``(n,)``.
+    Under ``torchrun`` (``world``) each rank computes its shard of every result - features, its
+    rows' neighbours against all features, scores - and every rank gets them all back.
     """
-    features = extract_features(models[feature_model], inputs, device=device)
-    neighbors, _ = nearest_neighbors(features, L, device=device)
+    gather, mine = world.gather_rows, world.take
+    shard = None if world.size == 1 else world.shard(inputs.shape[0])
+    features = gather(extract_features(models[feature_model], mine(inputs), device=device))
+    neighbors = gather(nearest_neighbors(features, L, device=device, rows=shard)[0])
     scores = {}
     if "mixup" in models:
-        scores["inn"] = inn_scores(models["mixup"], inputs, observed, neighbors, H=H, device=device)
-        scores["mixup_fy"] = label_probabilities(models["mixup"], inputs, observed, device=device)
+        scores["inn"] = gather(inn_scores(models["mixup"], inputs, observed, neighbors, H=H, device=device,
+                                          sample_indices=shard))
+        scores["mixup_fy"] = gather(label_probabilities(models["mixup"], mine(inputs), mine(observed), device=device))
     for role in ("ce", "ce_ne"):
         if role in models:
-            scores[role] = small_loss_scores(models[role], inputs, observed, device=device)
+            scores[role] = gather(small_loss_scores(models[role], mine(inputs), mine(observed), device=device))
     scores["deep_knn"] = deep_knn_scores(observed, neighbors)
     return scores, neighbors, features
 
 
 def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: ExperimentConfig,
-              device: torch.device) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
+              device: torch.device, world: World = SINGLE,
+              ) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
     models = {role: t.model for role, t in trainers.items()}
     scores, neighbors, _ = score_models(models, run.inputs, run.observed_labels, L=config.L, H=config.H,
-                                        feature_model=config.feature_model, device=device)
+                                        feature_model=config.feature_model, device=device, world=world)
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
@@ -336,7 +345,9 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
             )
         method_records.append(record)
     model_records = []
-    for role, model in models.items():
+    # The per-model fit and consistency records (a few forward passes over the data) are rank 0's
+    # alone: only rank 0 writes them, and the others wait for it at the next training step.
+    for role, model in models.items() if world.is_main else ():
         proba = predict_proba(model, run.inputs, device=device)
         record = {"epoch": epoch, "model": role, "fit_observed": float((proba.argmax(1) == run.observed_labels).mean())}
         if run.is_noisy is not None:
@@ -374,9 +385,14 @@ def run_experiment(
     InputError : bad configuration or data; the run is marked failed with the message.
     Cancelled : when stopped; the run is marked cancelled.
     """
+    world = init_world(resolve_device(config.device))
     if run_id is None:
-        run_id = store.create_run(config.to_dict(), name=config.name)
-    guard_run(store, run_id, lambda: _execute(config, store, run_id, callbacks, should_stop))
+        run_id = world.on_main(lambda: store.create_run(config.to_dict(), name=config.name))
+    with failing_on_sigterm(world):
+        if world.is_main:
+            guard_run(store, run_id, lambda: _execute(config, store, run_id, callbacks, should_stop, world))
+        else:
+            _execute(config, rank_store(store, world), run_id, (), should_stop, world)
     return run_id
 
 
@@ -421,15 +437,22 @@ def prepare_resume(store: RunStore, run_id: str, *, kind: str = "experiment") ->
 def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
                       should_stop: Callable[[], bool] | None = None) -> str:
     """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
-    config = ExperimentConfig.from_dict(prepare_resume(store, run_id))
+    world = init_world(resolve_device(store.config(run_id).get("device", "auto")))
+    config = ExperimentConfig.from_dict(world.on_main(lambda: prepare_resume(store, run_id)))
     return run_experiment(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
 
 
 def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
-             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None) -> None:
-    device = resolve_device(config.device)
+             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None,
+             world: World = SINGLE) -> None:
+    device = resolve_device(config.device) if world.size == 1 else world.device
     store.update_run(run_id, status="running", phase="loading data", pid=os.getpid(), error=None)
     run = prepare_data(config)
+    if world.size > run.n:
+        raise InputError(f"world size {world.size} is larger than the data ({run.n} samples); use at most {run.n} processes")
+    if world.size > config.batch_size:
+        raise InputError(f"world size {world.size} is larger than the batch size {config.batch_size}; "
+                         f"each rank trains on batch_size / world samples a step")
     store.write_arrays(
         run_id, "labels.npz", observed=run.observed_labels, true=run.true_labels, indices=run.indices,
         is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool),
@@ -442,7 +465,7 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     })
     if run.data.sources:
         store.write_json(run_id, "sources.json", list(run.data.sources))
-    trainers = _build_trainers(config, run, device)
+    trainers = _build_trainers(config, run, device, world)
     metrics = store.metrics(run_id)
     checkpoint = store.read_torch(run_id, "checkpoint.pt")
     if checkpoint is not None:
@@ -458,7 +481,9 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     started, work_at_start = time.monotonic(), done_work
 
     def report(phase: str, epoch: int, message: str = "") -> None:
-        if (should_stop is not None and should_stop()) or store.cancel_requested(run_id):
+        # Rank 0 reads the cancel flag and tells every rank, so all of them stop at the same step.
+        stop = world.is_main and ((should_stop is not None and should_stop()) or store.cancel_requested(run_id))
+        if world.broadcast(stop):
             raise Cancelled(run_id)
         fraction = done_work / total_work
         elapsed = time.monotonic() - started
@@ -475,7 +500,7 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
         done_work += 1
         report("training", epoch, " ".join(f"{r}={v:.3f}" for r, v in losses.items()))
         if epoch in config.eval_epochs:
-            method_records, model_records, arrays, neighbors = _evaluate(epoch, trainers, run, config, device)
+            method_records, model_records, arrays, neighbors = _evaluate(epoch, trainers, run, config, device, world)
             store.write_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz", neighbors=neighbors, **arrays)
             metrics["methods"] += method_records
             metrics["models"] += model_records
@@ -486,18 +511,19 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
             "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
 
     report("finalising", config.epochs)
-    _finalise(store, run_id, trainers, run, config, device)
+    _finalise(store, run_id, trainers, run, config, device, world)
     store.update_run(run_id, status="done", progress=1.0, phase="done", eta=None, pid=None)
     for cb in callbacks:
         cb(Progress("done", config.epochs, config.epochs, 1.0, 0.0))
 
 
 def _finalise(store: RunStore, run_id: str, trainers: dict[str, Trainer], run: RunData,
-              config: ExperimentConfig, device: torch.device) -> None:
+              config: ExperimentConfig, device: torch.device, world: World = SINGLE) -> None:
     h = trainers[config.feature_model].model
-    features = extract_features(h, run.inputs, device=device)
-    neighbors, distances = nearest_neighbors(features, config.L, device=device)
-    proba = predict_proba(trainers["mixup"].model, run.inputs, device=device)
+    features = world.gather_rows(extract_features(h, world.take(run.inputs), device=device))
+    shard = None if world.size == 1 else world.shard(run.n)
+    neighbors, distances = map(world.gather_rows, nearest_neighbors(features, config.L, device=device, rows=shard))
+    proba = world.gather_rows(predict_proba(trainers["mixup"].model, world.take(run.inputs), device=device))
     store.write_arrays(run_id, "final.npz", features=features, neighbors=neighbors, distances=distances,
                        proba=proba, predicted=proba.argmax(1))
     for role, trainer in trainers.items():
