@@ -427,6 +427,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         args.quiet = True
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this rank's process
     from inn_core.runs.experiment import Cancelled
+    from inn_core.runs.distributed import RankStopped
     from inn_core.runs.store import RunStore
 
     try:
@@ -437,6 +438,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Cancelled as exc:
         print(f"run {exc} cancelled; `python -m inn_core resume {exc}` continues it", file=sys.stderr)
+        return 1
+    except RankStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)

@@ -13,6 +13,8 @@ each global batch of ``batch_size`` samples into ``world`` contiguous slices (se
 from __future__ import annotations
 
 import os
+import sys
+import tempfile
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MethodType
@@ -208,9 +210,10 @@ def init_world(device: torch.device) -> World:
         backend = "gloo"
     where = f"{os.environ.get('MASTER_ADDR', '?')}:{os.environ.get('MASTER_PORT', '?')}"
     try:
-        dist.init_process_group(backend, rank=rank, world_size=size, timeout=timedelta(seconds=timeout))
-        group = dist.new_group(backend=backend, timeout=timedelta(seconds=op_timeout))
-        norm_group = dist.new_group(backend=backend, timeout=timedelta(seconds=op_timeout))
+        with _native_stderr_held():
+            dist.init_process_group(backend, rank=rank, world_size=size, timeout=timedelta(seconds=timeout))
+            group = dist.new_group(backend=backend, timeout=timedelta(seconds=op_timeout))
+            norm_group = dist.new_group(backend=backend, timeout=timedelta(seconds=op_timeout))
     except Exception as exc:  # noqa: BLE001 - torch raises RuntimeError, ValueError or DistStoreError here
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise InputError(
@@ -219,6 +222,26 @@ def init_world(device: torch.device) -> World:
         ) from None
     _WORLD = World(rank=rank, size=size, device=device, group=group, norm_group=norm_group)
     return _WORLD
+
+
+@contextmanager
+def _native_stderr_held() -> Iterator[None]:
+    """Hold file descriptor 2 in a temporary file, written out after all unless the block fails.
+
+    c10d logs a C++ stack trace for every failed connection attempt, which would bury the one
+    line that a failed join ends with.
+    """
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+        held.seek(0)
+        sys.stderr.write(held.read().decode(errors="replace"))
 
 
 @contextmanager
