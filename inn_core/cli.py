@@ -141,22 +141,21 @@ def _fit_table(store, run_id: str) -> str:
     return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
 
 
-def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str | None:
+def _start(args: argparse.Namespace, store, config) -> str | None:
     """Run ``config`` in the foreground with a progress bar and return its id, or with ``--background``
-    start a worker process, print the run id and return None."""
+    check its data, start a worker process, print the run id and return None."""
     import time
 
-    from inn_core.runs.experiment import launch_in_background
+    from inn_core.runs.launch import submit
 
     if args.background:
-        run_id = store.create_run(config.to_dict(), name=config.name, kind=kind)
-        launch_in_background(store, run_id)
-        print(run_id)
+        print(submit(store, config))
         return None
     bar = _ProgressBar()
     started = time.monotonic()
     try:
-        run_id = runner(config, store=store, callbacks=[] if args.quiet else [bar])
+        # The run checks its own data and records a failure in the store.
+        run_id = submit(store, config, background=False, validate=False, callbacks=[] if args.quiet else [bar])
     finally:
         bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
@@ -164,9 +163,7 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
 
 
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.experiment import run_experiment
-
-    run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
+    run_id = _start(args, store, _config_from_args(args))
     if run_id is not None:
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
@@ -174,10 +171,8 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.robust import resume_robust
-    from inn_core.runs.experiment import resume_experiment
+    from inn_core.runs.launch import resume
 
-    resume = resume_robust if store.get_run(args.run).kind == "robust" else resume_experiment
     bar = _ProgressBar()
     try:
         resume(store, args.run, callbacks=[] if args.quiet else [bar])
@@ -207,15 +202,13 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
-    from inn_core.method.distributed import launched
-    from inn_core.runs.robust import robust_summary, train_robust
+    from inn_core.runs.distributed import steps_aside
+    from inn_core.runs.robust import robust_summary
 
-    if launched() and _rank() > 0:
-        # DivideMix's co-training is not sharded: rank 0 trains alone and the others step aside.
-        print(f"rank {_rank()}: `train` runs on rank 0 alone; this rank exits", file=sys.stderr)
+    if steps_aside(sharded=False):  # DivideMix's co-training runs on rank 0 alone
         return 0
 
-    run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
+    run_id = _start(args, store, _robust_config_from_args(args))
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
@@ -426,8 +419,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if _rank() > 0:
         args.quiet = True
         sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this rank's process
-    from inn_core.runs.experiment import Cancelled
     from inn_core.runs.distributed import RankStopped
+    from inn_core.runs.lifecycle import Cancelled
     from inn_core.runs.store import RunStore
 
     try:

@@ -11,7 +11,8 @@ from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
-from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
+from inn_core.runs.launch import submit
 from inn_core.method.models import MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
 from inn_core.views.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
@@ -211,9 +212,7 @@ if st.button("Start", type="primary", key="ne_start", disabled=shown is None):
             name=name.strip(),
         )
         with st.spinner("Checking the data…"):
-            prepare_data(config)
-        run_id = store.create_run(config.to_dict(), name=config.name)
-        launch_in_background(store, run_id)
+            run_id = submit(store, config)
         st.session_state["current_run"] = run_id
         st.success(f"Started **{config.name or run_id}**. Follow it below, or on **AUC across epochs** as it trains.")
 

@@ -10,15 +10,20 @@ into an exception that the run's guard records (a collective that loses its peer
 
 from __future__ import annotations
 
+import os
 import signal
-from collections.abc import Iterator
+import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
-from inn_core.method.distributed import World
+from inn_core.devices import resolve_device
+from inn_core.method.distributed import World, init_world, launched
 from inn_core.runs.store import RunStore
 
-__all__ = ["RankStopped", "rank_store", "failing_on_sigterm"]
+__all__ = ["RankStopped", "rank_store", "failing_on_sigterm", "on_main_rank", "steps_aside"]
+
+T = TypeVar("T")
 
 _WRITES = frozenset({"create_run", "update_run", "request_cancel", "write_json", "write_arrays", "write_torch",
                      "delete_run", "mark_stale_runs", "record_decision", "undo_decision"})
@@ -60,3 +65,21 @@ def failing_on_sigterm(world: World) -> Iterator[None]:
         yield
     finally:
         signal.signal(signal.SIGTERM, previous)
+
+
+def on_main_rank(store: RunStore, run_id: str, fn: Callable[[], T]) -> T:
+    """``fn()`` (a check that writes, such as ``prepare_resume``) on rank 0 only, its result on every rank."""
+    if not launched():
+        return fn()
+    world = init_world(resolve_device(store.config(run_id).get("device", "auto")))
+    return world.on_main(fn)
+
+
+def steps_aside(sharded: bool) -> bool:
+    """True on ranks other than 0 of a ``torchrun`` launch of a run kind that is not sharded
+    (DivideMix's co-training): rank 0 runs it alone and the others exit at once, saying so."""
+    rank = int(os.environ.get("RANK", "0") or 0)
+    if sharded or not launched() or rank == 0:
+        return False
+    print(f"rank {rank}: this kind of run is not sharded; rank 0 runs it alone and this rank exits", file=sys.stderr)
+    return True
