@@ -4,8 +4,8 @@ The store lives on a filesystem every rank can read (one machine, or a shared fi
 nodes): all ranks read the configuration and the last checkpoint from it, rank 0 alone writes.
 :func:`rank_store` hands the other ranks a view whose writes do nothing, so the runner's code
 reads the same on every rank. A rank killed mid-run ends the run ``failed`` and resumable:
-torchrun's agent stops the surviving ranks with SIGTERM, which :func:`failing_on_sigterm` turns
-into an exception that the run's guard records (a collective that loses its peer fails the same way).
+torchrun's agent stops the surviving ranks with SIGTERM, or their next collective loses its peer;
+:func:`as_rank` turns either into one :class:`RankStopped` line that the run's guard records.
 """
 
 from __future__ import annotations
@@ -13,15 +13,16 @@ from __future__ import annotations
 import os
 import signal
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from typing import Any, TypeVar
+
+import torch.distributed as dist
 
 from inn_core.devices import resolve_device
 from inn_core.method.distributed import World, init_world, launched
 from inn_core.runs.store import RunStore
 
-__all__ = ["RankStopped", "rank_store", "failing_on_sigterm", "on_main_rank", "steps_aside"]
+__all__ = ["RankStopped", "rank_store", "as_rank", "on_main_rank", "steps_aside"]
 
 T = TypeVar("T")
 
@@ -50,21 +51,33 @@ def rank_store(store: RunStore, world: World) -> RunStore:
     return store if world.is_main else _ReadOnlyStore(store)  # type: ignore[return-value]
 
 
-@contextmanager
-def failing_on_sigterm(world: World) -> Iterator[None]:
-    """While a multi-rank run works, SIGTERM raises :class:`RankStopped` so the run is marked failed."""
+def as_rank(world: World, body: Callable[[], T]) -> Callable[[], T]:
+    """``body`` such that losing another rank raises :class:`RankStopped` with one clear line.
+
+    Losing a rank shows up two ways: torchrun's agent sends this rank SIGTERM, or a collective
+    fails because its peer's connection closed. Either way the run's guard then records the run
+    as failed (resumable) with that line. A world of size 1 gets ``body`` itself.
+    """
     if world.size == 1:
-        yield
-        return
+        return body
 
     def stop(signum: int, frame: Any) -> None:
         raise RankStopped("stopped by torchrun: another rank of this run failed or was killed; resume continues it")
 
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    def run() -> T:
+        previous = signal.signal(signal.SIGTERM, stop)
+        try:
+            return body()
+        except RuntimeError as exc:
+            text = str(exc)
+            if isinstance(exc, RankStopped) or not (isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text):
+                raise
+            first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
+            raise RankStopped(f"lost another rank of this run (it failed or was killed); resume continues it ({first})") from exc
+        finally:
+            signal.signal(signal.SIGTERM, previous)
+
+    return run
 
 
 def on_main_rank(store: RunStore, run_id: str, fn: Callable[[], T]) -> T:

@@ -33,7 +33,7 @@ from inn_core.runs.lifecycle import (
     Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
 )
 from inn_core.runs.prepare import DATASET_DEFAULTS, RunData, build_model, prepare_data, write_run_data
-from inn_core.runs.distributed import failing_on_sigterm, on_main_rank, rank_store
+from inn_core.runs.distributed import as_rank, on_main_rank, rank_store
 from inn_core.runs.store import RunStore
 from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
@@ -291,11 +291,10 @@ def run_experiment(
     world = init_world(resolve_device(config.device))
     if run_id is None:
         run_id = world.on_main(lambda: store.create_run(config.to_dict(), name=config.name))
-    with failing_on_sigterm(world):
-        if world.is_main:
-            guard_run(store, run_id, lambda: _execute(config, store, run_id, callbacks, should_stop, world))
-        else:
-            _execute(config, rank_store(store, world), run_id, (), should_stop, world)
+    if world.is_main:
+        guard_run(store, run_id, as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world)))
+    else:
+        as_rank(world, lambda: _execute(config, rank_store(store, world), run_id, (), should_stop, world))()
     return run_id
 
 
