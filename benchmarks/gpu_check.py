@@ -101,7 +101,7 @@ def run(args: argparse.Namespace) -> list[dict]:
     h, h_epochs = _train("ce", images, observed, epochs=epochs, device=device, compile_model=args.compile, seed=1)
     f, f_epochs = _train("mixup", images, observed, epochs=epochs, device=device, compile_model=args.compile, seed=2)
     # The first epoch pays for cuDNN autotuning (and compilation); the steady epoch is the later mean.
-    steady = [s for s in (h_epochs[1:] + f_epochs[1:])] or h_epochs + f_epochs
+    steady = h_epochs[1:] + f_epochs[1:] or h_epochs + f_epochs
     epoch_s = float(np.mean(steady))
     features, features_s = _timed(device, lambda: extract_features(h, images, device=device))
     (neighbors, _), search_s = _timed(device, lambda: nearest_neighbors(features, L, device=device))
@@ -148,22 +148,22 @@ def run(args: argparse.Namespace) -> list[dict]:
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cpu-smoke", action="store_true",
-                        help="toy size on the CPU (n = 128, 1 epoch, L = H = 3): catches breakage without a GPU")
+                        help="toy size on the CPU (n = 64, 1 epoch, L = H = 2): catches breakage without a GPU")
     parser.add_argument("--device", default=None, help="default: cuda (cpu with --cpu-smoke)")
-    parser.add_argument("--n", type=int, default=None, help="samples (default 50,000; 128 with --cpu-smoke)")
+    parser.add_argument("--n", type=int, default=None, help="samples (default 50,000; 64 with --cpu-smoke)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of each model (default 3; 1 with --cpu-smoke)")
-    parser.add_argument("--L", type=int, default=None, help="neighbours (default 10; 3 with --cpu-smoke)")
-    parser.add_argument("--H", type=int, default=None, help="trapezoids (default 10; 3 with --cpu-smoke)")
+    parser.add_argument("--L", type=int, default=None, help="neighbours (default 10; 2 with --cpu-smoke)")
+    parser.add_argument("--H", type=int, default=None, help="trapezoids (default 10; 2 with --cpu-smoke)")
     parser.add_argument("--compile", action="store_true", help="torch.compile the models before training")
     args = parser.parse_args(argv)
     smoke = args.cpu_smoke
     args.device = args.device or ("cpu" if smoke else "cuda")
     if args.device.startswith("cuda") and not torch.cuda.is_available():
         parser.error("no CUDA device here; run with --cpu-smoke (toy size on the CPU)")
-    args.n = args.n or (128 if smoke else 50_000)
+    args.n = args.n or (64 if smoke else 50_000)
     args.epochs = args.epochs or (1 if smoke else 3)
-    args.L = args.L or (3 if smoke else 10)
-    args.H = args.H or (3 if smoke else 10)
+    args.L = args.L or (2 if smoke else 10)
+    args.H = args.H or (2 if smoke else 10)
     return args
 
 

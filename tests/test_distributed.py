@@ -203,3 +203,22 @@ def test_world_larger_than_the_data_ends_with_one_line(tmp_path):
     assert out.returncode != 0
     assert "error: world size 3 is larger than the data (2 samples)" in out.stderr, out.stderr[-3000:]
     assert _only_run(RunStore(tmp_path)).status == "failed"
+
+
+# ---- the GPU check's CPU smoke ---------------------------------------------------------------
+
+@pytest.mark.slow
+def test_gpu_check_runs_at_toy_size_on_the_cpu(capsys):
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    try:
+        import gpu_check
+    finally:
+        sys.path.remove(str(ROOT / "benchmarks"))
+    rows = gpu_check.main(["--cpu-smoke", "--n", "24", "--L", "2", "--H", "1"])
+    printed = capsys.readouterr().out
+    phases = [row["phase"] for row in rows]
+    assert any(p.startswith("exact neighbours 24 x 512") for p in phases)
+    assert any(p.startswith("INN scores") for p in phases)
+    assert all(row["seconds"] > 0 for row in rows)
+    assert "neighbours + INN scores <= 60 s" in printed and "n/a (n = 24, not 50,000)" in printed
+    assert "clean/noisy AUC of INN" in printed
