@@ -149,6 +149,10 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     from inn_core.runs.launch import submit
 
     if args.background:
+        from inn_core.method.distributed import launched
+
+        if launched():
+            raise InputError("--background starts its own worker process; under torchrun run in the foreground")
         print(submit(store, config))
         return None
     bar = _ProgressBar()
