@@ -155,7 +155,7 @@ def run(args: argparse.Namespace) -> list[dict]:
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpu-smoke", action="store_true",
+    parser.add_argument("--cpu-smoke", "--quick", dest="cpu_smoke", action="store_true",
                         help="toy size on the CPU (n = 64, 1 epoch, L = H = 2): catches breakage without a GPU")
     parser.add_argument("--device", default=None, help="default: cuda (cpu with --cpu-smoke)")
     parser.add_argument("--n", type=int, default=None, help="samples (default 50,000; 64 with --cpu-smoke)")
