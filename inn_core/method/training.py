@@ -17,6 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from inn_core.devices import resolve_device
+from inn_core._validation import as_generator
 from inn_core.errors import InputError
 from inn_core.method.distributed import SINGLE, World, global_batch_norm
 
@@ -196,7 +197,7 @@ class Trainer:
         self.epoch = 0
         self.world = world
         self._ddp: nn.Module | None = None
-        self.rng = np.random.default_rng(random_state)
+        self.rng = as_generator(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from inn_core.data.datasets import DATASETS
+from inn_core._seeds import role_seed
+from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.distributed import SINGLE, World, init_world
@@ -28,7 +30,7 @@ from inn_core.method.mixture import split_clean
 from inn_core.method.models import MODELS
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec
-from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.method.registry import METHODS, ScoringInputs, posterior_key, score_key
 from inn_core.runs.lifecycle import (
     Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
 )
@@ -57,15 +59,6 @@ __all__ = [
 
 #: The three models of an experiment: name -> training objective.
 MODEL_ROLES = {"ce": "ce", "ce_ne": "ce_ne", "mixup": "mixup"}
-
-#: Scoring methods and what they use. All scores: higher = more likely clean.
-METHODS = {
-    "inn": "INN: f_y integrated along the paths to the L nearest neighbours (MixUp model f)",
-    "ce": "small-loss of the CE model (minus the per-sample cross-entropy)",
-    "ce_ne": "small-loss of the CE + negative-entropy model",
-    "deep_knn": "Deep k-NN: fraction of the L neighbours that share the label",
-    "mixup_fy": "f_y(x) of the MixUp model at the sample itself (INN without the neighbour paths)",
-}
 
 _DEFAULT_EVALS = 8
 
@@ -130,8 +123,7 @@ class ExperimentConfig:
             raise InputError(f"L (neighbours per sample) must be at least 1, got {self.L}")
         if self.H < 1:
             raise InputError(f"H (trapezoids per path) must be at least 1, got {self.H}")
-        if self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+        check_int("seed", self.seed, low=0)
         if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         # One training config validates epochs, batch size, lr and the schedule with clear messages.
@@ -184,11 +176,11 @@ class ExperimentConfig:
 def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device,
                     world: World = SINGLE) -> dict[str, Trainer]:
     trainers = {}
-    for i, (role, objective) in enumerate(MODEL_ROLES.items()):
-        model = build_model(config, run, seed=config.seed * 1000 + 11 * (i + 1))
+    for role, objective in MODEL_ROLES.items():
+        model = build_model(config, run, seed=role_seed(config.seed, "model_init", role))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
-                                 random_state=config.seed * 1000 + 17 * (i + 1), world=world)
+                                 random_state=role_seed(config.seed, "model_batches", role), world=world)
     return trainers
 
 
@@ -204,25 +196,24 @@ def score_models(
     models: dict[str, nn.Module], inputs: torch.Tensor, observed: np.ndarray, *, L: int, H: int,
     feature_model: str = "ce", device: str | torch.device = "auto", world: World = SINGLE,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Score every sample with every method of :data:`METHODS` that the given models allow.
+    """Score every sample with every method of :data:`~inn_core.method.registry.METHODS` the given models allow.
 
     Returns ``(scores, neighbor_indices (n, L), features (n, d))`` with ``scores[method]`` ``(n,)``.
     Under ``torchrun`` (``world``) each rank computes its shard of every result - features, its
     rows' neighbours against all features, scores - and every rank gets them all back.
     """
-    gather, mine = world.gather_rows, world.take
+    gather = world.gather_rows
     shard = None if world.size == 1 else world.shard(inputs.shape[0])
-    features = gather(extract_features(models[feature_model], mine(inputs), device=device))
+    features = gather(extract_features(models[feature_model], world.take(inputs), device=device))
     neighbors = gather(nearest_neighbors(features, L, device=device, rows=shard)[0])
+    given = ScoringInputs(models=models, inputs=inputs, observed=observed, neighbors=neighbors, features=features,
+                          H=H, device=device, rows=shard)
     scores = {}
-    if "mixup" in models:
-        scores["inn"] = gather(inn_scores(models["mixup"], inputs, observed, neighbors, H=H, device=device,
-                                          sample_indices=shard))
-        scores["mixup_fy"] = gather(label_probabilities(models["mixup"], mine(inputs), mine(observed), device=device))
-    for role in ("ce", "ce_ne"):
-        if role in models:
-            scores[role] = gather(small_loss_scores(models[role], mine(inputs), mine(observed), device=device))
-    scores["deep_knn"] = deep_knn_scores(observed, neighbors)
+    for name, method in METHODS.items():
+        if method.available(models):
+            out = method.scorer(given)
+            # A scorer that ignores the shard scored every sample on every rank: nothing to gather.
+            scores[name] = out if len(out) == inputs.shape[0] else gather(out)
     return scores, neighbors, features
 
 
@@ -236,8 +227,8 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
     method_records = []
     for method, s in scores.items():
         clean_mask, posterior, mixture = split_clean(unit_interval(s))
-        arrays[f"scores_{method}"] = s.astype(np.float32)
-        arrays[f"posterior_{method}"] = posterior.astype(np.float32)
+        arrays[score_key(method)] = s.astype(np.float32)
+        arrays[posterior_key(method)] = posterior.astype(np.float32)
         record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
         if run.is_noisy is not None:
             flags = flag_metrics(~clean_mask, run.is_noisy)
