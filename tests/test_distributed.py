@@ -185,7 +185,7 @@ def test_cancel_reaches_every_rank_and_a_killed_rank_leaves_the_run_resumable(tm
     assert proc.returncode != 0
     record = store.get_run(run_id)
     assert record.status == "failed", (record, proc.stdout.read()[-3000:])
-    assert record.error and "another rank of this run" in record.error
+    assert record.error and "another rank of this run" in record.error, record.error
 
     # A single process continues from the last checkpoint and finishes.
     checkpoint_epoch = store.read_torch(run_id, "checkpoint.pt")["epoch"]

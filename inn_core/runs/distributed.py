@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -51,21 +52,41 @@ def rank_store(store: RunStore, world: World) -> RunStore:
     return store if world.is_main else _ReadOnlyStore(store)  # type: ignore[return-value]
 
 
-def as_rank(world: World, body: Callable[[], T]) -> Callable[[], T]:
+_STOPPED = "stopped by torchrun: another rank of this run failed or was killed; resume continues it"
+
+
+def as_rank(world: World, body: Callable[[], T], *, on_stop: Callable[[str], None] | None = None) -> Callable[[], T]:
     """``body`` such that losing another rank raises :class:`RankStopped` with one clear line.
 
     Losing a rank shows up two ways: torchrun's agent sends this rank SIGTERM, or a collective
     fails because its peer's connection closed. Either way the run's guard then records the run
-    as failed (resumable) with that line. A world of size 1 gets ``body`` itself.
+    as failed (resumable) with that line. A rank blocked inside a collective cannot run Python's
+    signal handler before torchrun's SIGKILL follows, so ``on_stop(message)`` (rank 0: mark the
+    run failed) is also called from a watcher thread woken by the signal itself
+    (``signal.set_wakeup_fd``). A world of size 1 gets ``body`` itself.
     """
     if world.size == 1:
         return body
 
     def stop(signum: int, frame: Any) -> None:
-        raise RankStopped("stopped by torchrun: another rank of this run failed or was killed; resume continues it")
+        raise RankStopped(_STOPPED)
+
+    def watch(fd: int) -> None:
+        while True:
+            data = os.read(fd, 64)
+            if not data:
+                return  # the run ended: the write end was closed
+            if signal.SIGTERM in data and on_stop is not None:
+                on_stop(_STOPPED)
+                return
 
     def run() -> T:
+        read_fd, write_fd = os.pipe()
+        os.set_blocking(write_fd, False)
         previous = signal.signal(signal.SIGTERM, stop)
+        previous_fd = signal.set_wakeup_fd(write_fd)
+        watcher = threading.Thread(target=watch, args=(read_fd,), name="inn-rank-watch", daemon=True)
+        watcher.start()
         try:
             return body()
         except RuntimeError as exc:
@@ -75,7 +96,11 @@ def as_rank(world: World, body: Callable[[], T]) -> Callable[[], T]:
             first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
             raise RankStopped(f"lost another rank of this run (it failed or was killed); resume continues it ({first})") from exc
         finally:
+            signal.set_wakeup_fd(previous_fd)
             signal.signal(signal.SIGTERM, previous)
+            os.close(write_fd)
+            watcher.join(timeout=5)
+            os.close(read_fd)
 
     return run
 

@@ -283,7 +283,11 @@ def run_experiment(
     if run_id is None:
         run_id = world.on_main(lambda: store.create_run(config.to_dict(), name=config.name))
     if world.is_main:
-        guard_run(store, run_id, as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world)))
+        def stopped(message: str) -> None:
+            store.update_run(run_id, status="failed", error=message, eta=None, pid=None)
+
+        guard_run(store, run_id, as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world),
+                                         on_stop=stopped))
     else:
         as_rank(world, lambda: _execute(config, rank_store(store, world), run_id, (), should_stop, world))()
     return run_id
