@@ -134,6 +134,10 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     from inn_core.runs.launch import submit
 
     if args.background:
+        from inn_core.method.distributed import launched
+
+        if launched():
+            raise InputError("--background starts its own worker process; under torchrun run in the foreground")
         print(submit(store, config))
         return None
     bar = _ProgressBar()
@@ -187,7 +191,11 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
+    from inn_core.runs.distributed import steps_aside
     from inn_core.runs.robust import robust_summary
+
+    if steps_aside(sharded=False):  # DivideMix's co-training runs on rank 0 alone
+        return 0
 
     run_id = _start(args, store, _robust_config_from_args(args))
     if run_id is not None:
@@ -413,10 +421,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    """Entry point; returns the exit status (0 ok, 2 user error).
+
+    Under ``torchrun`` every rank runs this; only rank 0 prints results and progress.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if _rank() > 0:
+        args.quiet = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this rank's process
+    from inn_core.runs.distributed import RankStopped
     from inn_core.runs.lifecycle import Cancelled
     from inn_core.runs.store import RunStore
 
@@ -430,6 +449,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Cancelled as exc:
         print(f"run {exc} cancelled; `python -m inn_core resume {exc}` continues it", file=sys.stderr)
+        return 1
+    except RankStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)

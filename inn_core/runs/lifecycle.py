@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World
 from inn_core.runs.store import RunStore
 
 __all__ = [
@@ -65,14 +66,16 @@ class Reporter:
     epochs : the run's epochs, as shown in :class:`Progress`.
     callbacks : each is called with every :class:`Progress`.
     should_stop : polled at every report; True raises :class:`Cancelled` (so does the store's cancel flag).
+    world : the ranks of a ``torchrun`` run: rank 0 polls and tells every rank, so all stop at the same step.
 
     ``done`` counts the units finished; the ETA extrapolates the rate of the units done in this
     process (since the last :meth:`start`), so a resumed run does not count restored work as speed.
     """
 
     def __init__(self, store: RunStore, run_id: str, *, total: int, epochs: int,
-                 callbacks: Sequence[ProgressCallback] = (), should_stop: Callable[[], bool] | None = None) -> None:
-        self.store, self.run_id = store, run_id
+                 callbacks: Sequence[ProgressCallback] = (), should_stop: Callable[[], bool] | None = None,
+                 world: World = SINGLE) -> None:
+        self.store, self.run_id, self.world = store, run_id, world
         self.total, self.epochs = max(1, int(total)), epochs
         self.callbacks, self.should_stop = tuple(callbacks), should_stop
         self.start(0)
@@ -84,7 +87,9 @@ class Reporter:
 
     def report(self, phase: str, epoch: int, message: str = "") -> Progress:
         """Stop if asked to; else write and broadcast the progress."""
-        if (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id):
+        stop = self.world.is_main and (
+            (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id))
+        if self.world.broadcast(stop):
             raise Cancelled(self.run_id)
         elapsed = time.monotonic() - self.started
         rate = (self.done - self.done_at_start) / elapsed if elapsed > 0 else 0
