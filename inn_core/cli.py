@@ -135,6 +135,10 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     from inn_core.runs.launch import submit
 
     if args.background:
+        from inn_core.method.distributed import launched
+
+        if launched():
+            raise InputError("--background starts its own worker process; under torchrun run in the foreground")
         print(submit(store, config))
         return None
     bar = _ProgressBar()
@@ -188,13 +192,20 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
+    from inn_core.runs.distributed import steps_aside
     from inn_core.runs.robust import robust_summary
+
+    if steps_aside(sharded=False):  # DivideMix's co-training runs on rank 0 alone
+        return 0
 
     run_id = _start(args, store, _robust_config_from_args(args))
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
-        print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
+        if summary["last_test_accuracy"] is None:
+            print("test accuracy: not measured (the data has no test split; see --data-option test_fraction=...)")
+        else:
+            print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
     return 0
 
 
@@ -212,7 +223,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     for r in runs:
         experiment = r.experiment
         noise = experiment.get("noise", {})
-        setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
+        setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
         print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")
@@ -284,9 +295,10 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.demo import write_demo_assets
+    from inn_core.views.demo import DEMO_DIR, write_demo_assets
 
-    path = write_demo_assets(args.output, store=store)
+    # The package's own folder by default: that is where the dashboard reads the demo from.
+    path = write_demo_assets(args.output or DEMO_DIR, store=store)
     print(f"demo run metrics written to {path}")
     return 0
 
@@ -480,15 +492,26 @@ def build_parser() -> argparse.ArgumentParser:
     toy.set_defaults(func=_cmd_toy)
 
     demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
-    demo.add_argument("--output", default="assets/demo")
+    demo.add_argument("--output", help="folder to write to (default: the package's assets/demo, read by the dashboard)")
     demo.set_defaults(func=_cmd_demo_assets)
     return parser
 
 
+def _rank() -> int:
+    return int(os.environ.get("RANK", "0") or 0)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point; returns the exit status (0 ok, 2 user error)."""
+    """Entry point; returns the exit status (0 ok, 2 user error).
+
+    Under ``torchrun`` every rank runs this; only rank 0 prints results and progress.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
+    if _rank() > 0:
+        args.quiet = True
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115 - for the life of this rank's process
+    from inn_core.runs.distributed import RankStopped
     from inn_core.runs.lifecycle import Cancelled
     from inn_core.runs.store import RunStore
 
@@ -502,6 +525,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except Cancelled as exc:
         print(f"run {exc} cancelled; `python -m inn_core resume {exc}` continues it", file=sys.stderr)
+        return 1
+    except RankStopped as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)

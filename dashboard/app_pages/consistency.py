@@ -66,7 +66,7 @@ if result is not None:
                 f"Over all {len(result.points)} toy points, the AUC of telling clean from noisy labels is "
                 f"**{result.auc_inn:.3f}** for INN and **{result.auc_fy:.3f}** for `f_y` at the point alone. "
                 "The square is the wrongly labelled point the network fits best - the hardest case for a "
-                "small-loss rule."
+                f"small-loss rule. The network fits **{result.memorised:.0%}** of the wrong labels (`f_y` >= 0.5)."
             )
     if result.noisy is not None and result.means is not None:
         means = result.means

@@ -45,6 +45,7 @@ import torch
 from inn_core.devices import resolve_device
 from inn_core._validation import check_int
 from inn_core.errors import InputError
+from inn_core.method.threads import torch_threads
 
 __all__ = ["nearest_neighbors"]
 
@@ -80,6 +81,7 @@ def nearest_neighbors(
     chunk_size: int | None = None,
     device: str | torch.device = "auto",
     backend: str = "auto",
+    rows=None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Find the ``k`` nearest other samples of every sample (Euclidean, exact).
 
@@ -102,10 +104,16 @@ def nearest_neighbors(
         same exact re-rank, so the results are identical. ``"auto"`` is torch:
         the tiles do half of faiss's arithmetic and measured faster on the CPU
         (``benchmarks/bench_neighbors.py``).
+    rows : (m,) int array or None, keyword-only
+        Search only these query rows against all ``n`` samples (one rank's
+        shard under torchrun). The rows are searched query by query on full
+        rows of distances (no symmetric tiles) and go through the same exact
+        re-rank and proof, so ``indices[j]`` equals row ``rows[j]`` of the
+        full search. ``backend`` does not apply. Default: every row.
 
     Returns
     -------
-    indices : (n, k) int64 ndarray
+    indices : (n, k) int64 ndarray (``(m, k)`` with ``rows``)
         ``indices[i]`` are the neighbours of sample ``i`` by increasing
         distance, ties by increasing index; ``i`` itself never appears.
     distances : (n, k) float32 ndarray
@@ -165,18 +173,21 @@ def nearest_neighbors(
     # (The clamp only matters for subnormal float64 input.)
     exponent = max(math.frexp(magnitude)[1], -1000)
     points.mul_(math.ldexp(1.0, -exponent))
-    threads = torch.get_num_threads()
     # On the CPU every torch call runs on one thread, and the cores are used by
     # worker threads over tiles instead: an OpenMP barrier per small step
     # stalls whenever another process holds a core (measured 3x slower on a
     # shared 2-core machine). The caller's setting comes back at the end.
-    with _threads(target, 1):
+    queries = None if rows is None else _as_rows(rows, n).to(target)
+    with _threads(target, 1) as threads:
         search = _Search(points, k, threads)
-        if faiss is None:
-            candidates, approximate = search.tile_candidates(chunk)
+        if queries is not None:
+            indices, distances = search.query_rows(queries)
         else:
-            candidates, approximate = search.faiss_candidates(faiss, chunk)
-        indices, distances = search.exact(candidates, approximate)
+            if faiss is None:
+                candidates, approximate = search.tile_candidates(chunk)
+            else:
+                candidates, approximate = search.faiss_candidates(faiss, chunk)
+            indices, distances = search.exact(candidates, approximate)
     distances.mul_(math.ldexp(1.0, exponent))
     return indices.cpu().numpy(), distances.to(torch.float32).cpu().numpy()
 
@@ -313,6 +324,16 @@ class _Search:
         for start in range(0, retry.numel(), step):
             part = retry[start : start + step]
             indices[part], distances[part] = self.torch_rows(part, min(2 * self.first_candidates, n - 1))
+        return indices, distances
+
+    def query_rows(self, rows: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Exact neighbours of the given rows only, from full rows of distances in bounded blocks."""
+        indices = torch.empty((rows.numel(), self.k), dtype=torch.int64, device=rows.device)
+        distances = torch.empty((rows.numel(), self.k), dtype=torch.float64, device=rows.device)
+        step = max(1, _BLOCK_BYTES // (4 * self.n))
+        for start in range(0, rows.numel(), step):
+            part = slice(start, start + step)
+            indices[part], distances[part] = self.torch_rows(rows[part], self.first_candidates)
         return indices, distances
 
     def torch_rows(self, rows: torch.Tensor, n_candidates: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -458,17 +479,20 @@ class _Candidates:
 
 
 @contextmanager
-def _threads(device: torch.device, count: int) -> Iterator[None]:
-    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices)."""
-    if device.type != "cpu" or torch.get_num_threads() == count:
-        yield
+def _threads(device: torch.device, count: int) -> Iterator[int]:
+    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices); yields the count found."""
+    if device.type != "cpu":
+        yield torch.get_num_threads()
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(count) as previous:
+        yield previous
+
+
+def _as_rows(rows, n: int) -> torch.Tensor:
+    rows = torch.as_tensor(np.asarray(rows), dtype=torch.int64).reshape(-1)
+    if rows.numel() and (rows.min() < 0 or rows.max() >= n):
+        raise InputError(f"rows must lie in [0, {n}), got range [{int(rows.min())}, {int(rows.max())}]")
+    return rows
 
 
 def _as_float64_matrix(features) -> torch.Tensor:

@@ -54,6 +54,9 @@ class ScoringInputs:
     neighbors : (n, L) int - each sample's L nearest neighbours in the feature space of ``h``.
     features : (n, d) float32 - that feature space.
     H : trapezoids per path.  device : where to compute.
+    rows : (m,) int - score only these samples (one rank's shard under ``torchrun``); ``None`` = all.
+        A scorer returns ``(m,)`` scores for them; one that ignores ``rows`` and returns ``(n,)`` is
+        still right, only unsharded.
     """
 
     models: Mapping[str, nn.Module]
@@ -63,6 +66,19 @@ class ScoringInputs:
     features: np.ndarray
     H: int
     device: str | torch.device = "auto"
+    rows: np.ndarray | None = None
+
+    def take(self, values):
+        """``values`` ((n, ...) array or tensor) at :attr:`rows`; ``values`` itself when scoring all."""
+        if self.rows is None:
+            return values
+        return values[self.rows] if isinstance(values, np.ndarray) else values[_index(self.rows)]
+
+
+def _index(rows: np.ndarray):
+    import torch
+
+    return torch.from_numpy(np.asarray(rows))
 
 
 @dataclass(frozen=True)
@@ -88,20 +104,21 @@ class ScoringMethod:
 def _inn(g: ScoringInputs) -> np.ndarray:
     from inn_core.method.scoring import inn_scores
 
-    return inn_scores(g.models["mixup"], g.inputs, g.observed, g.neighbors, H=g.H, device=g.device)
+    return inn_scores(g.models["mixup"], g.inputs, g.observed, g.neighbors, H=g.H, device=g.device,
+                      sample_indices=g.rows)
 
 
 def _mixup_fy(g: ScoringInputs) -> np.ndarray:
     from inn_core.method.scoring import label_probabilities
 
-    return label_probabilities(g.models["mixup"], g.inputs, g.observed, device=g.device)
+    return label_probabilities(g.models["mixup"], g.take(g.inputs), g.take(g.observed), device=g.device)
 
 
 def _small_loss(role: str) -> Callable[[ScoringInputs], np.ndarray]:
     def scorer(g: ScoringInputs) -> np.ndarray:
         from inn_core.method.scoring import small_loss_scores
 
-        return small_loss_scores(g.models[role], g.inputs, g.observed, device=g.device)
+        return small_loss_scores(g.models[role], g.take(g.inputs), g.take(g.observed), device=g.device)
 
     return scorer
 
@@ -109,7 +126,7 @@ def _small_loss(role: str) -> Callable[[ScoringInputs], np.ndarray]:
 def _deep_knn(g: ScoringInputs) -> np.ndarray:
     from inn_core.method.scoring import deep_knn_scores
 
-    return deep_knn_scores(g.observed, g.neighbors)
+    return deep_knn_scores(g.observed, g.neighbors)  # cheap: every rank scores all (ignores rows)
 
 
 def _cleanlab(g: ScoringInputs) -> np.ndarray:

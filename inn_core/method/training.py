@@ -19,6 +19,7 @@ import torch.nn.functional as F
 from inn_core.devices import resolve_device
 from inn_core._validation import as_generator
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World, global_batch_norm
 
 __all__ = [
     "OBJECTIVES",
@@ -111,8 +112,9 @@ def mixup_batch(
     One ``lambda ~ Beta(alpha, alpha)`` per batch, drawn from ``rng``.
     """
     lam = float(rng.beta(alpha, alpha))
-    perm = torch.from_numpy(rng.permutation(x.shape[0])).to(x.device)
-    one_hot = F.one_hot(labels, num_classes).to(x.dtype)
+    perm = _to_device(rng.permutation(x.shape[0]), x.device)
+    # scatter, not F.one_hot: one_hot checks the labels' range, a host synchronisation on CUDA.
+    one_hot = torch.zeros(labels.shape[0], num_classes, dtype=x.dtype, device=x.device).scatter_(1, labels[:, None], 1.0)
     return lam * x + (1 - lam) * x[perm], lam * one_hot + (1 - lam) * one_hot[perm]
 
 
@@ -127,17 +129,26 @@ def augment_batch(x: torch.Tensor, kind: str, *, rng: np.random.Generator) -> to
     pad = 1 if kind == "shift" else 4
     b, _, h, w = x.shape
     padded = F.pad(x, (pad, pad, pad, pad))
-    dy = torch.from_numpy(rng.integers(0, 2 * pad + 1, size=b)).to(x.device)
-    dx = torch.from_numpy(rng.integers(0, 2 * pad + 1, size=b)).to(x.device)
+    dy = _to_device(rng.integers(0, 2 * pad + 1, size=b), x.device)
+    dx = _to_device(rng.integers(0, 2 * pad + 1, size=b), x.device)
     rows = (dy[:, None] + torch.arange(h, device=x.device)[None, :])[:, None, :, None]
     cols = (dx[:, None] + torch.arange(w, device=x.device)[None, :])[:, None, None, :]
     batch = torch.arange(b, device=x.device)[:, None, None, None]
     channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
     out = padded[batch, channels, rows, cols]
     if kind == "crop_flip":
-        flip = torch.from_numpy(rng.random(b) < 0.5).to(x.device)
+        flip = _to_device(rng.random(b) < 0.5, x.device)
         out = torch.where(flip[:, None, None, None], out.flip(3), out)
     return out
+
+
+def _to_device(values: np.ndarray, device: torch.device) -> torch.Tensor:
+    """Host random draws onto the device; on CUDA through pinned memory, so the copy does not wait
+    for the GPU to finish the previous step (no host synchronisation per step)."""
+    tensor = torch.from_numpy(values)
+    if device.type == "cuda":
+        return tensor.pin_memory().to(device, non_blocking=True)
+    return tensor.to(device)
 
 
 class Trainer:
@@ -152,6 +163,10 @@ class Trainer:
     num_classes : K.
     device : "auto", "cpu" or "cuda".
     random_state : seed of this trainer's own stream (batch order, MixUp, augmentation).
+    world : the processes training together (``torchrun``). Every rank draws the same global
+        batch, augmentation and MixUp pairing from this same stream and trains on its slice of
+        the batch under DistributedDataParallel with global BatchNorm statistics, so a step is
+        the single process's step up to rounding. Default: one process.
     """
 
     def __init__(
@@ -164,6 +179,7 @@ class Trainer:
         num_classes: int,
         device: str | torch.device = "auto",
         random_state: int = 0,
+        world: World = SINGLE,
     ) -> None:
         labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
         if inputs.shape[0] != labels.shape[0]:
@@ -172,30 +188,57 @@ class Trainer:
             raise InputError(f"labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]")
         self.device = resolve_device(device)
         self.model = model.to(self.device)
+        if self.device.type == "cuda" and inputs.dim() == 4:
+            self.model = self.model.to(memory_format=torch.channels_last)
         self.inputs = inputs.to(self.device, torch.float32)
         self.labels = labels.to(self.device)
         self.config = config
         self.num_classes = num_classes
         self.epoch = 0
+        # A stopped epoch's progress: {"order": (n,) permutation, "next": first batch start, "total": loss sum}.
+        self.partial: dict[str, Any] | None = None
+        self.world = world
+        self._ddp: nn.Module | None = None
         self.rng = as_generator(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
 
-    def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    def _network(self) -> nn.Module:
+        """The model to run forward: itself alone, wrapped in DistributedDataParallel under torchrun."""
+        if self.world.size == 1:
+            return self.model
+        if self._ddp is None:
+            from torch.nn.parallel import DistributedDataParallel
+
+            ids = [self.device] if self.device.type == "cuda" else None
+            # Buffers (BatchNorm running statistics) agree on every rank by construction; no sync needed.
+            self._ddp = DistributedDataParallel(self.model, device_ids=ids, process_group=self.world.group,
+                                                forward_sync_buffers=False)
+        return self._ddp
+
+    def _loss(self, x: torch.Tensor, y: torch.Tensor, rows: slice) -> torch.Tensor:
+        """Mean loss over ``rows`` of the global batch ``x, y`` (all of it in a single process)."""
         cfg = self.config
         if cfg.objective == "mixup":
             mixed_x, targets = mixup_batch(x, y, self.num_classes, alpha=cfg.mixup_alpha, rng=self.rng)
-            logits = self.model(mixed_x)
-            return -(targets * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
-        logits = self.model(x)
+            logits = self._network()(mixed_x[rows])
+            return -(targets[rows] * F.log_softmax(logits.float(), dim=1)).sum(dim=1).mean()
+        x, y = x[rows], y[rows]
+        logits = self._network()(x)
         loss = cross_entropy(logits.float(), y)
         if cfg.objective == "ce_ne":
             loss = loss + cfg.ne_weight * negative_entropy(logits)
         return loss
 
-    def train_epoch(self) -> float:
-        """Run one epoch; returns the mean training loss."""
+    def train_epoch(self, *, should_stop: Callable[[], bool] | None = None) -> float | None:
+        """Run one epoch; returns the mean training loss.
+
+        ``should_stop`` is polled between batches; when it returns True the epoch stops there and
+        ``None`` is returned. :meth:`state_dict` then holds the epoch's progress (batch order,
+        position, random stream), and the next call continues the same epoch batch for batch, so a
+        stopped and continued epoch equals an uninterrupted one.
+        """
         if self.epoch >= self.config.epochs:
             raise RuntimeError(f"already trained all {self.config.epochs} epochs")
         cfg = self.config
@@ -203,37 +246,63 @@ class Trainer:
             group["lr"] = cfg.lr_at(self.epoch)
         self.model.train()
         n = self.inputs.shape[0]
-        order = torch.from_numpy(self.rng.permutation(n)).to(self.device)
-        total = torch.zeros((), device=self.device)
+        world = self.world
+        if self.partial is None:
+            order = _to_device(self.rng.permutation(n), self.device)
+            first, total = 0, torch.zeros((), device=self.device)
+        else:
+            order = self.partial["order"].to(self.device)
+            first, total = int(self.partial["next"]), torch.tensor(float(self.partial["total"]), device=self.device)
+            self.partial = None
+        # Between batches in one process only: under torchrun rank 0 broadcasts Cancel at the epoch's end,
+        # so that every rank stops at the same step.
+        stop = should_stop if world.size == 1 else None
         use_amp = self.device.type == "cuda"
-        for start in range(0, n, cfg.batch_size):
-            idx = order[start : start + cfg.batch_size]
-            if idx.numel() < 2 and n > 1:
-                continue  # BatchNorm cannot train on a single sample
-            x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
-            with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
-                loss = self._loss(x, self.labels[idx])
-            self.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            self.optimizer.step()
-            total += loss.detach() * idx.numel()
+        with global_batch_norm(self.model, world):
+            for start in range(first, n, cfg.batch_size):
+                if start > first and stop is not None and stop():
+                    self.partial = {"order": order.cpu(), "next": start, "total": float(total)}
+                    return None
+                idx = order[start : start + cfg.batch_size]
+                rows = world.batch_rows(idx.numel())
+                if (idx.numel() < 2 and n > 1) or rows is None:
+                    continue  # BatchNorm cannot train on a single sample
+                x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
+                if use_amp and x.dim() == 4:
+                    x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CUDA
+                with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
+                    loss = self._loss(x, self.labels[idx], rows)
+                self.optimizer.zero_grad(set_to_none=True)
+                if world.size == 1:
+                    loss.backward()
+                else:
+                    # DDP averages gradients over ranks; weighting each rank's mean by its share
+                    # of the batch makes that average the global batch's mean loss gradient.
+                    share = (rows.stop - rows.start) * world.size / idx.numel()
+                    (loss * share).backward()
+                self.optimizer.step()
+                total += loss.detach() * (rows.stop - rows.start)
         self.epoch += 1
-        return float(total) / n
+        return float(world.sum(total)) / n
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: model, optimiser, epoch and the random stream's state."""
-        return {
+        """Everything needed to resume: model, optimiser, epoch, the random stream's state and a stopped epoch's progress."""
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
             "rng": self.rng.bit_generator.state,
         }
+        if self.partial is not None:
+            state["partial"] = dict(self.partial)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
+        self.partial = dict(state["partial"]) if state.get("partial") is not None else None
 
 
 def train(

@@ -11,6 +11,7 @@ epoch; :func:`resume_experiment` continues it and ends with the same numbers as 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,6 +25,7 @@ from inn_core._seeds import role_seed
 from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World, init_world
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import MODELS
@@ -34,6 +36,7 @@ from inn_core.runs.lifecycle import (
     Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
 )
 from inn_core.runs.prepare import DATASET_DEFAULTS, RunData, build_model, prepare_data, write_run_data
+from inn_core.runs.distributed import as_rank, on_main_rank, rank_store
 from inn_core.runs.store import RunStore
 from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
@@ -177,13 +180,14 @@ class ExperimentConfig:
         return cls(**d)
 
 
-def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
+def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device,
+                    world: World = SINGLE) -> dict[str, Trainer]:
     trainers = {}
     for role, objective in MODEL_ROLES.items():
         model = build_model(config, run, seed=role_seed(config.seed, "model_init", role))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
-                                 random_state=role_seed(config.seed, "model_batches", role))
+                                 random_state=role_seed(config.seed, "model_batches", role), world=world)
     return trainers
 
 
@@ -197,25 +201,35 @@ def unit_interval(scores: np.ndarray) -> np.ndarray:
 
 def score_models(
     models: dict[str, nn.Module], inputs: torch.Tensor, observed: np.ndarray, *, L: int, H: int,
-    feature_model: str = "ce", device: str | torch.device = "auto",
+    feature_model: str = "ce", device: str | torch.device = "auto", world: World = SINGLE,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Score every sample with every method of :data:`~inn_core.method.registry.METHODS` the given models allow.
 
     Returns ``(scores, neighbor_indices (n, L), features (n, d))`` with ``scores[method]`` ``(n,)``.
+    Under ``torchrun`` (``world``) each rank computes its shard of every result - features, its
+    rows' neighbours against all features, scores - and every rank gets them all back.
     """
-    features = extract_features(models[feature_model], inputs, device=device)
-    neighbors, _ = nearest_neighbors(features, L, device=device)
+    gather = world.gather_rows
+    shard = None if world.size == 1 else world.shard(inputs.shape[0])
+    features = gather(extract_features(models[feature_model], world.take(inputs), device=device))
+    neighbors = gather(nearest_neighbors(features, L, device=device, rows=shard)[0])
     given = ScoringInputs(models=models, inputs=inputs, observed=observed, neighbors=neighbors, features=features,
-                          H=H, device=device)
-    scores = {name: method.scorer(given) for name, method in METHODS.items() if method.available(models)}
+                          H=H, device=device, rows=shard)
+    scores = {}
+    for name, method in METHODS.items():
+        if method.available(models):
+            out = method.scorer(given)
+            # A scorer that ignores the shard scored every sample on every rank: nothing to gather.
+            scores[name] = out if len(out) == inputs.shape[0] else gather(out)
     return scores, neighbors, features
 
 
 def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: ExperimentConfig,
-              device: torch.device) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
+              device: torch.device, world: World = SINGLE,
+              ) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
     models = {role: t.model for role, t in trainers.items()}
     scores, neighbors, _ = score_models(models, run.inputs, run.observed_labels, L=config.L, H=config.H,
-                                        feature_model=config.feature_model, device=device)
+                                        feature_model=config.feature_model, device=device, world=world)
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
@@ -232,7 +246,9 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
             )
         method_records.append(record)
     model_records = []
-    for role, model in models.items():
+    # The per-model fit and consistency records (a few forward passes over the data) are rank 0's
+    # alone: only rank 0 writes them, and the others wait for it at the next training step.
+    for role, model in models.items() if world.is_main else ():
         proba = predict_proba(model, run.inputs, device=device)
         record = {"epoch": epoch, "model": role, "fit_observed": float((proba.argmax(1) == run.observed_labels).mean())}
         if run.is_noisy is not None:
@@ -289,32 +305,47 @@ def run_experiment(
     To run it in a background process instead, use the front door:
     ``inn_core.runs.launch.submit(store, config)``.
     """
+    world = init_world(resolve_device(config.device))
     if run_id is None:
-        run_id = store.create_run(config.to_dict(), name=config.name)
-    guard_run(store, run_id, lambda: _execute(config, store, run_id, callbacks, should_stop))
+        run_id = world.on_main(lambda: store.create_run(config.to_dict(), name=config.name))
+    if world.is_main:
+        def stopped(message: str) -> None:
+            store.update_run(run_id, status="failed", error=message, eta=None, pid=None)
+
+        guard_run(store, run_id, as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world),
+                                         on_stop=stopped))
+    else:
+        as_rank(world, lambda: _execute(config, rank_store(store, world), run_id, (), should_stop, world))()
     return run_id
 
 
 def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
                       should_stop: Callable[[], bool] | None = None) -> str:
     """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
-    config = ExperimentConfig.from_dict(prepare_resume(store, run_id))
+    config = ExperimentConfig.from_dict(on_main_rank(store, run_id, lambda: prepare_resume(store, run_id)))
     return run_experiment(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
 
 
 def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
-             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None) -> None:
-    device = resolve_device(config.device)
+             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None,
+             world: World = SINGLE) -> None:
+    device = resolve_device(config.device) if world.size == 1 else world.device
     mark_running(store, run_id)
     run = prepare_data(config)
+    if world.size > run.n:
+        raise InputError(f"world size {world.size} is larger than the data ({run.n} samples); use at most {run.n} processes")
+    if world.size > config.batch_size:
+        raise InputError(f"world size {world.size} is larger than the batch size {config.batch_size}; "
+                         f"each rank trains on batch_size / world samples a step")
     write_run_data(store, run_id, run, config)
-    trainers = _build_trainers(config, run, device)
+    trainers = _build_trainers(config, run, device, world)
     metrics = store.metrics(run_id)
     checkpoint = store.read_torch(run_id, "checkpoint.pt")
     if checkpoint is not None:
         for role, trainer in trainers.items():
             trainer.load_state_dict(checkpoint["trainers"][role])
-    start_epoch = trainers["ce"].epoch
+    # A run cancelled mid-epoch left some trainers one epoch behind the others (with that epoch's progress).
+    start_epoch = min(trainer.epoch for trainer in trainers.values())
     # Records past the checkpoint came from an epoch that will be trained again: drop them.
     metrics = {key: [r for r in rows if r["epoch"] <= start_epoch] for key, rows in metrics.items()}
     evals_left = [e for e in config.eval_epochs if e > start_epoch]
@@ -322,25 +353,40 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     # fold trains one model on (K - 1) / K of the data for every epoch.
     fold_work = config.epochs * (1 - 1 / config.cleanlab_folds) / len(MODEL_ROLES) if config.cleanlab_folds else 0.0
     reporter = Reporter(store, run_id, total=round(config.epochs + len(config.eval_epochs) + config.cleanlab_folds * fold_work),
-                        epochs=config.epochs, callbacks=callbacks, should_stop=should_stop)
+                        epochs=config.epochs, callbacks=callbacks, should_stop=should_stop, world=world)
     reporter.start(start_epoch + (len(config.eval_epochs) - len(evals_left)))
     report = reporter.report
 
+    def checkpoint(epoch: int) -> None:
+        store.write_torch(run_id, "checkpoint.pt", {
+            "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
+
+    store_cancelled = _throttled(lambda: store.cancel_requested(run_id))
+
+    def stop_between_batches() -> bool:
+        return (should_stop is not None and should_stop()) or store_cancelled()
+
     report("training", start_epoch)
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        losses = {role: trainer.train_epoch() for role, trainer in trainers.items()}
+        losses = {}
+        for role, trainer in trainers.items():
+            if trainer.epoch >= epoch:
+                continue  # finished this epoch before a mid-epoch cancel
+            losses[role] = trainer.train_epoch(should_stop=stop_between_batches)
+            if losses[role] is None:
+                checkpoint(epoch - 1)
+                raise Cancelled(run_id)
         reporter.done += 1
         report("training", epoch, " ".join(f"{r}={v:.3f}" for r, v in losses.items()))
         if epoch in config.eval_epochs:
-            method_records, model_records, arrays, neighbors = _evaluate(epoch, trainers, run, config, device)
+            method_records, model_records, arrays, neighbors = _evaluate(epoch, trainers, run, config, device, world)
             store.write_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz", neighbors=neighbors, **arrays)
             metrics["methods"] += method_records
             metrics["models"] += model_records
             store.write_json(run_id, "metrics.json", metrics)
             reporter.done += 1
             report("evaluating", epoch, f"evaluated epoch {epoch}")
-        store.write_torch(run_id, "checkpoint.pt", {
-            "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
+        checkpoint(epoch)
 
     if config.cleanlab_folds:
         from inn_core.runs.cleanlab_step import score_with_cleanlab
@@ -352,16 +398,31 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
         reporter.done += fold_work * score_with_cleanlab(store, run_id, config, run, device, on_fold=on_fold)
         report("cleanlab", config.epochs)
     report("finalising", config.epochs)
-    _finalise(store, run_id, trainers, run, config, device)
+    _finalise(store, run_id, trainers, run, config, device, world)
     reporter.finish(config.epochs)
 
 
+def _throttled(check: Callable[[], bool], every: float = 0.5) -> Callable[[], bool]:
+    """``check``, asked at most every ``every`` seconds (a store read per batch would cost more than small batches)."""
+    last = [time.monotonic()]
+
+    def poll() -> bool:
+        now = time.monotonic()
+        if now - last[0] < every:
+            return False
+        last[0] = now
+        return check()
+
+    return poll
+
+
 def _finalise(store: RunStore, run_id: str, trainers: dict[str, Trainer], run: RunData,
-              config: ExperimentConfig, device: torch.device) -> None:
+              config: ExperimentConfig, device: torch.device, world: World = SINGLE) -> None:
     h = trainers[config.feature_model].model
-    features = extract_features(h, run.inputs, device=device)
-    neighbors, distances = nearest_neighbors(features, config.L, device=device)
-    proba = predict_proba(trainers["mixup"].model, run.inputs, device=device)
+    features = world.gather_rows(extract_features(h, world.take(run.inputs), device=device))
+    shard = None if world.size == 1 else world.shard(run.n)
+    neighbors, distances = map(world.gather_rows, nearest_neighbors(features, config.L, device=device, rows=shard))
+    proba = world.gather_rows(predict_proba(trainers["mixup"].model, world.take(run.inputs), device=device))
     store.write_arrays(run_id, "final.npz", features=features, neighbors=neighbors, distances=distances,
                        proba=proba, predicted=proba.argmax(1))
     for role, trainer in trainers.items():

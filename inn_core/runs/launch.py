@@ -48,6 +48,8 @@ class RunKind:
     config: str
     runner: str
     check: str
+    #: Whether the runner shards its work over ``torchrun``'s ranks; other kinds run on rank 0 alone.
+    sharded: bool = False
 
     def load(self, part: str) -> Any:
         module, _, attribute = getattr(self, part).partition(":")
@@ -58,7 +60,7 @@ class RunKind:
 RUN_KINDS: dict[str, RunKind] = {
     "experiment": RunKind(config="inn_core.runs.experiment:ExperimentConfig",
                           runner="inn_core.runs.experiment:run_experiment",
-                          check="inn_core.runs.prepare:check_data"),
+                          check="inn_core.runs.prepare:check_data", sharded=True),
     "robust": RunKind(config="inn_core.runs.robust:RobustConfig",
                       runner="inn_core.runs.robust:train_robust",
                       check="inn_core.runs.robust:check_data"),
@@ -131,9 +133,13 @@ def resume(
     ``background=True`` checks the run can be resumed and hands it to a worker process.
     Raises :class:`InputError` for an unknown, finished or still running run.
     """
+    from inn_core.runs.distributed import on_main_rank, steps_aside
+
     kind = store.get_run(run_id).kind
     runs = _kind(kind)
-    config = runs.load("config").from_dict(prepare_resume(store, run_id, kind=kind))
+    if steps_aside(runs.sharded):
+        return run_id
+    config = runs.load("config").from_dict(on_main_rank(store, run_id, lambda: prepare_resume(store, run_id, kind=kind)))
     if background:
         launch_in_background(store, run_id)
         return run_id

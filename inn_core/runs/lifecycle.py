@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -20,6 +21,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from inn_core.errors import InputError
+from inn_core.method.distributed import SINGLE, World
 from inn_core.runs.store import RunStore
 
 __all__ = [
@@ -64,14 +66,16 @@ class Reporter:
     epochs : the run's epochs, as shown in :class:`Progress`.
     callbacks : each is called with every :class:`Progress`.
     should_stop : polled at every report; True raises :class:`Cancelled` (so does the store's cancel flag).
+    world : the ranks of a ``torchrun`` run: rank 0 polls and tells every rank, so all stop at the same step.
 
     ``done`` counts the units finished; the ETA extrapolates the rate of the units done in this
     process (since the last :meth:`start`), so a resumed run does not count restored work as speed.
     """
 
     def __init__(self, store: RunStore, run_id: str, *, total: int, epochs: int,
-                 callbacks: Sequence[ProgressCallback] = (), should_stop: Callable[[], bool] | None = None) -> None:
-        self.store, self.run_id = store, run_id
+                 callbacks: Sequence[ProgressCallback] = (), should_stop: Callable[[], bool] | None = None,
+                 world: World = SINGLE) -> None:
+        self.store, self.run_id, self.world = store, run_id, world
         self.total, self.epochs = max(1, int(total)), epochs
         self.callbacks, self.should_stop = tuple(callbacks), should_stop
         self.start(0)
@@ -83,7 +87,9 @@ class Reporter:
 
     def report(self, phase: str, epoch: int, message: str = "") -> Progress:
         """Stop if asked to; else write and broadcast the progress."""
-        if (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id):
+        stop = self.world.is_main and (
+            (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id))
+        if self.world.broadcast(stop):
             raise Cancelled(self.run_id)
         elapsed = time.monotonic() - self.started
         rate = (self.done - self.done_at_start) / elapsed if elapsed > 0 else 0
@@ -151,12 +157,17 @@ def launch_in_background(store: RunStore, run_id: str) -> subprocess.Popen:
     :func:`inn_core.runs.launch.resume`; it reports through the store only, so any page or script can
     follow it by polling :meth:`RunStore.get_run`. Its output goes to ``<run dir>/worker.log``.
     """
-    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inn_core.runs.worker", "--home", str(store.home), run_id],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-    )
-    log.close()
+    try:
+        with open(store.run_dir(run_id) / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "inn_core.runs.worker", "--home", str(store.home), run_id],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+            )
+    except OSError as exc:
+        store.update_run(run_id, status="failed", error=f"could not start the worker process: {exc}", pid=None)
+        raise InputError(f"could not start the worker process for run {run_id}: {exc}") from exc
     store.update_run(run_id, pid=proc.pid)
+    # Wait for the child in the background so a finished worker does not stay a zombie under the caller.
+    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
     return proc

@@ -10,9 +10,7 @@ toy --json``). It goes through the engine's public pieces; nothing imports a use
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +24,7 @@ from inn_core.method.metrics import clean_noisy_auc, consistency_means
 from inn_core.method.models import create_model
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.method.scoring import inn_scores, label_probabilities
+from inn_core.method.threads import torch_threads
 from inn_core.method.training import mixup_batch
 
 __all__ = [
@@ -187,20 +186,13 @@ class ToyResult:
         return self.highlighted[0]
 
     @property
+    def memorised(self) -> float:
+        """Share in [0, 1] of the wrongly labelled points whose wrong label the network fits (``f_y >= 0.5``); NaN without noise."""
+        return float((self.fy[self.is_noisy] >= 0.5).mean()) if self.is_noisy.any() else float("nan")
+
+    @property
     def noisy(self) -> ToyPoint | None:
         return self.highlighted[1] if len(self.highlighted) > 1 else None
-
-
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
-    # synchronisation costs about ten times that, so the toy trains single-threaded.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _median_index(candidates: np.ndarray, values: np.ndarray) -> int:
@@ -235,7 +227,9 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
                          num_classes=config.num_classes, random_state=config.seed)
     observed, is_noisy = noise.observed_labels, noise.is_noisy
     inputs = data.images
-    with _single_thread():
+    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
+    # synchronisation costs about ten times that, so the toy trains single-threaded.
+    with torch_threads(1):
         model = create_model("mlp", num_classes=config.num_classes, in_channels=2, image_size=None,
                              seed=config.seed * 1000 + 31)
         nearest, _ = nearest_neighbors(inputs, 1, device="cpu")
