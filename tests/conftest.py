@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -19,6 +20,10 @@ from inn_core.data.noise import NoiseSpec
 from inn_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Decoded-image caches of test folders go to a throw-away folder, never the user's ~/.cache
+# (set before any test runs, so subprocesses - CLI, dashboard workers - inherit it).
+os.environ.setdefault("INN_LAB_CACHE", str(Path(tempfile.mkdtemp(prefix="inn-cache-"))))
 
 #: A run small enough to finish in seconds on the CPU, with every artefact a finished run has.
 TINY_CONFIG = ExperimentConfig(

@@ -1,7 +1,8 @@
 """Labelled training data: built-in sets, CIFAR files on disk and the user's own images.
 
-Every loader returns a :class:`LabelledData`: float32 images in ``[0, 1]`` laid
-out ``(n, C, H, W)`` (or ``(n, 2)`` features for the 2-D toy set), int64 labels
+Every loader returns a :class:`LabelledData`: images laid out ``(n, C, H, W)``, as uint8
+(decoded files, CIFAR; ``value / 255``) or float32 in ``[0, 1]`` (digits, exactly ``count / 16``;
+see :mod:`inn_core.data.pixels`) (or ``(n, 2)`` features for the 2-D toy set), int64 labels
 in ``[0, K)`` and the ``K`` class names. :func:`load_dataset` is the one entry
 point; :data:`DATASETS` lists the names it accepts.
 
@@ -25,8 +26,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
+from inn_core.data.cache import cached_file_images
+from inn_core.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, check_resize, is_image_file, probe_size
 from inn_core.errors import InputError
 
 __all__ = [
@@ -39,10 +41,8 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
-
-# Beyond this a folder of photos no longer fits comfortably in memory as float32.
-MAX_IMAGE_SIZE = 1024
+#: Own images no larger than this are read at their own size when image_size is None.
+NATIVE_MAX = 64
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -53,8 +53,10 @@ class LabelledData:
     ----------
     name : str
         Which loader built it (one of :data:`DATASETS`, or any name for data built by hand).
-    images : torch.Tensor of shape (n, C, H, W), float32 in [0, 1], C in {1, 3}
-        Training images; for non-image data (``toy2d``) a (n, d) float32 feature matrix.
+    images : torch.Tensor of shape (n, C, H, W), uint8 (value / 255) or float32 in [0, 1], C in {1, 3}
+        Training images; for non-image data (``toy2d``) a (n, d) float32 feature matrix. uint8
+        images may be a memory-mapped cache (:mod:`inn_core.data.cache`); consumers convert
+        them to float one batch at a time (:func:`inn_core.data.pixels.as_model_input`).
     true_labels : torch.Tensor of shape (n,), int64 in [0, K)
         The labels believed correct. For user data (``labels_trusted=False``) they
         are the labels the user gave, which may themselves be noisy.
@@ -200,9 +202,9 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
 
     Parameters
     ----------
-    images : torch.Tensor of shape (m, C, H, W), float, C in {1, 3}
-        Values are clipped to [0, 1] first, so interpolated or reconstructed
-        images that overshoot still display.
+    images : torch.Tensor of shape (m, C, H, W), uint8 or float, C in {1, 3}
+        uint8 is returned as it is; float values are clipped to [0, 1] first, so
+        interpolated or reconstructed images that overshoot still display.
 
     Returns
     -------
@@ -212,7 +214,10 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
         raise InputError(f"images must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise InputError(f"images must have shape (m, C, H, W) with C in {{1, 3}}, got {tuple(images.shape)}")
-    scaled = (images.detach().to("cpu", torch.float32).clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    if images.dtype == torch.uint8:
+        scaled = images.detach().to("cpu")
+    else:
+        scaled = (images.detach().to("cpu", torch.float32).clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     if scaled.shape[1] == 1:
         return scaled[:, 0].numpy()
     return scaled.permute(0, 2, 3, 1).contiguous().numpy()
@@ -402,7 +407,8 @@ def _read_cifar_batches(folder: Path, files: Sequence[str], label_key: str) -> t
 
 def _cifar_to_images(rows: np.ndarray) -> torch.Tensor:
     # Each row is the red plane, then green, then blue, each 32x32 row-major: exactly (3, 32, 32).
-    return torch.from_numpy(rows.reshape(-1, 3, 32, 32)).to(torch.float32).div_(255.0)
+    # Kept as uint8 (150 MB for CIFAR-10 rather than 600 MB); consumers convert per batch.
+    return torch.from_numpy(np.ascontiguousarray(rows.reshape(-1, 3, 32, 32)))
 
 
 def _numpy_module(*names: str) -> Any:
@@ -471,11 +477,14 @@ def _load_imagefolder(
     *,
     root: Path | None,
     rng: np.random.Generator,
-    image_size: int,
+    image_size: int | None,
     grayscale: bool | None,
     test_fraction: float,
+    resize: str,
+    cache_dir: Any,
 ) -> LabelledData:
     image_size, grayscale, test_fraction = _check_image_options(image_size, grayscale, test_fraction)
+    resize = check_resize(resize)
     if root is None:
         raise InputError("imagefolder needs root= pointing at a folder with one sub-folder of images per class")
     if not root.is_dir():
@@ -488,14 +497,16 @@ def _load_imagefolder(
     files: list[Path] = []
     labels: list[int] = []
     for k, class_dir in enumerate(class_dirs):
-        found = sorted(p for p in class_dir.iterdir() if _is_image_file(p))
+        # Recursive, as torchvision's ImageFolder: a class may keep its images in sub-folders.
+        found = sorted(p for p in class_dir.rglob("*") if is_image_file(p)
+                       and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
         if not found:
             raise InputError(
                 f"class folder {class_dir} has no images; add {'/'.join(sorted(IMAGE_EXTENSIONS))} files or remove it"
             )
         files.extend(found)
         labels.extend([k] * len(found))
-    images = _read_images(files, image_size=image_size, grayscale=grayscale)
+    images = _read_images(files, image_size=image_size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
     sources = tuple(p.relative_to(root).as_posix() for p in files)
     return _split_and_cap(
         "imagefolder",
@@ -516,11 +527,14 @@ def _load_csv(
     rng: np.random.Generator,
     csv_path: str | Path | None,
     image_root: str | Path | None,
-    image_size: int,
+    image_size: int | None,
     grayscale: bool | None,
     test_fraction: float,
+    resize: str,
+    cache_dir: Any,
 ) -> LabelledData:
     image_size, grayscale, test_fraction = _check_image_options(image_size, grayscale, test_fraction)
+    resize = check_resize(resize)
     if csv_path is not None and root is not None:
         raise InputError(
             "give the CSV file either as root or as csv_path, not both; use image_root for the image folder"
@@ -544,7 +558,7 @@ def _load_csv(
             f"fix the paths or image_root"
         )
     class_names, labels = _encode_labels(raw_labels, table)
-    images = _read_images(files, image_size=image_size, grayscale=grayscale)
+    images = _read_images(files, image_size=image_size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
     return _split_and_cap(
         "csv",
         images,
@@ -613,45 +627,33 @@ def _encode_labels(raw: Sequence[str], table: Path) -> tuple[tuple[str, ...], np
     return class_names, codes.astype(np.int64).reshape(-1)
 
 
-def _is_image_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _read_images(files: Sequence[Path], *, image_size: int, grayscale: bool | None) -> torch.Tensor:
-    """Decode and resize image files.
+def _read_images(
+    files: Sequence[Path], *, image_size: int | None, grayscale: bool | None, resize: str, cache_dir: Any
+) -> torch.Tensor:
+    """Decode and resize image files through the on-disk cache (:mod:`inn_core.data.cache`).
 
     Returns
     -------
-    torch.Tensor of shape (n, C, image_size, image_size), float32 in [0, 1];
-    C is 1 for grayscale (``grayscale=None``: when every file is mode L or 1), else 3.
+    torch.Tensor of shape (n, C, S, S), uint8 (value / 255), memory-mapped from the cache;
+    ``S`` is ``image_size`` or, for None, :func:`native_size`. C is 1 for grayscale
+    (``grayscale=None``: when every file is mode L or 1), else 3.
     """
-    arrays = []
-    all_gray = True
-    for path in files:
-        try:
-            with Image.open(path) as img:
-                all_gray &= img.mode in ("L", "1")
-                if grayscale:
-                    img = img.convert("L")
-                else:
-                    if img.mode == "P":
-                        # Palette transparency only converts cleanly through RGBA.
-                        img = img.convert("RGBA")
-                    # A gray image converted to RGB repeats its value in every channel, so
-                    # the gray image can be taken back from channel 0 once all files are read.
-                    img = img.convert("RGB")
-                img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-            raise InputError(f"cannot read image {path} ({exc}); remove or replace the file") from exc
-    stacked = np.stack(arrays)
-    if grayscale:
-        stacked = stacked[:, None]
-    elif grayscale is None and all_gray:
-        stacked = stacked[:, None, :, :, 0]
-    else:
-        stacked = stacked.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(stacked)).to(torch.float32).div_(255.0)
+    size = native_size(files, resize=resize) if image_size is None else image_size
+    return cached_file_images(files, size=size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
+
+
+def native_size(files: Sequence[Path], *, resize: str = "stretch") -> int:
+    """The size images are read at when ``image_size=None``: the files' own size when (a sample of
+    up to 32 of) them share one size of at most :data:`NATIVE_MAX` px - 28 px images stay 28 px,
+    no upscaling - else 32."""
+    step = max(1, len(files) // 32)
+    sizes = {probe_size(f) for f in list(files)[::step][:32]}
+    if len(sizes) == 1:
+        w, h = sizes.pop()
+        side = min(w, h) if resize == "crop" else max(w, h)
+        if side <= NATIVE_MAX:
+            return side
+    return 32
 
 
 # --------------------------------------------------------------------------- toy 2-D
@@ -728,10 +730,12 @@ def _split_and_cap(
     if max_samples is not None and max_samples < len(train_idx):
         train_idx = train_idx[_stratified_take(labels_np[train_idx], max_samples, rng)]
     has_test = len(test_idx) > 0
+    # Everything kept in order: no copy, so a memory-mapped cache stays memory-mapped.
+    everything = len(train_idx) == n
     return LabelledData(
         name=name,
-        images=images[train_idx],
-        true_labels=labels[train_idx],
+        images=images if everything else images[train_idx],
+        true_labels=labels if everything else labels[train_idx],
         class_names=class_names,
         test_images=images[test_idx] if has_test else None,
         test_labels=labels[test_idx] if has_test else None,
@@ -786,13 +790,15 @@ def _as_index(indices: Sequence[int] | np.ndarray | torch.Tensor, n: int) -> tor
 
 
 def _check_samples(what: str, x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
+    is_bytes = isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim == 4
+    if not isinstance(x, torch.Tensor) or (x.dtype != torch.float32 and not is_bytes):
         got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-        raise InputError(f"{what} must be a float32 torch.Tensor, got {got}")
+        raise InputError(f"{what} must be a float32 torch.Tensor (or uint8 images), got {got}")
     if x.ndim == 4:
         if x.shape[1] not in (1, 3):
             raise InputError(f"{what} must have 1 or 3 channels in shape (n, C, H, W), got {tuple(x.shape)}")
-        if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        # uint8 is in range by construction; scanning a memory-mapped cache here would read it all.
+        if not is_bytes and x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
             raise InputError(f"{what} must hold pixel values in [0, 1], got [{float(x.min())}, {float(x.max())}]")
     elif x.ndim == 2:
         if not bool(torch.isfinite(x).all()):
@@ -841,11 +847,12 @@ def _check_max_samples(value: Any) -> int | None:
     return int(value)
 
 
-def _check_image_options(image_size: Any, grayscale: Any, test_fraction: Any) -> tuple[int, bool | None, float]:
+def _check_image_options(image_size: Any, grayscale: Any, test_fraction: Any) -> tuple[int | None, bool | None, float]:
     """Checked before any file is decoded, so a typo does not cost a full read of the folder."""
     if grayscale is not None and not isinstance(grayscale, bool):
         raise InputError(f"grayscale must be True, False or None (decide from the files), got {grayscale!r}")
-    return _check_int("image_size", image_size, 1, MAX_IMAGE_SIZE), grayscale, _check_fraction(test_fraction)
+    size = None if image_size is None else _check_int("image_size", image_size, 1, MAX_IMAGE_SIZE)
+    return size, grayscale, _check_fraction(test_fraction)
 
 
 @dataclass(frozen=True)
@@ -855,7 +862,11 @@ class _DatasetSpec:
     uses_root: bool
 
 
-_IMAGE_DEFAULTS: dict[str, Any] = {"image_size": 32, "grayscale": None, "test_fraction": 0.0}
+# image_size None: the files' own size when small (see native_size); resize "crop" keeps the
+# aspect ratio; cache_dir None: the default image cache (False: none).
+_IMAGE_DEFAULTS: dict[str, Any] = {
+    "image_size": None, "grayscale": None, "test_fraction": 0.0, "resize": "stretch", "cache_dir": None,
+}
 
 _SPECS: dict[str, _DatasetSpec] = {
     "digits": _DatasetSpec(_load_digits, {"test_fraction": 0.2, "max_samples": None}, uses_root=False),

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 
@@ -145,7 +146,8 @@ class Trainer:
     Parameters
     ----------
     model : a classifier returning logits.
-    inputs : (n, ...) float32 training inputs, kept on the device.
+    inputs : (n, ...) float32 training inputs, or uint8 images (0..255 = value / 255), kept on the
+        device as they are and converted to float32 one batch at a time.
     labels : (n,) int64 observed labels in [0, num_classes).
     config : the objective and schedule.
     num_classes : K.
@@ -171,7 +173,7 @@ class Trainer:
             raise InputError(f"labels must lie in [0, {num_classes}), got range [{labels.min()}, {labels.max()}]")
         self.device = resolve_device(device)
         self.model = model.to(self.device)
-        self.inputs = inputs.to(self.device, torch.float32)
+        self.inputs = inputs.to(self.device) if inputs.dtype == torch.uint8 else inputs.to(self.device, torch.float32)
         self.labels = labels.to(self.device)
         self.config = config
         self.num_classes = num_classes
@@ -209,7 +211,7 @@ class Trainer:
             idx = order[start : start + cfg.batch_size]
             if idx.numel() < 2 and n > 1:
                 continue  # BatchNorm cannot train on a single sample
-            x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
+            x = augment_batch(as_model_input(self.inputs[idx]), cfg.augment, rng=self.rng)
             with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
                 loss = self._loss(x, self.labels[idx])
             self.optimizer.zero_grad(set_to_none=True)
@@ -267,7 +269,7 @@ def _batched(model: nn.Module, inputs: torch.Tensor, fn: Callable[[torch.Tensor]
     try:
         with torch.inference_mode():
             for start in range(0, inputs.shape[0], batch_size):
-                x = inputs[start : start + batch_size].to(dev, torch.float32)
+                x = as_model_input(inputs[start : start + batch_size], dev)
                 outs.append(fn(x).float().cpu())
     finally:
         model.train(was_training)

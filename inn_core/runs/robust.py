@@ -417,7 +417,8 @@ class _Runner:
         self.augment = config.augment or default_augmentation(run.data.image_size)
         self.lambda_u = (config.lambda_u if config.lambda_u is not None
                          else default_lambda_u(exp.noise, num_classes=run.num_classes))
-        self.inputs = run.inputs.to(self.device, torch.float32)
+        # uint8 images stay uint8 on the device; every consumer converts per batch.
+        self.inputs = run.inputs.to(self.device) if run.inputs.dtype == torch.uint8 else run.inputs.to(self.device, torch.float32)
         self.test_images = None if run.test_images is None or not len(run.test_labels) else run.test_images
         store.write_arrays(run_id, "labels.npz", observed=run.observed_labels, true=run.true_labels, indices=run.indices,
                            is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool))
