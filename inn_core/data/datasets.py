@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from inn_core.data.cache import cached_file_images
+from inn_core.data.hf import HF_DEFAULTS, load_hf_folder
 from inn_core.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, check_resize, is_image_file, probe_size
 from inn_core.errors import InputError
 
@@ -39,7 +40,7 @@ __all__ = [
     "to_uint8_images",
 ]
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
 
 #: Own images no larger than this are read at their own size when image_size is None.
 NATIVE_MAX = 64
@@ -235,7 +236,8 @@ def load_dataset(
     Parameters
     ----------
     name : str
-        ``"digits"``, ``"cifar10"``, ``"cifar100"``, ``"imagefolder"``, ``"csv"`` or ``"toy2d"``.
+        ``"digits"``, ``"cifar10"``, ``"cifar100"``, ``"imagefolder"``, ``"csv"``, ``"hf"`` (a
+        Hugging Face ``save_to_disk`` folder, :mod:`inn_core.data.hf`) or ``"toy2d"``.
     root : str or Path, optional
         Where the files lie: the CIFAR folder (its parent or the batches folder
         itself), the image folder, or the CSV file. Built-in sets take none.
@@ -874,6 +876,7 @@ _SPECS: dict[str, _DatasetSpec] = {
     "cifar100": _DatasetSpec(_load_cifar100, {"download": False, "max_samples": None}, uses_root=True),
     "imagefolder": _DatasetSpec(_load_imagefolder, dict(_IMAGE_DEFAULTS), uses_root=True),
     "csv": _DatasetSpec(_load_csv, {"csv_path": None, "image_root": None, **_IMAGE_DEFAULTS}, uses_root=True),
+    "hf": _DatasetSpec(load_hf_folder, dict(HF_DEFAULTS), uses_root=True),
     "toy2d": _DatasetSpec(
         _load_toy2d, {"kind": "blobs", "n_samples": 300, "num_classes": None, "spread": 1.0}, uses_root=False
     ),

@@ -115,6 +115,8 @@ def to_pil(item: Any, what: str) -> Image.Image:
             item = arr
     except ImportError:  # pragma: no cover - torch is a dependency
         pass
+    if isinstance(item, list):  # Arrow hands nested lists back for array columns
+        item = np.asarray(item)
     if isinstance(item, np.ndarray):
         arr = item
         if arr.ndim == 3 and arr.shape[-1] == 1:
@@ -123,6 +125,8 @@ def to_pil(item: Any, what: str) -> Image.Image:
             if arr.size and (np.nanmin(arr) < 0 or np.nanmax(arr) > 1):
                 raise InputError(f"{what} holds float pixels outside [0, 1]; give uint8 or floats in [0, 1]")
             arr = np.round(arr * 255.0)
+        elif arr.dtype != np.uint8 and arr.size and (arr.min() < 0 or arr.max() > 255):
+            raise InputError(f"{what} holds integer pixels outside 0..255; give uint8 values")
         if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[-1] not in (3, 4)):
             raise InputError(f"{what} must be an (H, W) or (H, W, 3) image, got shape {item.shape}")
         return Image.fromarray(np.ascontiguousarray(arr.astype(np.uint8)))

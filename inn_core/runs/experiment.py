@@ -77,6 +77,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar100": {"epochs": 100, "batch_size": 128, "lr": 0.02, "weight_decay": 5e-4},
     "imagefolder": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
     "csv": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
+    "hf": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
 }
 _DEFAULT_EVALS = 8
 
