@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from inn_core.errors import InputError
 
-__all__ = ["MODELS", "FeatureModel", "create_model", "default_model_for", "count_parameters"]
+__all__ = ["MODELS", "FeatureModel", "create_model", "default_model_for", "count_parameters", "check_model_name"]
 
 
 class FeatureModel(nn.Module):
@@ -166,32 +166,62 @@ def create_model(
     in_channels: int,
     image_size: int | None,
     seed: int | None = None,
+    weights: str | None = None,
 ) -> FeatureModel:
     """Build a registered model.
 
     Parameters
     ----------
-    name : one of :data:`MODELS`.
+    name : one of :data:`MODELS`, or ``"tv:NAME"`` for any torchvision classification model
+        (:mod:`inn_core.method.backbones`; features = its penultimate layer, a new K-class head).
     num_classes : K >= 2, the width of the logits.
     in_channels : image channels C, or the input dimension for ``mlp``.
     image_size : image height/width, or ``None`` for feature-vector data.
     seed : initialise the weights from this seed without touching the global RNG's state.
+    weights : torchvision backbones only: a state_dict file, ``"torchvision"`` (download), or None.
     """
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    check_model_name(name)
     if num_classes < 2:
         raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if weights is not None and not name.startswith("tv:"):
+        raise InputError(f"weights are for torchvision backbones (tv:NAME); {name!r} trains from scratch")
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
+        if name.startswith("tv:"):
+            from inn_core.method.backbones import create_backbone
+
+            return create_backbone(name, num_classes=num_classes, in_channels=in_channels, image_size=image_size,
+                                   weights=weights)
         return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)
 
 
-def default_model_for(image_size: int | None) -> str:
-    """The registry name that suits inputs of this size: mlp for vectors, small_cnn below 32 px."""
+def check_model_name(name: str) -> str:
+    """``name`` if it is a :data:`MODELS` entry or ``"tv:NAME"`` of a torchvision model, else one InputError."""
+    if isinstance(name, str) and name.startswith("tv:"):
+        from inn_core.method.backbones import check_backbone_name
+
+        check_backbone_name(name[3:])
+        return name
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}, or tv:NAME for a torchvision model")
+    return name
+
+
+def default_model_for(image_size: int | None, *, own_data: bool = False, device: str | torch.device | None = None) -> str:
+    """The registry name that suits inputs of this size: mlp for vectors, small_cnn below 32 px.
+
+    From 32 px up ``preact_resnet18`` (the paper's) - except for the user's own images on a CPU
+    (``own_data`` and a CPU ``device``), where it would take hours: ``small_cnn`` there; ask for
+    ``preact_resnet18`` or a pretrained ``tv:`` backbone by name.
+    """
     if image_size is None:
         return "mlp"
-    return "small_cnn" if image_size < 32 else "preact_resnet18"
+    if image_size < 32:
+        return "small_cnn"
+    if own_data and device is not None and torch.device(device).type == "cpu":
+        return "small_cnn"
+    return "preact_resnet18"
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -29,7 +29,7 @@ from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import MODELS, create_model, default_model_for
+from inn_core.method.models import check_model_name, create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
 from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
@@ -92,7 +92,9 @@ class ExperimentConfig:
     data_root : folder (CIFAR, image folder) or CSV file for datasets read from disk.
     data_options : extra options of :func:`~inn_core.data.datasets.load_dataset` (e.g. ``max_samples``).
     noise : the label noise to inject; ``NoiseSpec("none")`` keeps the given labels.
-    model : a :data:`~inn_core.method.models.MODELS` name; default by image size.
+    model : a :data:`~inn_core.method.models.MODELS` name or ``"tv:NAME"`` (a torchvision backbone);
+        default by image size (own images on a CPU: never ``preact_resnet18``).
+    weights : a torchvision backbone's weights: a state_dict file, ``"torchvision"`` (download) or None.
     epochs : training epochs of each of the three models.
     eval_epochs : epochs (1-based) at which to score; default 8 evenly spaced, always the last.
     batch_size, lr, momentum, weight_decay, lr_milestones, lr_gamma : SGD schedule.
@@ -108,6 +110,7 @@ class ExperimentConfig:
     data_options: dict[str, Any] = field(default_factory=dict)
     noise: NoiseSpec = field(default_factory=lambda: NoiseSpec("symmetric", 0.4))
     model: str | None = None
+    weights: str | None = None
     epochs: int | None = None
     eval_epochs: tuple[int, ...] | None = None
     batch_size: int | None = None
@@ -130,8 +133,10 @@ class ExperimentConfig:
             object.__setattr__(self, "noise", NoiseSpec.from_dict(self.noise))
         if not isinstance(self.noise, NoiseSpec):
             raise InputError("noise must be a NoiseSpec")
-        if self.model is not None and self.model not in MODELS:
-            raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.model is not None:
+            check_model_name(self.model)
+        if self.weights is not None and not str(self.model or "").startswith("tv:"):
+            raise InputError("weights need a torchvision backbone: set model='tv:NAME' (CLI: --backbone NAME)")
         if self.feature_model not in MODEL_ROLES:
             raise InputError(f"feature_model must be one of {', '.join(MODEL_ROLES)}, got {self.feature_model!r}")
         defaults = DATASET_DEFAULTS[self.dataset]
@@ -261,7 +266,7 @@ def prepare_data(config: ExperimentConfig) -> RunData:
     n = noise.observed_labels.shape[0]
     if not config.L <= n - 1:
         raise InputError(f"L = {config.L} neighbours needs more than {config.L} training samples, but there are {n}; choose L <= {n - 1}")
-    create_model(config.model or default_model_for(data.image_size), num_classes=data.num_classes,
+    create_model(model_name_for(config, data), num_classes=data.num_classes, weights=config.weights,
                  in_channels=data.in_channels or data.images.shape[1], image_size=data.image_size)
     known = data.labels_trusted or config.noise.kind != "none"
     return RunData(
@@ -271,14 +276,20 @@ def prepare_data(config: ExperimentConfig) -> RunData:
     )
 
 
+def model_name_for(config: ExperimentConfig, data: LabelledData) -> str:
+    """The model a run of ``config`` on ``data`` trains: the configured one, else the default for its size."""
+    return config.model or default_model_for(data.image_size, own_data=not data.labels_trusted,
+                                             device=resolve_device(config.device))
+
+
 def _model_name(config: ExperimentConfig, run: RunData) -> str:
-    return config.model or default_model_for(run.data.image_size)
+    return model_name_for(config, run.data)
 
 
 def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
     trainers = {}
     for i, (role, objective) in enumerate(MODEL_ROLES.items()):
-        model = create_model(_model_name(config, run), num_classes=run.num_classes,
+        model = create_model(_model_name(config, run), num_classes=run.num_classes, weights=config.weights,
                              in_channels=run.data.in_channels or run.inputs.shape[1],
                              image_size=run.data.image_size, seed=config.seed * 1000 + 11 * (i + 1))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
@@ -514,7 +525,7 @@ def load_model(store: RunStore, run_id: str, role: str = "mixup", *, run: RunDat
     if state is None:
         raise InputError(f"run {run_id!r} has no final {role} model yet (status: {store.get_run(run_id).status})")
     run = run or prepare_data(config)
-    model = create_model(_model_name(config, run), num_classes=run.num_classes,
+    model = create_model(_model_name(config, run), num_classes=run.num_classes, weights=config.weights,
                          in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size)
     model.load_state_dict(state)
     return model.eval()

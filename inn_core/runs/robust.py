@@ -38,10 +38,10 @@ from torch import nn
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
-    Cancelled, ExperimentConfig, Progress, RunData, guard_run, prepare_data, prepare_resume,
+    Cancelled, ExperimentConfig, Progress, RunData, guard_run, model_name_for, prepare_data, prepare_resume,
 )
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import create_model, default_model_for
+from inn_core.method.models import create_model
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec
 from inn_core.method.scoring import inn_scores
@@ -393,7 +393,8 @@ def load_robust_model(store: RunStore, run_id: str, *, network: str = "ensemble"
 
 
 def _create_network(config: RobustConfig, run: RunData, *, seed: int | None) -> nn.Module:
-    return create_model(config.experiment.model or default_model_for(run.data.image_size), num_classes=run.num_classes,
+    return create_model(model_name_for(config.experiment, run.data), num_classes=run.num_classes,
+                        weights=config.experiment.weights,
                         in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size,
                         seed=seed)
 
@@ -427,7 +428,7 @@ class _Runner:
             "labels_known": run.is_noisy is not None, "nominal_rate": run.noise.nominal_rate,
             "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
             "test_size": 0 if self.test_images is None else len(run.test_labels),
-            "model": exp.model or default_model_for(run.data.image_size),
+            "model": model_name_for(exp, run.data),
             "noise": exp.noise.describe(num_classes=run.num_classes),
             "augment": self.augment, "lambda_u": self.lambda_u, "network_epochs": config.network_epochs,
         })
