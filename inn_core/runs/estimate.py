@@ -139,32 +139,37 @@ def estimate_run(config, run=None) -> RunEstimate:
     rng = np.random.default_rng(0)
 
     # A forward pass of a few samples sizes the rest, so heavy models calibrate on small batches.
-    probe = torch.from_numpy(rng.choice(n, size=min(n, 4), replace=False))
-    label_probabilities(model, inputs[probe], labels[probe.numpy()], device=device)  # warm-up
+    probe = torch.from_numpy(rng.choice(n, size=min(n, 32), replace=False))
+    label_probabilities(model, inputs[probe[:2]], labels[probe[:2].numpy()], device=device)  # warm-up
     per_input = _timed(lambda: label_probabilities(model, inputs[probe], labels[probe.numpy()], device=device),
                        device) / len(probe)
 
     # SGD: a training step costs about three forward passes; shrink the batch to fit the budget.
     bs = min(config.batch_size, n)
     b_cal = int(min(bs, max(2, _BUDGET / max(3 * per_input, 1e-9))))
-    subset = torch.from_numpy(rng.choice(n, size=min(n, 3 * b_cal), replace=False))
-    cal = TrainConfig(objective="mixup", epochs=2, batch_size=b_cal, lr=config.lr, weight_decay=config.weight_decay)
-    warm = Trainer(model, inputs[subset[:b_cal]], labels[subset[:b_cal].numpy()], cal,
-                   num_classes=run.num_classes, device=device)
-    warm.train_epoch()
-    timed = Trainer(model, inputs[subset], labels[subset.numpy()], cal, num_classes=run.num_classes, device=device)
+    subset = torch.from_numpy(rng.choice(n, size=min(n, 4 * b_cal), replace=False))
+    cal = TrainConfig(objective="mixup", epochs=1, batch_size=b_cal, lr=config.lr, weight_decay=config.weight_decay)
+    trainer = Trainer(model, inputs[subset], labels[subset.numpy()], cal, num_classes=run.num_classes, device=device)
+    trainer.inputs = trainer.inputs[:b_cal]
+    trainer.labels = trainer.labels[:b_cal]
+    trainer.train_epoch()  # warm-up step: allocations, momentum buffers
+    trainer = Trainer(model, inputs[subset], labels[subset.numpy()], cal, num_classes=run.num_classes, device=device)
     steps_timed = math.ceil(len(subset) / b_cal)
-    step_seconds = _timed(timed.train_epoch, device) / steps_timed * (bs / b_cal)
+    step_seconds = _timed(trainer.train_epoch, device) / steps_timed * (bs / b_cal)
     steps = config.epochs * math.ceil(n / bs)
 
     # Scoring: INN on a few samples' paths (as many forward passes as the budget allows).
     L, H = min(config.L, n - 1), config.H
     per_path_sample = 1 + L * H
-    m = int(min(n, max(1, _BUDGET / max(per_input * per_path_sample, 1e-9))))
+    # One real scoring chunk (2048 inputs) when the model is cheap, fewer samples when it is not.
+    m = int(min(n, max(1, min(2048 // per_path_sample, _BUDGET / max(per_input * per_path_sample, 1e-9)))))
     nbr = np.stack([rng.choice(n, size=L, replace=False) for _ in range(n)]) if n <= 4096 else \
         rng.integers(0, n, size=(n, L))
-    inn_seconds = _timed(lambda: inn_scores(model, inputs, labels, nbr, H=H, device=device,
-                                            sample_indices=np.arange(m)), device) / m
+    # Warm-up on one sample: the first channels-last pass pays one-off kernel set-up costs.
+    inn_scores(model, inputs, labels, nbr, H=1, device=device, sample_indices=np.arange(1))
+    # The best of two: timing on a shared machine only ever errs on the slow side.
+    inn_seconds = min(_timed(lambda: inn_scores(model, inputs, labels, nbr, H=H, device=device,
+                                                sample_indices=np.arange(m)), device) for _ in range(2)) / m
     batch = torch.from_numpy(rng.choice(n, size=int(min(n, max(8, _BUDGET / max(per_input, 1e-9)))), replace=False))
     forward = _timed(lambda: label_probabilities(model, inputs[batch], labels[batch.numpy()], device=device),
                      device) / len(batch)
