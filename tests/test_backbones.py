@@ -65,3 +65,42 @@ def test_unknown_name_lists_close_names():
 def test_suggested_size_comes_from_the_weights_metadata():
     assert suggested_image_size("resnet18") == 224
     assert suggested_image_size("tv:inception_v3") == 299
+
+
+@pytest.fixture
+def pics(tmp_path):
+    from PIL import Image
+
+    for k, cls in enumerate(("a", "b")):
+        (tmp_path / "pics" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.new("RGB", (40, 30), (60 * k + 10 * i, 20, 0)).save(tmp_path / "pics" / cls / f"{i}.png")
+    return tmp_path / "pics"
+
+
+def test_cli_runs_an_own_folder_with_a_backbone_from_a_weights_file(resnet18_weights, pics, tmp_path, capsys):
+    from inn_core.cli import main
+    from inn_core.runs.store import RunStore
+
+    args = ["--home", str(tmp_path / "runs"), "run", "--dataset", "imagefolder", "--data-root", str(pics),
+            "--noise", "none", "--backbone", "resnet18", "--weights", str(resnet18_weights), "--device", "cpu",
+            "--data-option", "image_size=32", "--epochs", "1", "--L", "2", "--H", "1", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "estimated time: about" in out and "tv:resnet18 at 32 px" in out
+    (run,) = RunStore(tmp_path / "runs").list_runs()
+    assert run.status == "done" and run.config["model"] == "tv:resnet18"
+    assert run.config["weights"] == str(resnet18_weights) and run.config["data_options"]["resize"] == "crop"
+
+
+def test_cli_unknown_backbone_and_bad_weights_are_one_line(pics, tmp_path, capsys):
+    from inn_core.cli import main
+
+    assert main(["--home", str(tmp_path), "run", "--backbone", "resnet19"]) == 2
+    assert "close names: resnet18" in capsys.readouterr().err
+    torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pt")
+    assert main(["--home", str(tmp_path), "run", "--dataset", "imagefolder", "--data-root", str(pics), "--L", "2", "--quiet", "--noise",
+                 "none", "--data-option", "image_size=32", "--backbone", "resnet18",
+                 "--weights", str(tmp_path / "r34.pt")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not match torchvision's resnet18" in err

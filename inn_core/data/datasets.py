@@ -42,8 +42,8 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
 
-#: Own images no larger than this are read at their own size when image_size is None.
-NATIVE_MAX = 64
+#: Own images are read at their own size up to this when image_size is None (a backbone's 224).
+NATIVE_MAX = 224
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -645,17 +645,13 @@ def _read_images(
 
 
 def native_size(files: Sequence[Path], *, resize: str = "stretch") -> int:
-    """The size images are read at when ``image_size=None``: the files' own size when (a sample of
-    up to 32 of) them share one size of at most :data:`NATIVE_MAX` px - 28 px images stay 28 px,
-    no upscaling - else 32."""
+    """The size images are read at when ``image_size=None``: the files' own size - 28 px images
+    stay 28 px, no upscaling - as the median over a sample of up to 32 files of their longer side
+    (shorter with ``resize="crop"``), capped at :data:`NATIVE_MAX`."""
     step = max(1, len(files) // 32)
-    sizes = {probe_size(f) for f in list(files)[::step][:32]}
-    if len(sizes) == 1:
-        w, h = sizes.pop()
-        side = min(w, h) if resize == "crop" else max(w, h)
-        if side <= NATIVE_MAX:
-            return side
-    return 32
+    sizes = [probe_size(f) for f in list(files)[::step][:32]]
+    sides = sorted(min(w, h) if resize == "crop" else max(w, h) for w, h in sizes)
+    return int(min(NATIVE_MAX, sides[len(sides) // 2]))
 
 
 # --------------------------------------------------------------------------- toy 2-D

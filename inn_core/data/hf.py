@@ -147,9 +147,8 @@ def _images_and_labels(
     if image_size is None:
         from inn_core.data.datasets import NATIVE_MAX
 
-        sizes = {pil(i).size for i in range(0, len(ds), max(1, len(ds) // 32))}
-        side = (min if resize == "crop" else max)(next(iter(sizes))) if len(sizes) == 1 else 32
-        image_size = side if side <= NATIVE_MAX else 32
+        sides = sorted((min if resize == "crop" else max)(pil(i).size) for i in range(0, len(ds), max(1, len(ds) // 32)))
+        image_size = int(min(NATIVE_MAX, sides[len(sides) // 2]))
     gray = bool(grayscale)
 
     def decode(i: int) -> tuple[np.ndarray, bool]:

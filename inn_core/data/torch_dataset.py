@@ -55,8 +55,7 @@ def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: boo
 
     Parameters
     ----------
-    image_size : side of the square images; None: the images' own size when they share one of
-        at most 64 px, else 32.
+    image_size : side of the square images; None: the first image's own size, at most 224.
     workers : threads calling ``ds[i]`` at once; 1 by default since a user's ``__getitem__``
         need not be thread-safe (an ``ImageFolder`` without transform always reads in parallel).
 
@@ -99,7 +98,7 @@ def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: boo
         if image_size is None:
             w, h = item(0).size
             side = min(w, h) if resize == "crop" else max(w, h)
-            size = side if side <= NATIVE_MAX else 32
+            size = min(side, NATIVE_MAX)
         else:
             size = image_size
         gray = bool(grayscale)

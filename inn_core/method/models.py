@@ -122,6 +122,42 @@ class SmallCNN(FeatureModel):
         self.head = nn.Linear(128, num_classes)
 
 
+class CompactCNN(FeatureModel):
+    """A CPU-cheap CNN for the user's own images trained from scratch; 128-d features.
+
+    A stride-2 first convolution and a pooling step before the second one make a 28x28 forward
+    pass about 12x cheaper than :class:`SmallCNN`'s (which convolves at full resolution): INN
+    makes ``1 + L*H`` passes per sample, so this is what keeps own-data runs in minutes on a laptop.
+    Images larger than 28 px are average-pooled to 28 px first - for photos, a pretrained
+    backbone (``tv:resnet18``) is the better route.
+    """
+
+    def __init__(self, num_classes: int, in_channels: int = 1, image_size: int = 28) -> None:
+        super().__init__()
+        stem: list[nn.Module] = [nn.AdaptiveAvgPool2d(28)] if image_size > 28 else []
+        self.body = nn.Sequential(
+            *stem,
+            nn.Conv2d(in_channels, 16, 3, stride=2, padding=1),
+            nn.BatchNorm2d(16),
+            nn.ReLU(inplace=True),
+            nn.MaxPool2d(2, ceil_mode=True),
+            nn.Conv2d(16, 32, 3, padding=1),
+            nn.BatchNorm2d(32),
+            nn.ReLU(inplace=True),
+            nn.AdaptiveAvgPool2d(4),
+            nn.Flatten(),
+            nn.Linear(32 * 16, 128),
+            nn.ReLU(inplace=True),
+        )
+        self.head = nn.Linear(128, num_classes)
+
+
+def _compact(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    if image_size is None or image_size < 8:
+        raise InputError(f"CompactCNN needs images of at least 8x8, got size {image_size}")
+    return CompactCNN(num_classes, in_channels, image_size)
+
+
 class MLP(FeatureModel):
     """A two-hidden-layer MLP for 2-D toy data; 64-d features."""
 
@@ -155,6 +191,7 @@ MODELS: dict[str, Callable[..., FeatureModel]] = {
     "preact_resnet18": _image_model(PreActResNet18, 8),
     "wide_resnet28_2": _image_model(WideResNet28x2, 8),
     "small_cnn": _image_model(SmallCNN, 4),
+    "compact_cnn": _compact,
     "mlp": _mlp,
 }
 
@@ -212,14 +249,15 @@ def default_model_for(image_size: int | None, *, own_data: bool = False, device:
     """The registry name that suits inputs of this size: mlp for vectors, small_cnn below 32 px.
 
     From 32 px up ``preact_resnet18`` (the paper's) - except for the user's own images on a CPU
-    (``own_data`` and a CPU ``device``), where it would take hours: ``small_cnn`` there; ask for
-    ``preact_resnet18`` or a pretrained ``tv:`` backbone by name.
+    (``own_data`` and a CPU ``device``), where it would take hours: ``compact_cnn`` there from
+    16 px up (at 28 px a twelfth of ``small_cnn``'s cost); ask for ``preact_resnet18`` or a
+    pretrained ``tv:`` backbone by name.
     """
     if image_size is None:
         return "mlp"
+    if own_data and device is not None and torch.device(device).type == "cpu" and image_size >= 16:
+        return "compact_cnn"
     if image_size < 32:
-        return "small_cnn"
-    if own_data and device is not None and torch.device(device).type == "cpu":
         return "small_cnn"
     return "preact_resnet18"
 
