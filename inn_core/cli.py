@@ -148,22 +148,21 @@ def _fit_table(store, run_id: str) -> str:
     return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
 
 
-def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str | None:
+def _start(args: argparse.Namespace, store, config) -> str | None:
     """Run ``config`` in the foreground with a progress bar and return its id, or with ``--background``
-    start a worker process, print the run id and return None."""
+    check its data, start a worker process, print the run id and return None."""
     import time
 
-    from inn_core.runs.experiment import launch_in_background
+    from inn_core.runs.launch import submit
 
     if args.background:
-        run_id = store.create_run(config.to_dict(), name=config.name, kind=kind)
-        launch_in_background(store, run_id)
-        print(run_id)
+        print(submit(store, config))
         return None
     bar = _ProgressBar()
     started = time.monotonic()
     try:
-        run_id = runner(config, store=store, callbacks=[] if args.quiet else [bar])
+        # The run checks its own data and records a failure in the store.
+        run_id = submit(store, config, background=False, validate=False, callbacks=[] if args.quiet else [bar])
     finally:
         bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
@@ -173,7 +172,7 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
 def _load_run_data(config, *, quiet: bool):
     """The run's data, decoding own images into the cache with a progress bar the first time."""
     from inn_core.data.cache import decode_progress
-    from inn_core.runs.experiment import prepare_data
+    from inn_core.runs.prepare import prepare_data
 
     bar = None
 
@@ -219,12 +218,10 @@ def _plan(args: argparse.Namespace, config):
 
 
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.experiment import run_experiment
-
     config = _plan(args, _config_from_args(args))
     if args.estimate_only:
         return 0
-    run_id = _start(args, store, config, kind="experiment", runner=run_experiment)
+    run_id = _start(args, store, config)
     if run_id is not None:
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
@@ -232,10 +229,8 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.robust import resume_robust
-    from inn_core.runs.experiment import resume_experiment
+    from inn_core.runs.launch import resume
 
-    resume = resume_robust if store.get_run(args.run).kind == "robust" else resume_experiment
     bar = _ProgressBar()
     try:
         resume(store, args.run, callbacks=[] if args.quiet else [bar])
@@ -265,9 +260,9 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.robust import robust_summary, train_robust
+    from inn_core.runs.robust import robust_summary
 
-    run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
+    run_id = _start(args, store, _robust_config_from_args(args))
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
@@ -479,7 +474,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from inn_core.runs.experiment import Cancelled
+    from inn_core.runs.lifecycle import Cancelled
     from inn_core.runs.store import RunStore
 
     try:

@@ -125,7 +125,7 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def test_registry_lists_every_loader_and_its_options():
-    assert DATASETS == ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
+    assert DATASETS == ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
     assert dataset_options("digits") == {"test_fraction": 0.2, "max_samples": None}
     assert set(dataset_options("csv")) == {"csv_path", "image_root", "image_size", "grayscale", "test_fraction",
                                            "resize", "cache_dir"}

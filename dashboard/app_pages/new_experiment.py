@@ -11,7 +11,8 @@ from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
-from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
+from inn_core.runs.launch import submit
 from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
 from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
 from inn_core.runs.schedule import own_data_epochs
@@ -288,9 +289,7 @@ if config is not None:
 if start_col.button("Start", type="primary", key="ne_start", disabled=config is None):
     with user_errors():
         with st.spinner("Checking the data…"):
-            prepare_data(config)
-        run_id = store.create_run(config.to_dict(), name=config.name)
-        launch_in_background(store, run_id)
+            run_id = submit(store, config)
         st.session_state["current_run"] = run_id
         st.success(f"Started **{config.name or run_id}**. Follow it below, or on **AUC across epochs** as it trains.")
 

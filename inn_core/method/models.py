@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from inn_core.errors import InputError
 
-__all__ = ["MODELS", "FeatureModel", "create_model", "default_model_for", "count_parameters", "check_model_name"]
+__all__ = ["MODELS", "FeatureModel", "create_model", "check_model", "check_model_name", "default_model_for",
+           "count_parameters"]
 
 
 class FeatureModel(nn.Module):
@@ -173,18 +174,29 @@ class MLP(FeatureModel):
 
 
 def _image_model(cls: type[FeatureModel], min_size: int) -> Callable[..., FeatureModel]:
-    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    def check(*, image_size: int | None) -> None:
         if image_size is None or image_size < min_size:
             raise InputError(f"{cls.__name__} needs images of at least {min_size}x{min_size}, got size {image_size}")
+
+    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+        check(image_size=image_size)
         return cls(num_classes, in_channels)
 
+    build.check = check
     return build
 
 
-def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+def _check_mlp(*, image_size: int | None) -> None:
     if image_size is not None:
         raise InputError("the 'mlp' model is for 2-D feature data (toy2d); use 'small_cnn' for images")
+
+
+def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    _check_mlp(image_size=image_size)
     return MLP(num_classes, in_features=in_channels)
+
+
+_mlp.check = _check_mlp
 
 
 MODELS: dict[str, Callable[..., FeatureModel]] = {
@@ -217,9 +229,7 @@ def create_model(
     seed : initialise the weights from this seed without touching the global RNG's state.
     weights : torchvision backbones only: a state_dict file, ``"torchvision"`` (download), or None.
     """
-    check_model_name(name)
-    if num_classes < 2:
-        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    check_model(name, num_classes=num_classes, image_size=image_size)
     if weights is not None and not name.startswith("tv:"):
         raise InputError(f"weights are for torchvision backbones (tv:NAME); {name!r} trains from scratch")
     with torch.random.fork_rng(devices=[]):
@@ -231,6 +241,20 @@ def create_model(
             return create_backbone(name, num_classes=num_classes, in_channels=in_channels, image_size=image_size,
                                    weights=weights)
         return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+
+
+def check_model(name: str, *, num_classes: int, image_size: int | None) -> None:
+    """Raise the :class:`InputError` :func:`create_model` would raise, without building the network."""
+    check_model_name(name)
+    if num_classes < 2:
+        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    if name.startswith("tv:") and (image_size is None or image_size < 32):
+        raise InputError(f"torchvision backbone {name[3:]} needs images of at least 32x32 (ideally 224), got "
+                         f"{'feature vectors' if image_size is None else f'size {image_size}'}; set image_size")
+    # A builder registered without a check is validated when it is built (torchvision backbones too).
+    check = getattr(MODELS.get(name), "check", None)
+    if check is not None:
+        check(image_size=image_size)
 
 
 def check_model_name(name: str) -> str:

@@ -213,13 +213,13 @@ def _sgd_steps(model, x, y, num_classes: int, batch_size: int, config, device: t
 
 def calibrate(config, run=None) -> Calibration:
     """Time a few real SGD steps and a batch of INN scoring of ``config``'s model on its data."""
-    from inn_core.runs.experiment import model_name_for, prepare_data
+    from inn_core.runs.prepare import model_name, prepare_data
 
     began = time.perf_counter()
     run = prepare_data(config) if run is None else run
     device = resolve_device(config.device)
     inputs, labels, n = run.inputs, run.observed_labels, run.n
-    name = model_name_for(config, run.data)
+    name = model_name(config, run.data)
     model = create_model(name, num_classes=run.num_classes, in_channels=run.data.in_channels or inputs.shape[1],
                          image_size=run.data.image_size, seed=0, weights=config.weights).to(device)
     rng = np.random.default_rng(0)
