@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
+from dashboard.images import enlarge
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
 from inn_core.runs.launch import submit
 from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
@@ -19,7 +19,8 @@ from inn_core.runs.schedule import own_data_epochs
 from inn_core.method.backbones import torchvision_models
 from inn_core.method.models import MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
-from inn_core.views.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
+from inn_core.forms import parse_epochs, parse_mapping
+from inn_core.views.preview import NoisePreview, noise_preview
 
 DATASETS = {
     "digits": "Digits (built in, 8x8)",
@@ -67,11 +68,6 @@ def calibration(key: str) -> Calibration:
 @st.cache_data(show_spinner="Loading the data and injecting the noise…", max_entries=16)
 def preview(config_json: str) -> NoisePreview:
     return noise_preview(ExperimentConfig.from_dict(json.loads(config_json)), examples=PREVIEW_EXAMPLES)
-
-
-def enlarged(image: np.ndarray) -> np.ndarray:
-    factor = max(1, MIN_DISPLAY // image.shape[0])
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 st.title("New experiment")
@@ -228,7 +224,7 @@ if shown is not None:
             names = shown.class_names
             captions = [f"#{i}: {names[t]} -> {names[o]}" for i, t, o in
                         zip(shown.examples, shown.example_true, shown.example_observed)]
-            st.image([enlarged(img) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
+            st.image([enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
 
 st.subheader("3 · Training")
 own = dataset in OWN_IMAGE_DATASETS

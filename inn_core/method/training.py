@@ -18,6 +18,7 @@ import torch.nn.functional as F
 
 from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
+from inn_core._validation import as_generator
 from inn_core.errors import InputError
 
 __all__ = [
@@ -178,7 +179,7 @@ class Trainer:
         self.config = config
         self.num_classes = num_classes
         self.epoch = 0
-        self.rng = np.random.default_rng(random_state)
+        self.rng = as_generator(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )
