@@ -18,6 +18,7 @@ from inn_core._validation import check_int
 from inn_core.data.torch_dataset import as_labelled_data, is_dataset_object
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
+from inn_core.method.filters import check_filter, flag_by
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
@@ -40,6 +41,7 @@ class NoisyLabels:
     suggested_labels : (n,) int64 - the MixUp model's prediction for every sample.
     clean_posterior : (n,) float in [0, 1] - posterior of the clean (higher-mean) component.
     neighbor_indices : (n, L) int64 - each sample's nearest neighbours in feature space.
+    given_labels : (n,) int64 - the labels that were scored.
     """
 
     scores: np.ndarray
@@ -48,6 +50,19 @@ class NoisyLabels:
     suggested_labels: np.ndarray
     clean_posterior: np.ndarray
     neighbor_indices: np.ndarray
+    given_labels: np.ndarray | None = None
+
+    def to_frame(self):
+        """A pandas DataFrame in cleanlab Datalab's ``get_issues("label")`` columns, one row per sample.
+
+        Columns: ``is_label_issue`` (bool), ``label_score`` (the INN score, low = likely wrong),
+        ``given_label`` and ``predicted_label`` (the MixUp model's suggestion).
+        """
+        import pandas as pd
+
+        given = self.given_labels if self.given_labels is not None else np.full(self.scores.shape[0], -1)
+        return pd.DataFrame({"is_label_issue": self.is_noisy, "label_score": self.scores,
+                             "given_label": given, "predicted_label": self.suggested_labels})
 
 
 def find_noisy_labels(
@@ -67,6 +82,11 @@ def find_noisy_labels(
     device: str = "auto",
     random_state: int | None = None,
     callback: Callable[[int, int], None] | None = None,
+    filter_by: str = "beta_mixture",
+    k: int | None = None,
+    fraction: float | None = None,
+    threshold: float | None = None,
+    verbose: bool = False,
 ) -> NoisyLabels:
     """Find likely wrong labels in ``(images, labels)`` with INN.
 
@@ -96,6 +116,10 @@ def find_noisy_labels(
     random_state : seed for initialisation and batch order; the same seed gives the same result
         on the CPU.
     callback : called as ``callback(epoch, epochs)`` after each training epoch.
+    filter_by : how scores become the ``is_noisy`` mask (see :data:`inn_core.method.filters.FILTERS`):
+        ``"beta_mixture"`` (default), ``"top_k"`` (reads ``k``), ``"fraction"`` (reads ``fraction``)
+        or ``"threshold"`` (reads ``threshold``: flagged where the score is below it).
+    verbose : show a tqdm progress bar over the training epochs.
 
     Returns
     -------
@@ -103,6 +127,25 @@ def find_noisy_labels(
         ``is_noisy`` is a mask and ``ranked_indices`` the flagged indices, most suspicious first -
         cleanlab's ``find_label_issues`` conventions; ``scores`` is low for likely wrong labels,
         like cleanlab's label-quality scores.
+
+    Raises
+    ------
+    InputError
+        Images and labels of different lengths, labels that are not class ids 0..K-1 with K >= 2,
+        non-finite images, ``L`` outside ``[1, n - 1]``, a negative ``random_state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import inn_core
+    >>> rng = np.random.default_rng(0)
+    >>> points = np.concatenate([rng.normal(-2, 0.5, (40, 2)), rng.normal(2, 0.5, (40, 2))]).astype("float32")
+    >>> labels = np.repeat([0, 1], 40)
+    >>> labels[:4] = 1                                      # four wrong labels
+    >>> result = inn_core.find_noisy_labels(points, labels, epochs=20, L=5, random_state=0)  # doctest: +SKIP
+    >>> result.ranked_indices[:4]                           # most suspicious first  # doctest: +SKIP
+    >>> result.scores.shape, result.is_noisy.dtype          # doctest: +SKIP
+    ((80,), dtype('bool'))
     """
     if dataset is None and is_dataset_object(images):
         dataset, images = images, None
@@ -130,6 +173,7 @@ def find_noisy_labels(
         raise InputError("labels must contain at least two classes")
     if not 1 <= L <= x.shape[0] - 1:
         raise InputError(f"L must be between 1 and n - 1 = {x.shape[0] - 1}, got {L}")
+    check_filter(filter_by, k=k, fraction=fraction, threshold=threshold, n=x.shape[0])
     image_size = x.shape[-1] if x.dim() == 4 else None
     seed = check_int("random_state", random_state, low=0, allow_none=True) or 0
     dev = resolve_device(device)
@@ -143,19 +187,29 @@ def find_noisy_labels(
         config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
         trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
                                  random_state=role_seed(seed, "model_batches", role))
+    bar = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc="training f and h", unit="epoch")
     for epoch in range(1, epochs + 1):
         for trainer in trainers.values():
             trainer.train_epoch()
+        if bar is not None:
+            bar.update(1)
         if callback is not None:
             callback(epoch, epochs)
+    if bar is not None:
+        bar.close()
     models = {role: t.model for role, t in trainers.items()}
     # h is the CE model's penultimate layer, as in an experiment's default.
     neighbors, _ = nearest_neighbors(extract_features(models["ce"], x, device=dev), L, device=dev)
     inn = inn_scores(models["mixup"], x, y, neighbors, H=H, device=dev)
     clean_mask, posterior, _ = split_clean(inn)
+    clean_mask = ~flag_by(inn, posterior, filter_by, k=k, fraction=fraction, threshold=threshold)
     flagged = np.flatnonzero(~clean_mask)
     ranked = flagged[np.argsort(inn[flagged], kind="stable")]
     suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
     return NoisyLabels(scores=inn, is_noisy=~clean_mask, ranked_indices=ranked.astype(np.int64),
                        suggested_labels=suggested.astype(np.int64), clean_posterior=posterior,
-                       neighbor_indices=neighbors)
+                       neighbor_indices=neighbors, given_labels=y.astype(np.int64))

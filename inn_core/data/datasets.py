@@ -28,6 +28,7 @@ import numpy as np
 import torch
 
 from inn_core.data.cache import cached_file_images
+from inn_core.data.cifar_files import _CIFAR10, _CIFAR100, _CifarLayout
 from inn_core.data.hf import HF_DEFAULTS, load_hf_folder
 from inn_core.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, check_resize, is_image_file, probe_size
 from inn_core._validation import as_generator, check_bool, check_int, check_real
@@ -292,40 +293,6 @@ def _load_digits(
 
 
 # --------------------------------------------------------------------------- CIFAR
-
-
-@dataclass(frozen=True)
-class _CifarLayout:
-    title: str
-    folder: str
-    train_files: tuple[str, ...]
-    test_file: str
-    meta_file: str
-    label_key: str
-    names_key: str
-    torchvision_class: str
-
-
-_CIFAR10 = _CifarLayout(
-    title="CIFAR-10",
-    folder="cifar-10-batches-py",
-    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)),
-    test_file="test_batch",
-    meta_file="batches.meta",
-    label_key="labels",
-    names_key="label_names",
-    torchvision_class="CIFAR10",
-)
-_CIFAR100 = _CifarLayout(
-    title="CIFAR-100",
-    folder="cifar-100-python",
-    train_files=("train",),
-    test_file="test",
-    meta_file="meta",
-    label_key="fine_labels",
-    names_key="fine_label_names",
-    torchvision_class="CIFAR100",
-)
 
 
 def _load_cifar10(
