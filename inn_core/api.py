@@ -8,12 +8,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
 
 from inn_core._seeds import role_seed
 from inn_core._validation import check_int
+from inn_core.data.torch_dataset import as_labelled_data, is_dataset_object
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.filters import check_filter, flag_by
@@ -22,6 +24,7 @@ from inn_core.method.models import create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.method.scoring import inn_scores
 from inn_core.method.training import TrainConfig, Trainer, extract_features, predict_proba
+from inn_core.runs.schedule import own_data_epochs
 
 __all__ = ["NoisyLabels", "find_noisy_labels"]
 
@@ -63,11 +66,14 @@ class NoisyLabels:
 
 
 def find_noisy_labels(
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor | Sequence[int],
+    images: np.ndarray | torch.Tensor | Any = None,
+    labels: np.ndarray | torch.Tensor | Sequence[int] | None = None,
     *,
+    dataset: Any = None,
+    image_size: int | None = None,
     model: str | None = None,
-    epochs: int = 40,
+    weights: str | None = None,
+    epochs: int | None = None,
     batch_size: int = 64,
     lr: float = 0.05,
     weight_decay: float = 5e-4,
@@ -90,11 +96,21 @@ def find_noisy_labels(
 
     Parameters
     ----------
-    images : (n, C, H, W) float images (values in [0, 1] work best) or (n, d) feature vectors.
-    labels : (n,) int, the observed labels in [0, K), K >= 2.
-    model : a registered model name; default ``small_cnn`` below 32 px, ``preact_resnet18``
-        at 32 px and above, ``mlp`` for vectors.
-    epochs, batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4).
+    images : (n, C, H, W) uint8 images (0..255) or float images (values in [0, 1] work best),
+        (n, d) feature vectors - or a dataset object, as for ``dataset``.
+    labels : (n,) int, the observed labels in [0, K), K >= 2; taken from the dataset when one is given.
+    dataset : a torch ``Dataset`` returning ``(image, target)`` (torchvision's ``ImageFolder``
+        included) or a Hugging Face ``datasets.Dataset`` with ``image`` and ``label`` columns;
+        read once into uint8 images (:mod:`inn_core.data.torch_dataset`).
+    image_size : the side images from ``dataset`` are resized to; default their own size (the median, at most 224).
+    model : a registered model name or ``"tv:NAME"`` (a torchvision backbone, with ``weights``);
+        default ``small_cnn`` below 32 px and on a CPU, ``preact_resnet18`` at 32 px and above on a
+        GPU, ``mlp`` for vectors.
+    weights : a torchvision backbone's weights file (or ``"torchvision"`` to download them).
+    epochs : training epochs; default about :data:`~inn_core.runs.schedule.OWN_DATA_STEPS` SGD
+        steps (:func:`~inn_core.runs.schedule.own_data_epochs`), so 500 and 50,000 samples both
+        train long enough and no longer.
+    batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4).
     L, H : neighbours per sample and trapezoids per path.
     device : "auto", "cpu" or "cuda".
     random_state : seed for initialisation and batch order; the same seed gives the same result
@@ -131,7 +147,18 @@ def find_noisy_labels(
     >>> result.scores.shape, result.is_noisy.dtype          # doctest: +SKIP
     ((80,), dtype('bool'))
     """
-    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).float()
+    if dataset is None and is_dataset_object(images):
+        dataset, images = images, None
+    if dataset is not None:
+        if images is not None:
+            raise InputError("give either images or dataset=, not both")
+        data = as_labelled_data(dataset, image_size=image_size)
+        images, labels = data.images, data.true_labels if labels is None else labels
+    if images is None or labels is None:
+        raise InputError("find_noisy_labels needs images and labels, or dataset= (a torch or Hugging Face dataset)")
+    x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images)
+    # uint8 images stay uint8 (a quarter of the memory); the engine converts them per batch.
+    x = x if x.dtype == torch.uint8 and x.dim() == 4 else x.float()
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if x.dim() not in (2, 4):
         raise InputError(f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}")
@@ -153,14 +180,15 @@ def find_noisy_labels(
         raise InputError(f"L must be between 1 and n - 1 = {x.shape[0] - 1}, got {L}")
     check_filter(filter_by, k=k, fraction=fraction, threshold=threshold, n=x.shape[0])
     image_size = x.shape[-1] if x.dim() == 4 else None
-    name = model or default_model_for(image_size)
     seed = check_int("random_state", random_state, low=0, allow_none=True) or 0
     dev = resolve_device(device)
+    name = model or default_model_for(image_size, own_data=True, device=dev)
+    epochs = own_data_epochs(x.shape[0], batch_size) if epochs is None else epochs
     trainers = {}
     # The same streams as an experiment's models with the same roles (ce, mixup) and seed.
     for role, objective in (("ce", "ce"), ("mixup", "mixup")):
         net = create_model(name, num_classes=num_classes, in_channels=x.shape[1], image_size=image_size,
-                           seed=role_seed(seed, "model_init", role))
+                           seed=role_seed(seed, "model_init", role), weights=weights)
         config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
         trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
                                  random_state=role_seed(seed, "model_batches", role))

@@ -52,12 +52,20 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
             "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
             "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
         }
+    data_options = dict(parse_option(o) for o in args.data_option)
+    model = args.model
+    if args.backbone:
+        from inn_core.runs.backbone_defaults import backbone_choice
+
+        model, data_options = backbone_choice(args.backbone, args.dataset, data_options, model=args.model)
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
-        data_options=dict(parse_option(o) for o in args.data_option),
+        data_options=data_options,
         noise=_noise_from_args(args),
-        model=args.model,
+        model=model,
+        # Absolute, so a background worker started elsewhere finds the same file.
+        weights=args.weights if args.weights in (None, "torchvision") else str(Path(args.weights).expanduser().resolve()),
         L=args.L,
         H=args.H,
         seed=args.seed,
@@ -151,8 +159,59 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     return run_id
 
 
+def _load_run_data(config, *, quiet: bool):
+    """The run's data, decoding own images into the cache with a progress bar the first time."""
+    from inn_core.data.cache import decode_progress
+    from inn_core.runs.prepare import prepare_data
+
+    bar = None
+
+    def decoded(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="img", desc="decoding images (cached for later runs)")
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        with decode_progress(decoded):
+            return prepare_data(config)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _plan(args: argparse.Namespace, config):
+    """Own images without --epochs: the schedule counted in SGD steps; then the time estimate."""
+    from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS
+    from inn_core.runs.estimate import estimate_run
+    from inn_core.runs.schedule import fit_own_data_schedule
+    from inn_core.forms import parse_epochs
+
+    own = config.dataset in OWN_IMAGE_DATASETS and args.epochs is None
+    if not own and args.no_estimate and not args.estimate_only:
+        return config
+    run = _load_run_data(config, quiet=args.quiet)
+    if own:
+        config = fit_own_data_schedule(config, run.n, eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None)
+        print(f"schedule: {config.epochs} epochs of {run.n:,} samples at batch {config.batch_size} "
+              f"(about {config.epochs * -(-run.n // config.batch_size):,} SGD steps per model; --epochs to change)")
+    if args.estimate_only or not args.no_estimate:
+        estimate = estimate_run(config, run)
+        print(estimate.describe(), flush=True)
+        for line in estimate.advice():
+            print(line, file=sys.stderr, flush=True)
+    return config
+
+
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    run_id = _start(args, store, _config_from_args(args))
+    config = _plan(args, _config_from_args(args))
+    if args.estimate_only:
+        return 0
+    run_id = _start(args, store, config)
     if run_id is not None:
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
@@ -335,7 +394,14 @@ def build_parser() -> argparse.ArgumentParser:
         noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
         noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
         model = command.add_argument_group("model and INN")
-        model.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: by image size)")
+        model.add_argument("--model", help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; "
+                                           f"own images on a CPU: small_cnn)")
+        model.add_argument("--backbone", metavar="NAME",
+                           help="a torchvision classification model as h and f (resnet18, resnet50, ...); own images "
+                                "are then read at its input size (224 for ResNets), resized and centre-cropped")
+        model.add_argument("--weights", metavar="PATH",
+                           help="the backbone's weights: a torch.save(model.state_dict()) file, or 'torchvision' "
+                                "for torchvision's download (online machines only)")
         model.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
         model.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
         model.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
@@ -354,6 +420,10 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
     train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
+    timing = run.add_argument_group("time estimate")
+    timing.add_argument("--estimate-only", action="store_true",
+                        help="print the run's estimated time (a few seconds of calibration) and exit")
+    timing.add_argument("--no-estimate", action="store_true", help="start without estimating the time first")
     run.set_defaults(func=_cmd_run)
 
     robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",

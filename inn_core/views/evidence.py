@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from inn_core.data.datasets import LabelledData, to_uint8_images
+from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
 from inn_core.runs.experiment import ExperimentConfig, load_model, prepare_data
 from inn_core.method.scoring import inn_scores, interpolation_points
@@ -104,7 +105,8 @@ def sample_evidence(
     neighbors = neighbor_indices[sample].astype(np.int64)
     frames = None
     if inputs.ndim == 4:
-        points = interpolation_points(inputs[sample : sample + 1], inputs[torch.from_numpy(neighbors)][None], H)[0]
+        points = interpolation_points(as_model_input(inputs[sample : sample + 1]),
+                                      as_model_input(inputs[torch.from_numpy(neighbors)])[None], H)[0]
         L = neighbors.shape[0]
         frames = to_uint8_images(points.reshape(L * (H + 1), *inputs.shape[1:]))
         frames = frames.reshape(L, H + 1, *frames.shape[1:])
