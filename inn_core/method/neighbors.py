@@ -77,8 +77,8 @@ _MATMUL_INPUT_ROUNDOFF = {"highest": 2.0**-24, "high": 2.0**-11, "medium": 2.0**
 _FLOAT32_ROUNDOFF = 2.0**-24
 _APPROXIMATE = ("faiss-ivf", "faiss-hnsw")
 # "auto" leaves exact search above this many multiply-adds (n^2 d / 2, the tiles' arithmetic):
-# about a minute on two CPU cores, measured in benchmarks/bench_embeddings.py.
-_EXACT_BUDGET = 4e12
+# about a minute on two CPU cores (benchmarks/bench_embeddings.py).
+_EXACT_BUDGET = 1e12
 _LOG = logging.getLogger(__name__)
 
 
@@ -118,7 +118,7 @@ def nearest_neighbors(
         queries reaches ``recall_target``; the neighbours they return are then
         ordered by exact distance, ties by index. ``"auto"`` is exact unless
         the exact search would take minutes (about ``n^2 d / 2`` multiply-adds
-        above ``4e12``, e.g. n = 100,000 at d = 800), then ``"faiss-ivf"``, and
+        above ``1e12``, e.g. n = 100,000 at d = 512), then ``"faiss-ivf"``, and
         says so through ``progress`` and the ``inn_core.method.neighbors``
         logger. The faiss backends need ``faiss-cpu`` (imported only then).
     recall_target : float in (0, 1], keyword-only
@@ -541,8 +541,8 @@ def _import_faiss():
 def choose_backend(n: int, d: int, *, device: str | torch.device = "cpu") -> str:
     """The backend ``backend="auto"`` uses for ``n`` samples of ``d`` dimensions.
 
-    ``"exact"`` while the exact search costs at most about ``4e12`` multiply-adds (``n^2 d / 2``;
-    about a minute on two CPU cores, so n = 100,000 at d = 512 stays exact), else ``"faiss-ivf"``
+    ``"exact"`` while the exact search costs at most about ``1e12`` multiply-adds (``n^2 d / 2``;
+    about a minute on two CPU cores: n = 60,000 at d = 512 stays exact, 100,000 does not), else ``"faiss-ivf"``
     when faiss is installed (``"exact"`` otherwise: a slow exact answer beats none).
     """
     if n * n * d / 2 <= _EXACT_BUDGET:
