@@ -34,6 +34,10 @@ class NoisyLabels:
     suggested_labels : (n,) int64 - the MixUp model's prediction for every sample.
     clean_posterior : (n,) float in [0, 1] - posterior of the clean (higher-mean) component.
     neighbor_indices : (n, L) int64 - each sample's nearest neighbours in feature space.
+    variant : ``"input"`` (networks trained on the images; neighbours in their ``h`` features) or
+        ``"embedding"`` (a head trained on the given features; neighbours among them).
+    neighbor_backend : the neighbour search that ran: ``"exact"``, or ``"faiss-ivf"`` / ``"faiss-hnsw"``
+        (approximate) for large embeddings.
     """
 
     scores: np.ndarray
@@ -42,17 +46,21 @@ class NoisyLabels:
     suggested_labels: np.ndarray
     clean_posterior: np.ndarray
     neighbor_indices: np.ndarray
+    variant: str = "input"
+    neighbor_backend: str = "exact"
 
 
 def find_noisy_labels(
-    images: np.ndarray | torch.Tensor,
-    labels: np.ndarray | torch.Tensor | Sequence[int],
+    images: np.ndarray | torch.Tensor | None = None,
+    labels: np.ndarray | torch.Tensor | Sequence[int] | None = None,
     *,
+    features: np.ndarray | torch.Tensor | None = None,
     model: str | None = None,
-    epochs: int = 40,
-    batch_size: int = 64,
-    lr: float = 0.05,
+    epochs: int | None = None,
+    batch_size: int | None = None,
+    lr: float | None = None,
     weight_decay: float = 5e-4,
+    neighbor_backend: str = "auto",
     L: int = 10,
     H: int = 10,
     device: str = "auto",
@@ -65,13 +73,26 @@ def find_noisy_labels(
     given labels, scores every sample by integrating ``f``'s probability of its label along the
     paths to its L nearest neighbours, and splits the scores with a two-component Beta mixture.
 
+    With ``features`` instead of ``images`` it runs INN in embedding space (``variant="embedding"``,
+    :mod:`inn_core.method.embedding_inn`): neighbours among the given embeddings, ``f`` a classifier
+    head trained with MixUp on them, paths between embeddings - no network pass per path point,
+    the route for a million samples on a CPU.
+
     Parameters
     ----------
-    images : (n, C, H, W) float images (values in [0, 1] work best) or (n, d) feature vectors.
+    images : (n, C, H, W) float images (values in [0, 1] work best) or (n, d) raw vectors to train
+        networks on (input-space INN).
     labels : (n,) int, the observed labels in [0, K), K >= 2.
+    features : (n, d) embeddings of the same samples (CLIP, DINOv2, your own model): embedding-space
+        INN. Give ``images`` or ``features``, not both.
     model : a registered model name; default ``small_cnn`` below 32 px, ``preact_resnet18``
-        at 32 px and above, ``mlp`` for vectors.
-    epochs, batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4).
+        at 32 px and above, ``mlp`` for vectors; with ``features`` a head, ``linear_head``
+        (default) or ``mlp_head``.
+    epochs, batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4);
+        defaults 40 epochs, batch 64, lr 0.05 for images; for embeddings those of
+        :class:`~inn_core.method.embedding_inn.HeadSettings` (30 epochs, batch n/100 in [64, 4096], lr 0.1).
+    neighbor_backend : with ``features``: ``"auto"`` (exact unless that would take minutes, then
+        faiss IVF), ``"exact"``, ``"faiss"``, ``"faiss-ivf"`` or ``"faiss-hnsw"``.
     L, H : neighbours per sample and trapezoids per path.
     device : "auto", "cpu" or "cuda".
     random_state : seed for initialisation and batch order; the same seed gives the same result
@@ -85,6 +106,19 @@ def find_noisy_labels(
         cleanlab's ``find_label_issues`` conventions; ``scores`` is low for likely wrong labels,
         like cleanlab's label-quality scores.
     """
+    if labels is None:
+        raise InputError("give the observed labels: find_noisy_labels(images, labels) or (labels=y, features=F)")
+    if features is not None:
+        if images is not None:
+            raise InputError("give images (input-space INN) or features (embedding-space INN), not both")
+        return _embedding_variant(features, labels, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
+                                  weight_decay=weight_decay, neighbor_backend=neighbor_backend, L=L, H=H,
+                                  device=device, random_state=random_state, callback=callback)
+    if images is None:
+        raise InputError("give images (n, C, H, W) or (n, d), or embeddings as features=")
+    epochs = 40 if epochs is None else epochs
+    batch_size = 64 if batch_size is None else batch_size
+    lr = 0.05 if lr is None else lr
     x = torch.as_tensor(np.asarray(images) if not isinstance(images, torch.Tensor) else images).float()
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if x.dim() not in (2, 4):
@@ -118,11 +152,29 @@ def find_noisy_labels(
             callback(epoch, epochs)
     models = {role: t.model for role, t in trainers.items()}
     scores, neighbors, _ = score_models(models, x, y, L=L, H=H, feature_model="ce", device=dev)
-    inn = scores["inn"]
+    suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
+    return _result(scores["inn"], suggested, neighbors, variant="input", backend="exact")
+
+
+def _result(inn: np.ndarray, suggested: np.ndarray, neighbors: np.ndarray, *, variant: str, backend: str) -> NoisyLabels:
     clean_mask, posterior, _ = split_clean(inn)
     flagged = np.flatnonzero(~clean_mask)
     ranked = flagged[np.argsort(inn[flagged], kind="stable")]
-    suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
     return NoisyLabels(scores=inn, is_noisy=~clean_mask, ranked_indices=ranked.astype(np.int64),
                        suggested_labels=suggested.astype(np.int64), clean_posterior=posterior,
-                       neighbor_indices=neighbors)
+                       neighbor_indices=neighbors, variant=variant, neighbor_backend=backend)
+
+
+def _embedding_variant(features, labels, *, model, epochs, batch_size, lr, weight_decay, neighbor_backend, L, H,
+                       device, random_state, callback) -> NoisyLabels:
+    from inn_core.method.embedding_inn import HeadSettings, embedding_inn
+
+    defaults = HeadSettings()
+    settings = HeadSettings(
+        head=model or defaults.head, epochs=defaults.epochs if epochs is None else epochs, batch_size=batch_size,
+        lr=defaults.lr if lr is None else lr, weight_decay=weight_decay,
+    )
+    result = embedding_inn(features, labels, settings=settings, L=L, H=H, backend=neighbor_backend, device=device,
+                           random_state=0 if random_state is None else int(random_state), callback=callback)
+    return _result(result.scores["inn"], result.proba.argmax(1), result.neighbors, variant=result.variant,
+                   backend=result.backend)

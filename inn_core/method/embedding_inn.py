@@ -26,6 +26,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inn_core.data.features import check_embeddings
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.models import HEADS, EmbeddingHead, create_model
@@ -78,41 +79,6 @@ class HeadSettings:
     def train_config(self, objective: str, n: int) -> TrainConfig:
         return TrainConfig(objective=objective, epochs=self.epochs, batch_size=self.batch_for(n), lr=self.lr,
                            weight_decay=self.weight_decay, mixup_alpha=self.mixup_alpha)
-
-
-def check_embeddings(features, labels=None) -> tuple[torch.Tensor, np.ndarray | None]:
-    """Validate embeddings (and labels): ``((n, d) float32 tensor, (n,) int64 or None)``.
-
-    Raises :class:`InputError` with one line for: not 2-D, non-numeric, NaN or infinity (with the
-    first bad row), fewer than two rows, labels of another length, labels not integers >= 0.
-    """
-    if isinstance(features, torch.Tensor):
-        array = features.detach().cpu()
-        if array.is_complex() or array.dtype == torch.bool:
-            raise InputError(f"features must hold real numbers, got dtype {array.dtype}")
-        tensor = array.to(torch.float32)
-    else:
-        array = np.asarray(features)
-        if array.dtype.kind not in "iuf":
-            raise InputError(f"features must hold real numbers, got dtype {array.dtype}")
-        tensor = torch.from_numpy(np.ascontiguousarray(array, dtype=np.float32))
-    if tensor.ndim != 2:
-        raise InputError(f"features must be a 2-D (n, d) array of embeddings, got shape {tuple(tensor.shape)}")
-    n, d = tensor.shape
-    if n < 2 or d < 1:
-        raise InputError(f"features need at least 2 rows and 1 column, got shape {(n, d)}")
-    finite = torch.isfinite(tensor).all(dim=1)
-    if not bool(finite.all()):
-        bad = torch.flatnonzero(~finite)
-        raise InputError(f"features contain NaN or infinite values in {bad.numel()} of {n} rows (first: row {int(bad[0])})")
-    if labels is None:
-        return tensor, None
-    y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
-    if y.ndim != 1 or y.shape[0] != n:
-        raise InputError(f"features and labels must have the same number of rows, but features has {n} and labels has shape {y.shape}")
-    if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
-        raise InputError("labels must be non-negative integers 0..K-1")
-    return tensor, y.astype(np.int64)
 
 
 def build_head(name: str, features: torch.Tensor, num_classes: int, *, seed: int) -> EmbeddingHead:
