@@ -39,14 +39,15 @@ def _noise_from_args(args: argparse.Namespace):
     from inn_core.data.noise import NoiseSpec, read_transition_matrix
     from inn_core.views.preview import parse_mapping
 
-    noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
+    kind = args.noise or "symmetric"
+    noise_kwargs: dict[str, Any] = {"kind": kind, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
         noise_kwargs["rate"] = args.rate
-    elif args.noise == "imbalanced":
+    elif kind == "imbalanced":
         noise_kwargs["rate"] = 0.3
     if args.mapping:
         noise_kwargs["mapping"] = parse_mapping(args.mapping)
-    elif args.noise == "asymmetric":
+    elif kind == "asymmetric":
         noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
         noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
@@ -165,18 +166,46 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
 def _cmd_run(args: argparse.Namespace, store) -> int:
     from inn_core.runs.experiment import run_experiment
 
-    run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
+    if args.features or args.labels:
+        run_id = _run_embeddings(args, store)
+    else:
+        run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
     if run_id is not None:
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
     return 0
 
 
-def _cmd_resume(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.robust import resume_robust
-    from inn_core.runs.experiment import resume_experiment
+def _run_embeddings(args: argparse.Namespace, store) -> str | None:
+    """``run --features F``: INN in embedding space, as a run of kind ``embedding``."""
+    from inn_core.runs.embedding_run import KIND, EmbeddingConfig, run_embedding
+    from inn_core.views.preview import parse_epochs
 
-    resume = resume_robust if store.get_run(args.run).kind == "robust" else resume_experiment
+    if not args.features:
+        raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
+    config = EmbeddingConfig(
+        features=args.features, labels=args.labels, dataset=None if args.labels else args.dataset,
+        data_root=args.data_root, data_options=dict(_parse_option(o) for o in args.data_option),
+        noise=_noise_from_args(args) if args.noise or not args.labels else None, head=args.head,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None, L=args.L, H=args.H,
+        neighbor_backend=args.neighbor_backend, seed=args.seed, device=args.device, name=args.name,
+    )
+    run_id = _start(args, store, config, kind=KIND, runner=run_embedding)
+    if run_id is not None:
+        data = store.read_json(run_id, "data.json")
+        print(f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
+              f"neighbours {data['neighbor_backend']})")
+    return run_id
+
+
+def _cmd_resume(args: argparse.Namespace, store) -> int:
+    from inn_core.runs.embedding_run import KIND, resume_embedding
+    from inn_core.runs.experiment import resume_experiment
+    from inn_core.runs.robust import resume_robust
+
+    kind = store.get_run(args.run).kind
+    resume = {"robust": resume_robust, KIND: resume_embedding}.get(kind, resume_experiment)
     bar = _ProgressBar()
     try:
         resume(store, args.run, callbacks=[] if args.quiet else [bar])
@@ -230,7 +259,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
-        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")
+        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset') or 'embeddings':10} {setting:16} {r.name}")
     return 0
 
 
@@ -252,7 +281,7 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        dataset = record.config.get("experiment", record.config)["dataset"]
+        dataset = record.config.get("experiment", record.config).get("dataset") or record.config.get("features")
         print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
     print(_result_table(store, args.run))
@@ -304,7 +333,8 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
     from inn_core.runs.experiment import MODEL_ROLES, METHODS
-    from inn_core.method.models import MODELS
+    from inn_core.method.models import HEADS, MODELS
+    from inn_core.method.neighbors import BACKENDS
     from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
 
     parser = argparse.ArgumentParser(
@@ -321,7 +351,7 @@ def build_parser() -> argparse.ArgumentParser:
         data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
                           help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
         noise = command.add_argument_group("noise")
-        noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
+        noise.add_argument("--noise", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric; none with --labels)")
         noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
         noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
         noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
@@ -348,6 +378,15 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
     train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
+    embedding = run.add_argument_group("embeddings (INN in embedding space: no network is trained on images)")
+    embedding.add_argument("--features", metavar="FILE",
+                           help="your embeddings, one row per sample: .npy, .npz or .parquet; labels from --dataset "
+                                "(rows in its training-split order) or --labels")
+    embedding.add_argument("--labels", metavar="FILE", help="the observed labels: .npy, .csv or .txt (noise: none unless --noise)")
+    embedding.add_argument("--head", default="linear_head", choices=list(HEADS),
+                           help="classifier head f trained with MixUp on the embeddings (default linear_head)")
+    embedding.add_argument("--neighbor-backend", default="auto", choices=[b for b in BACKENDS if b != "torch"],
+                           help="neighbour search (default auto: exact unless that takes minutes, then faiss-ivf)")
     run.set_defaults(func=_cmd_run)
 
     robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",

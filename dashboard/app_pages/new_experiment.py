@@ -9,6 +9,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, user_errors
+from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
@@ -23,6 +24,7 @@ DATASETS = {
     "imagefolder": "Image folder (one sub-folder per class)",
     "csv": "CSV of image paths and labels",
     "own": "Your own images: upload an archive, or a folder / CSV here",
+    "embeddings": "My embeddings file (.npy / .npz / .parquet) and labels",
 }
 NOISE = {
     "symmetric": "Symmetric: a random label",
@@ -70,6 +72,9 @@ dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get
                              on_change=default_noise_for_dataset)
 data_root: str | None = None
 data_options: dict = {}
+if dataset == "embeddings":
+    embeddings_section(store)
+    st.stop()
 if dataset == "digits":
     cap = where_col.number_input("Use at most this many training images (0 = all 1437)", min_value=0, value=0,
                                  step=100, key="ne_max_samples")

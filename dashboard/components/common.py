@@ -12,6 +12,10 @@ import streamlit as st
 from inn_core.errors import InputError
 from inn_core.runs.store import RunRecord, RunStore
 
+#: Run kinds that score every sample (input-space experiments and embedding runs): the pages that
+#: show AUC, histograms, review and export read both alike.
+DETECTION_KINDS = ("experiment", "embedding")
+
 __all__ = ["store_home", "get_store", "run_picker", "user_errors"]
 
 
@@ -33,7 +37,7 @@ def get_store() -> RunStore:
 def _label(run: RunRecord) -> str:
     noise = run.config.get("noise", {})
     rate = noise.get("rate")
-    setting = f"{run.config.get('dataset', '?')}, {noise.get('kind', '?')}" + (f" {rate:.0%}" if rate is not None else "")
+    setting = f"{run.config.get('dataset') or 'embeddings'}, {noise.get('kind', '?')}" + (f" {rate:.0%}" if rate is not None else "")
     return f"{run.name} · {setting} · {run.status}"
 
 
@@ -42,7 +46,7 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
 
     Remembers the choice across pages through ``st.session_state["current_run"]``.
     """
-    runs = [r for r in get_store().list_runs(kind="experiment") if r.status in statuses]
+    runs = [r for r in get_store().list_runs() if r.kind in DETECTION_KINDS and r.status in statuses]
     if not runs:
         return None
     ids = [r.id for r in runs]

@@ -46,7 +46,7 @@ def check_embeddings(features, labels=None) -> tuple[torch.Tensor, np.ndarray | 
         raise InputError(f"features need at least 2 rows and 1 column, got shape {(n, d)}")
     finite = torch.isfinite(tensor).all(dim=1)
     if not bool(finite.all()):
-        bad = torch.flatnonzero(~finite)
+        bad = torch.nonzero(~finite).flatten()
         raise InputError(f"features contain NaN or infinite values in {bad.numel()} of {n} rows (first: row {int(bad[0])})")
     if labels is None:
         return tensor, None

@@ -38,7 +38,7 @@ from inn_core.runs.experiment import Cancelled, Progress, guard_run, prepare_res
 from inn_core.runs.store import RunStore
 
 __all__ = ["KIND", "EmbeddingConfig", "EmbeddingData", "prepare_embeddings", "run_embedding", "resume_embedding",
-           "load_head", "embedding_evidence_data"]
+           "load_head", "embedding_evidence_data", "stage_upload"]
 
 #: The run kind in the store.
 KIND = "embedding"
@@ -196,7 +196,7 @@ def prepare_embeddings(config: EmbeddingConfig) -> EmbeddingData:
     else:
         data = load_dataset(config.dataset, root=config.data_root, random_state=config.seed, **config.data_options)
         labels, names, trusted = data.true_labels.numpy(), data.class_names, data.labels_trusted
-        source = f"the {config.dataset} training split ({labels.shape[0]} samples)"
+        source = f"the {config.dataset} training split"
     if labels.shape[0] != features.shape[0]:
         raise InputError(f"the features file has {features.shape[0]} rows but {source} has {labels.shape[0]} labels; "
                          f"they must match row for row")
@@ -372,3 +372,20 @@ def embedding_evidence_data(store: RunStore, run_id: str) -> tuple[EmbeddingConf
     labelled = LabelledData(name="embeddings", images=data.features, true_labels=torch.from_numpy(data.true_labels),
                             class_names=data.class_names, labels_trusted=data.is_noisy is not None)
     return config, labelled, load_head(store, run_id, "mixup")
+
+
+def stage_upload(store: RunStore, filename: str, data: bytes) -> str:
+    """Keep an uploaded features or labels file under the store (``uploads/<digest>/<name>``) so the
+    run, its resume and its review can read it later; returns the path. Same bytes, same path."""
+    import hashlib
+    from pathlib import Path
+
+    from inn_core.runs.store import atomic_write_bytes
+
+    name = Path(filename).name
+    if not name or name.startswith("."):
+        raise InputError(f"cannot keep an upload named {filename!r}")
+    path = store.home / "uploads" / hashlib.sha256(data).hexdigest()[:16] / name
+    if not path.is_file():
+        atomic_write_bytes(path, data)
+    return str(path.resolve())
