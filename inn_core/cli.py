@@ -141,22 +141,21 @@ def _fit_table(store, run_id: str) -> str:
     return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
 
 
-def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str | None:
+def _start(args: argparse.Namespace, store, config) -> str | None:
     """Run ``config`` in the foreground with a progress bar and return its id, or with ``--background``
-    start a worker process, print the run id and return None."""
+    check its data, start a worker process, print the run id and return None."""
     import time
 
-    from inn_core.runs.experiment import launch_in_background
+    from inn_core.runs.launch import submit
 
     if args.background:
-        run_id = store.create_run(config.to_dict(), name=config.name, kind=kind)
-        launch_in_background(store, run_id)
-        print(run_id)
+        print(submit(store, config))
         return None
     bar = _ProgressBar()
     started = time.monotonic()
     try:
-        run_id = runner(config, store=store, callbacks=[] if args.quiet else [bar])
+        # The run checks its own data and records a failure in the store.
+        run_id = submit(store, config, background=False, validate=False, callbacks=[] if args.quiet else [bar])
     finally:
         bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
@@ -164,26 +163,26 @@ def _start(args: argparse.Namespace, store, config, *, kind: str, runner) -> str
 
 
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.experiment import run_experiment
-
-    if args.features or args.labels:
-        run_id = _run_embeddings(args, store)
-    else:
-        run_id = _start(args, store, _config_from_args(args), kind="experiment", runner=run_experiment)
+    embeddings = bool(args.features or args.labels)
+    run_id = _start(args, store, _embedding_config_from_args(args) if embeddings else _config_from_args(args))
     if run_id is not None:
+        if embeddings:
+            data = store.read_json(run_id, "data.json")
+            print(f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
+                  f"neighbours {data['neighbor_backend']})")
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
     return 0
 
 
-def _run_embeddings(args: argparse.Namespace, store) -> str | None:
-    """``run --features F``: INN in embedding space, as a run of kind ``embedding``."""
-    from inn_core.runs.embedding_run import KIND, EmbeddingConfig, run_embedding
+def _embedding_config_from_args(args: argparse.Namespace):
+    """``run --features F``: the EmbeddingConfig (INN in embedding space, a run of kind ``embedding``)."""
+    from inn_core.runs.embedding_run import EmbeddingConfig
     from inn_core.views.preview import parse_epochs
 
     if not args.features:
         raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
-    config = EmbeddingConfig(
+    return EmbeddingConfig(
         features=args.features, labels=args.labels, dataset=None if args.labels else args.dataset,
         data_root=args.data_root, data_options=dict(_parse_option(o) for o in args.data_option),
         noise=_noise_from_args(args) if args.noise or not args.labels else None, head=args.head,
@@ -191,21 +190,11 @@ def _run_embeddings(args: argparse.Namespace, store) -> str | None:
         eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None, L=args.L, H=args.H,
         neighbor_backend=args.neighbor_backend, seed=args.seed, device=args.device, name=args.name,
     )
-    run_id = _start(args, store, config, kind=KIND, runner=run_embedding)
-    if run_id is not None:
-        data = store.read_json(run_id, "data.json")
-        print(f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
-              f"neighbours {data['neighbor_backend']})")
-    return run_id
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.embedding_run import KIND, resume_embedding
-    from inn_core.runs.experiment import resume_experiment
-    from inn_core.runs.robust import resume_robust
+    from inn_core.runs.launch import resume
 
-    kind = store.get_run(args.run).kind
-    resume = {"robust": resume_robust, KIND: resume_embedding}.get(kind, resume_experiment)
     bar = _ProgressBar()
     try:
         resume(store, args.run, callbacks=[] if args.quiet else [bar])
@@ -235,9 +224,9 @@ def _result_table(store, run_id: str) -> str:
 
 
 def _cmd_train(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.robust import robust_summary, train_robust
+    from inn_core.runs.robust import robust_summary
 
-    run_id = _start(args, store, _robust_config_from_args(args), kind="robust", runner=train_robust)
+    run_id = _start(args, store, _robust_config_from_args(args))
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
@@ -448,7 +437,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point; returns the exit status (0 ok, 2 user error)."""
     parser = build_parser()
     args = parser.parse_args(argv)
-    from inn_core.runs.experiment import Cancelled
+    from inn_core.runs.lifecycle import Cancelled
     from inn_core.runs.store import RunStore
 
     try:

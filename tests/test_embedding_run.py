@@ -12,7 +12,7 @@ from inn_core.cli import main
 from inn_core.data.datasets import load_dataset
 from inn_core.errors import InputError
 from inn_core.runs.embedding_run import EmbeddingConfig, resume_embedding, run_embedding
-from inn_core.runs.experiment import Cancelled
+from inn_core.runs.lifecycle import Cancelled
 from inn_core.runs.store import RunStore
 from inn_core.views.evidence import load_evidence_source
 from inn_core.views.review import flagged_samples

@@ -12,8 +12,9 @@ from dashboard.components.common import get_store, user_errors
 from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
-from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig, launch_in_background, prepare_data
-from inn_core.method.models import MODELS
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
+from inn_core.runs.launch import submit
+from inn_core.method.models import HEADS, MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
 from inn_core.views.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
 
@@ -199,7 +200,7 @@ if shown is not None:
 st.subheader("3 · Training")
 defaults = DATASET_DEFAULTS[dataset]
 model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
-model = model_col.selectbox("Model", ["auto", *MODELS], key="ne_model",
+model = model_col.selectbox("Model", ["auto", *(m for m in MODELS if m not in HEADS)], key="ne_model",
                             help="auto: small_cnn below 32 px, preact_resnet18 from 32 px.")
 epochs = int(epochs_col.number_input("Epochs", min_value=1, value=int(defaults["epochs"]), key="ne_epochs"))
 eval_text = eval_col.text_input("Evaluate at epochs", key="ne_eval_epochs", placeholder="default: 8 evenly spaced",
@@ -216,9 +217,7 @@ if st.button("Start", type="primary", key="ne_start", disabled=shown is None):
             name=name.strip(),
         )
         with st.spinner("Checking the data…"):
-            prepare_data(config)
-        run_id = store.create_run(config.to_dict(), name=config.name)
-        launch_in_background(store, run_id)
+            run_id = submit(store, config)
         st.session_state["current_run"] = run_id
         st.success(f"Started **{config.name or run_id}**. Follow it below, or on **AUC across epochs** as it trains.")
 

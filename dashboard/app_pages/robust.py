@@ -9,7 +9,8 @@ from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs
 from inn_core.runs.robust import METHODS, RobustConfig
 from inn_core.views.robust_results import robust_history, robust_table
-from inn_core.runs.experiment import ExperimentConfig, launch_in_background, prepare_data
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.runs.launch import check, submit
 from inn_core.data.noise import NoiseSpec
 
 NOISE = {
@@ -49,13 +50,12 @@ st.caption("Digits defaults: every final network trains 40 epochs (DivideMix: 10
 if st.button("Start", type="primary", key="rb_start", disabled=not methods):
     with user_errors():
         experiment = ExperimentConfig(noise=NoiseSpec(**noise_kwargs), seed=seed)
+        configs = [RobustConfig(experiment=experiment, method=method,
+                                name=f"{LABELS[method]} · {kind} {rate:.0%} · seed {seed}") for method in methods]
         with st.spinner("Checking the data…"):
-            prepare_data(experiment)
-        for method in methods:
-            config = RobustConfig(experiment=experiment, method=method,
-                                  name=f"{LABELS[method]} · {kind} {rate:.0%} · seed {seed}")
-            run_id = store.create_run(config.to_dict(), name=config.name, kind="robust")
-            launch_in_background(store, run_id)
+            check(configs[0])  # the methods share the data: one check for all
+        for config in configs:
+            submit(store, config, validate=False)
         st.success(f"Started {len(methods)} run(s); they train one after another's CPU share in the background.")
 
 st.subheader("2 · Runs")

@@ -14,7 +14,7 @@ from inn_core.data.features import FEATURE_SUFFIXES, LABEL_SUFFIXES
 from inn_core.data.noise import NoiseSpec
 from inn_core.method.models import HEADS
 from inn_core.runs.embedding_run import KIND, EmbeddingConfig, prepare_embeddings, stage_upload
-from inn_core.runs.experiment import launch_in_background
+from inn_core.runs.launch import submit
 from inn_core.runs.store import RunStore
 
 __all__ = ["embeddings_section"]
@@ -74,8 +74,7 @@ def embeddings_section(store: RunStore) -> None:
                                      neighbor_backend=backend, seed=seed, name=name.strip())
             with st.spinner("Checking the embeddings and labels…"):
                 data = prepare_embeddings(config)
-            run_id = store.create_run(config.to_dict(), name=config.name, kind=KIND)
-            launch_in_background(store, run_id)
+            run_id = submit(store, config, validate=False)  # just checked, with the numbers shown below
             st.session_state["current_run"] = run_id
             st.success(f"Started **{config.name or run_id}** on {data.n} embeddings of {data.features.shape[1]} "
                        f"dimensions in {data.num_classes} classes.")

@@ -14,7 +14,8 @@ import torch.nn.functional as F
 
 from inn_core.errors import InputError
 
-__all__ = ["MODELS", "HEADS", "FeatureModel", "EmbeddingHead", "create_model", "default_model_for", "count_parameters"]
+__all__ = ["MODELS", "HEADS", "FeatureModel", "EmbeddingHead", "create_model", "check_model", "default_model_for",
+           "count_parameters"]
 
 
 class FeatureModel(nn.Module):
@@ -186,26 +187,42 @@ class EmbeddingHead(FeatureModel):
 
 
 def _image_model(cls: type[FeatureModel], min_size: int) -> Callable[..., FeatureModel]:
-    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    def check(*, image_size: int | None) -> None:
         if image_size is None or image_size < min_size:
             raise InputError(f"{cls.__name__} needs images of at least {min_size}x{min_size}, got size {image_size}")
+
+    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+        check(image_size=image_size)
         return cls(num_classes, in_channels)
 
+    build.check = check
     return build
 
 
-def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+def _check_mlp(*, image_size: int | None) -> None:
     if image_size is not None:
         raise InputError("the 'mlp' model is for 2-D feature data (toy2d); use 'small_cnn' for images")
+
+
+def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+    _check_mlp(image_size=image_size)
     return MLP(num_classes, in_features=in_channels)
+
+
+_mlp.check = _check_mlp
+
+
+def _check_head(*, image_size: int | None) -> None:
+    if image_size is not None:
+        raise InputError("embedding heads take (n, d) embeddings, not images; use 'small_cnn' for images")
 
 
 def _head(hidden: int) -> Callable[..., FeatureModel]:
     def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
-        if image_size is not None:
-            raise InputError("embedding heads take (n, d) embeddings, not images; use 'small_cnn' for images")
+        _check_head(image_size=image_size)
         return EmbeddingHead(num_classes, in_channels, hidden)
 
+    build.check = _check_head
     return build
 
 
@@ -239,14 +256,23 @@ def create_model(
     image_size : image height/width, or ``None`` for feature-vector data.
     seed : initialise the weights from this seed without touching the global RNG's state.
     """
-    if name not in MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
-    if num_classes < 2:
-        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    check_model(name, num_classes=num_classes, image_size=image_size)
     with torch.random.fork_rng(devices=[]):
         if seed is not None:
             torch.manual_seed(seed)
         return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)
+
+
+def check_model(name: str, *, num_classes: int, image_size: int | None) -> None:
+    """Raise the :class:`InputError` :func:`create_model` would raise, without building the network."""
+    if name not in MODELS:
+        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}")
+    if num_classes < 2:
+        raise InputError(f"num_classes must be at least 2, got {num_classes}")
+    # A builder registered without a check is validated when it is built.
+    check = getattr(MODELS[name], "check", None)
+    if check is not None:
+        check(image_size=image_size)
 
 
 def default_model_for(image_size: int | None) -> str:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,10 +33,12 @@ from inn_core.method.mixture import split_clean
 from inn_core.method.models import HEADS, create_model
 from inn_core.method.neighbors import BACKENDS, choose_backend, nearest_neighbors
 from inn_core.method.training import predict_proba
-from inn_core.runs.experiment import Cancelled, Progress, guard_run, prepare_resume, unit_interval
+from inn_core.runs.experiment import unit_interval
+from inn_core.runs.lifecycle import ProgressCallback, Reporter, guard_run, mark_running, prepare_resume
 from inn_core.runs.store import RunStore
 
-__all__ = ["KIND", "EmbeddingConfig", "EmbeddingData", "prepare_embeddings", "run_embedding", "resume_embedding",
+__all__ = ["KIND", "EmbeddingConfig", "EmbeddingData", "prepare_embeddings", "check_data", "run_embedding",
+           "resume_embedding",
            "load_head", "embedding_evidence_data", "stage_upload"]
 
 #: The run kind in the store.
@@ -218,7 +219,12 @@ def prepare_embeddings(config: EmbeddingConfig) -> EmbeddingData:
     )
 
 
-def run_embedding(config: EmbeddingConfig, *, store: RunStore, callbacks: Sequence[Callable[[Progress], None]] = (),
+def check_data(config: EmbeddingConfig) -> None:
+    """Raise the :class:`InputError` a run of ``config`` would meet reading its files; trains nothing."""
+    prepare_embeddings(config)
+
+
+def run_embedding(config: EmbeddingConfig, *, store: RunStore, callbacks: Sequence[ProgressCallback] = (),
                   should_stop: Callable[[], bool] | None = None, run_id: str | None = None) -> str:
     """Run an embedding run to completion and store everything; returns the run id.
 
@@ -231,7 +237,7 @@ def run_embedding(config: EmbeddingConfig, *, store: RunStore, callbacks: Sequen
     return run_id
 
 
-def resume_embedding(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
+def resume_embedding(store: RunStore, run_id: str, *, callbacks: Sequence[ProgressCallback] = (),
                      should_stop: Callable[[], bool] | None = None) -> str:
     """Continue an embedding run: stored neighbours are reused, heads resume from their checkpoint."""
     config = EmbeddingConfig.from_dict(prepare_resume(store, run_id, kind=KIND))
@@ -239,9 +245,9 @@ def resume_embedding(store: RunStore, run_id: str, *, callbacks: Sequence[Callab
 
 
 def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
-             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None) -> None:
+             callbacks: Sequence[ProgressCallback], should_stop: Callable[[], bool] | None) -> None:
     device = resolve_device(config.device)
-    store.update_run(run_id, status="running", phase="reading embeddings", pid=os.getpid(), error=None)
+    mark_running(store, run_id)
     data = prepare_embeddings(config)
     n, d = data.features.shape
     backend = choose_backend(n, d) if config.neighbor_backend == "auto" else config.neighbor_backend
@@ -256,20 +262,10 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
         "variant": VARIANT, "feature_dim": d, "features_file": config.features, "neighbor_backend": backend,
     })
     evals = config.eval_epochs
-    total_work = 1 + config.epochs + len(evals)
-    started = time.monotonic()
-    state = {"done": 0, "at_start": 0}
-
-    def report(phase: str, epoch: int, message: str = "") -> None:
-        if (should_stop is not None and should_stop()) or store.cancel_requested(run_id):
-            raise Cancelled(run_id)
-        elapsed = time.monotonic() - started
-        rate = (state["done"] - state["at_start"]) / elapsed if elapsed > 0 else 0
-        eta = (total_work - state["done"]) / rate if rate > 0 else None
-        progress = Progress(phase, epoch, config.epochs, min(state["done"] / total_work, 1.0), eta, message)
-        store.update_run(run_id, progress=progress.fraction, phase=phase, eta=eta)
-        for cb in callbacks:
-            cb(progress)
+    # Work units: the neighbour search, each epoch of both heads, each evaluation.
+    reporter = Reporter(store, run_id, total=1 + config.epochs + len(evals), epochs=config.epochs,
+                        callbacks=callbacks, should_stop=should_stop)
+    report = reporter.report
 
     stored = store.read_arrays(run_id, "neighbors.npz") if store.has_file(run_id, "neighbors.npz") else None
     if stored is not None and stored["neighbors"].shape == (n, config.L):
@@ -279,7 +275,7 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
         neighbors, distances = nearest_neighbors(data.features, config.L, device=device, backend=backend,
                                                  progress=lambda message: report("neighbours", 0, message))
         store.write_arrays(run_id, "neighbors.npz", neighbors=neighbors, distances=distances)
-    state["done"] += 1
+    reporter.done += 1
 
     trainers = head_trainers(data.features, data.observed_labels, data.num_classes, config.settings(), device=device,
                              random_state=config.seed)
@@ -290,12 +286,11 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
             trainer.load_state_dict(checkpoint["trainers"][role])
     start_epoch = trainers["mixup"].epoch
     metrics = {key: [r for r in rows if r["epoch"] <= start_epoch] for key, rows in metrics.items()}
-    state["done"] += start_epoch + sum(e <= start_epoch for e in evals)
-    state["at_start"] = state["done"]
+    reporter.start(reporter.done + start_epoch + sum(e <= start_epoch for e in evals))
     report("training", start_epoch)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         losses = {role: trainer.train_epoch() for role, trainer in trainers.items()}
-        state["done"] += 1
+        reporter.done += 1
         report("training", epoch, " ".join(f"{r}={v:.3f}" for r, v in losses.items()))
         if epoch in evals:
             method_records, model_records, arrays = _evaluate(epoch, trainers, data, neighbors, config, device)
@@ -303,7 +298,7 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
             metrics["methods"] += method_records
             metrics["models"] += model_records
             store.write_json(run_id, "metrics.json", metrics)
-            state["done"] += 1
+            reporter.done += 1
             report("evaluating", epoch, f"evaluated epoch {epoch}")
         store.write_torch(run_id, "checkpoint.pt", {"epoch": epoch, "trainers": {r: t.state_dict() for r, t in trainers.items()}})
 
@@ -314,9 +309,7 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
                        predicted=proba.argmax(1), **copied)
     for role, trainer in trainers.items():
         store.write_torch(run_id, f"model_{role}.pt", trainer.model.state_dict())
-    store.update_run(run_id, status="done", progress=1.0, phase="done", eta=None, pid=None)
-    for cb in callbacks:
-        cb(Progress("done", config.epochs, config.epochs, 1.0, 0.0))
+    reporter.finish(config.epochs)
 
 
 def _evaluate(epoch: int, trainers, data: EmbeddingData, neighbors: np.ndarray, config: EmbeddingConfig,

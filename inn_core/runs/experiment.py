@@ -11,11 +11,6 @@ epoch; :func:`resume_experiment` continues it and ends with the same numbers as 
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
-import time
-import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,15 +19,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from inn_core.data.datasets import DATASETS, LabelledData, load_dataset
+from inn_core.data.datasets import DATASETS
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import MODELS, create_model, default_model_for
+from inn_core.method.models import MODELS
 from inn_core.method.neighbors import nearest_neighbors
-from inn_core.data.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
+from inn_core.data.noise import NoiseSpec
 from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.runs.lifecycle import (
+    Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
+)
+from inn_core.runs.prepare import DATASET_DEFAULTS, RunData, build_model, prepare_data, write_run_data
 from inn_core.runs.store import RunStore
 from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
@@ -66,18 +65,6 @@ METHODS = {
     "mixup_fy": "f_y(x) of the MixUp model at the sample itself (INN without the neighbour paths)",
 }
 
-#: Per-dataset training defaults. Digits trains with a large learning rate dropped at 1/2 and 3/4:
-#: the CE model then memorises the noisy labels (fits >= 95 %) by the last epoch, so small-loss
-#: degrades within a 40-epoch run - the phenomenon INN is robust to. The paper's CIFAR schedule
-#: (batch 128, lr 0.02) barely moves 14 steps an epoch on digits and nothing memorises.
-DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"epochs": 40, "batch_size": 64, "lr": 0.1, "weight_decay": 0.0},
-    "toy2d": {"epochs": 60, "batch_size": 32, "lr": 0.05, "weight_decay": 0.0},
-    "cifar10": {"epochs": 100, "batch_size": 128, "lr": 0.02, "weight_decay": 5e-4},
-    "cifar100": {"epochs": 100, "batch_size": 128, "lr": 0.02, "weight_decay": 5e-4},
-    "imagefolder": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
-    "csv": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
-}
 _DEFAULT_EVALS = 8
 
 
@@ -192,94 +179,10 @@ class ExperimentConfig:
         return cls(**d)
 
 
-@dataclass(frozen=True)
-class Progress:
-    """What a long call reports: phase, epochs done, overall fraction in [0, 1] and ETA in seconds."""
-
-    phase: str
-    epoch: int
-    epochs: int
-    fraction: float
-    eta_seconds: float | None = None
-    message: str = ""
-
-
-class Cancelled(Exception):
-    """Raised inside a run when its caller asked it to stop."""
-
-
-@dataclass(frozen=True, eq=False)
-class RunData:
-    """The training set of a run after noise injection.
-
-    Attributes
-    ----------
-    data : the dataset as trained on (a two-class subset for imbalanced noise).
-    observed_labels : (n,) int64 - the labels the models are trained on.
-    true_labels : (n,) int64 - the ground truth where known (else equal to the given labels).
-    is_noisy : (n,) bool, or ``None`` when the given labels are not known to be clean.
-    indices : (n,) int64 - positions in the loaded dataset's training split.
-    test_images, test_labels : the held-out split in the same label space, or ``None``.
-    noise : the injection's outcome (nominal and actual rate).
-    """
-
-    data: LabelledData
-    observed_labels: np.ndarray
-    true_labels: np.ndarray
-    is_noisy: np.ndarray | None
-    indices: np.ndarray
-    test_images: torch.Tensor | None
-    test_labels: np.ndarray | None
-    noise: NoiseResult
-
-    @property
-    def n(self) -> int:
-        return int(self.observed_labels.shape[0])
-
-    @property
-    def num_classes(self) -> int:
-        return self.data.num_classes
-
-    @property
-    def inputs(self) -> torch.Tensor:
-        return self.data.images
-
-
-def prepare_data(config: ExperimentConfig) -> RunData:
-    """Load the dataset and inject the configured noise; validates what needs the data (L < n, classes)."""
-    data = load_dataset(config.dataset, root=config.data_root, random_state=config.seed, **config.data_options)
-    noise = inject_noise(data.true_labels.numpy(), config.noise, num_classes=data.num_classes, random_state=config.seed)
-    test_images, test_labels = data.test_images, None if data.test_labels is None else data.test_labels.numpy()
-    if config.noise.kind == "imbalanced":
-        a, b = config.noise.classes
-        data = data.subset(noise.indices, true_labels=noise.true_labels,
-                           class_names=(data.class_names[a], data.class_names[b]))
-        if test_images is not None:
-            keep, test_labels = imbalanced_pair(test_labels, (a, b))
-            test_images = test_images[torch.from_numpy(keep)]
-    n = noise.observed_labels.shape[0]
-    if not config.L <= n - 1:
-        raise InputError(f"L = {config.L} neighbours needs more than {config.L} training samples, but there are {n}; choose L <= {n - 1}")
-    create_model(config.model or default_model_for(data.image_size), num_classes=data.num_classes,
-                 in_channels=data.in_channels or data.images.shape[1], image_size=data.image_size)
-    known = data.labels_trusted or config.noise.kind != "none"
-    return RunData(
-        data=data, observed_labels=noise.observed_labels, true_labels=noise.true_labels,
-        is_noisy=noise.is_noisy if known else None, indices=noise.indices,
-        test_images=test_images, test_labels=test_labels, noise=noise,
-    )
-
-
-def _model_name(config: ExperimentConfig, run: RunData) -> str:
-    return config.model or default_model_for(run.data.image_size)
-
-
 def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
     trainers = {}
     for i, (role, objective) in enumerate(MODEL_ROLES.items()):
-        model = create_model(_model_name(config, run), num_classes=run.num_classes,
-                             in_channels=run.data.in_channels or run.inputs.shape[1],
-                             image_size=run.data.image_size, seed=config.seed * 1000 + 11 * (i + 1))
+        model = build_model(config, run, seed=config.seed * 1000 + 11 * (i + 1))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
                                  random_state=config.seed * 1000 + 17 * (i + 1))
@@ -380,44 +283,6 @@ def run_experiment(
     return run_id
 
 
-def guard_run(store: RunStore, run_id: str, body: Callable[[], None]) -> None:
-    """Call ``body`` (the run's work) and record how it ended if it ended early.
-
-    :class:`Cancelled` marks the run cancelled; any other exception marks it failed with the reason
-    (the :class:`InputError` message as it is; for bugs the traceback goes to ``error.json``).
-    The exception propagates either way; a run is only marked done by its own ``body``.
-    """
-    try:
-        body()
-    except Cancelled:
-        store.update_run(run_id, status="cancelled", phase="cancelled", eta=None, pid=None)
-        raise
-    except BaseException as exc:
-        message = str(exc) if isinstance(exc, InputError) else f"{type(exc).__name__}: {exc}"
-        store.update_run(run_id, status="failed", error=message, eta=None, pid=None)
-        if not isinstance(exc, InputError):
-            store.write_json(run_id, "error.json", {"error": message, "traceback": traceback.format_exc()})
-        raise
-
-
-def prepare_resume(store: RunStore, run_id: str, *, kind: str = "experiment") -> dict[str, Any]:
-    """Check that ``run_id`` can be resumed and clear its cancel flag; returns its stored config.
-
-    Raises :class:`InputError` for an unknown run, a run of another kind, a finished run, or one
-    still running in another live process (a process that died is detected and its run resumable).
-    """
-    store.mark_stale_runs()
-    record = store.get_run(run_id)
-    if record.kind != kind:
-        raise InputError(f"run {run_id!r} is {record.kind!r}, not {kind!r}; `python -m inn_core resume` picks the right one")
-    if record.status == "done":
-        raise InputError(f"run {run_id!r} is already done; nothing to resume")
-    if record.status == "running" and record.pid not in (None, os.getpid()):
-        raise InputError(f"run {run_id!r} is running in process {record.pid}; cancel it first or wait")
-    store.update_run(run_id, cancel_requested=0, error=None)
-    return store.config(run_id)
-
-
 def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
                       should_stop: Callable[[], bool] | None = None) -> str:
     """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
@@ -428,20 +293,9 @@ def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Calla
 def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
              callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None) -> None:
     device = resolve_device(config.device)
-    store.update_run(run_id, status="running", phase="loading data", pid=os.getpid(), error=None)
+    mark_running(store, run_id)
     run = prepare_data(config)
-    store.write_arrays(
-        run_id, "labels.npz", observed=run.observed_labels, true=run.true_labels, indices=run.indices,
-        is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool),
-    )
-    store.write_json(run_id, "data.json", {
-        "n": run.n, "num_classes": run.num_classes, "class_names": list(run.data.class_names),
-        "labels_known": run.is_noisy is not None, "nominal_rate": run.noise.nominal_rate,
-        "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
-        "model": _model_name(config, run), "noise": config.noise.describe(num_classes=run.num_classes),
-    })
-    if run.data.sources:
-        store.write_json(run_id, "sources.json", list(run.data.sources))
+    write_run_data(store, run_id, run, config)
     trainers = _build_trainers(config, run, device)
     metrics = store.metrics(run_id)
     checkpoint = store.read_torch(run_id, "checkpoint.pt")
@@ -453,26 +307,15 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     metrics = {key: [r for r in rows if r["epoch"] <= start_epoch] for key, rows in metrics.items()}
     evals_left = [e for e in config.eval_epochs if e > start_epoch]
     # An evaluation costs about as much as an epoch of the three models on small data.
-    total_work = config.epochs + len(config.eval_epochs)
-    done_work = start_epoch + (len(config.eval_epochs) - len(evals_left))
-    started, work_at_start = time.monotonic(), done_work
-
-    def report(phase: str, epoch: int, message: str = "") -> None:
-        if (should_stop is not None and should_stop()) or store.cancel_requested(run_id):
-            raise Cancelled(run_id)
-        fraction = done_work / total_work
-        elapsed = time.monotonic() - started
-        rate = (done_work - work_at_start) / elapsed if elapsed > 0 else 0
-        eta = (total_work - done_work) / rate if rate > 0 else None
-        progress = Progress(phase, epoch, config.epochs, min(fraction, 1.0), eta, message)
-        store.update_run(run_id, progress=progress.fraction, phase=phase, eta=eta)
-        for cb in callbacks:
-            cb(progress)
+    reporter = Reporter(store, run_id, total=config.epochs + len(config.eval_epochs), epochs=config.epochs,
+                        callbacks=callbacks, should_stop=should_stop)
+    reporter.start(start_epoch + (len(config.eval_epochs) - len(evals_left)))
+    report = reporter.report
 
     report("training", start_epoch)
     for epoch in range(start_epoch + 1, config.epochs + 1):
         losses = {role: trainer.train_epoch() for role, trainer in trainers.items()}
-        done_work += 1
+        reporter.done += 1
         report("training", epoch, " ".join(f"{r}={v:.3f}" for r, v in losses.items()))
         if epoch in config.eval_epochs:
             method_records, model_records, arrays, neighbors = _evaluate(epoch, trainers, run, config, device)
@@ -480,16 +323,14 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
             metrics["methods"] += method_records
             metrics["models"] += model_records
             store.write_json(run_id, "metrics.json", metrics)
-            done_work += 1
+            reporter.done += 1
             report("evaluating", epoch, f"evaluated epoch {epoch}")
         store.write_torch(run_id, "checkpoint.pt", {
             "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
 
     report("finalising", config.epochs)
     _finalise(store, run_id, trainers, run, config, device)
-    store.update_run(run_id, status="done", progress=1.0, phase="done", eta=None, pid=None)
-    for cb in callbacks:
-        cb(Progress("done", config.epochs, config.epochs, 1.0, 0.0))
+    reporter.finish(config.epochs)
 
 
 def _finalise(store: RunStore, run_id: str, trainers: dict[str, Trainer], run: RunData,
@@ -513,25 +354,6 @@ def load_model(store: RunStore, run_id: str, role: str = "mixup", *, run: RunDat
     if state is None:
         raise InputError(f"run {run_id!r} has no final {role} model yet (status: {store.get_run(run_id).status})")
     run = run or prepare_data(config)
-    model = create_model(_model_name(config, run), num_classes=run.num_classes,
-                         in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size)
+    model = build_model(config, run)
     model.load_state_dict(state)
     return model.eval()
-
-
-def launch_in_background(store: RunStore, run_id: str) -> subprocess.Popen:
-    """Start (or continue) ``run_id`` in a separate process that outlives the caller.
-
-    The worker is ``python -m inn_core resume RUN``; it reports through the store only, so any
-    page or script can follow it by polling :meth:`RunStore.get_run`. Its output goes to
-    ``<run dir>/worker.log``.
-    """
-    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inn_core", "--home", str(store.home), "resume", run_id, "--quiet"],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-    )
-    log.close()
-    store.update_run(run_id, pid=proc.pid)
-    return proc

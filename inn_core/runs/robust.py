@@ -25,7 +25,6 @@ numbers as an uninterrupted one on the CPU. :func:`load_robust_model` returns th
 from __future__ import annotations
 
 import dataclasses
-import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -37,11 +36,10 @@ from torch import nn
 
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
-from inn_core.runs.experiment import (
-    Cancelled, ExperimentConfig, Progress, RunData, guard_run, prepare_data, prepare_resume,
-)
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.runs.lifecycle import Progress, Reporter, guard_run, mark_running, prepare_resume
+from inn_core.runs.prepare import RunData, build_model, prepare_data, write_run_data
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec
 from inn_core.method.scoring import inn_scores
@@ -66,6 +64,7 @@ __all__ = [
     "inn_clean_posterior",
     "train_robust",
     "resume_robust",
+    "check_data",
     "load_robust_model",
     "robust_summary",
 ]
@@ -324,7 +323,7 @@ def train_robust(
     ----------
     config : the run.
     store : where the run lives (kind ``"robust"``); status, progress and ETA are written there.
-    callbacks : each is called with a :class:`~inn_core.runs.experiment.Progress` after every epoch.
+    callbacks : each is called with a :class:`~inn_core.runs.lifecycle.Progress` after every epoch.
     should_stop : polled after every epoch's checkpoint; True cancels the run (status
         ``cancelled``, resumable). The store's cancel flag is polled too.
     run_id : continue this already-registered run (used by resume and background workers).
@@ -345,6 +344,11 @@ def resume_robust(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[
     """Continue a queued, failed, cancelled or interrupted robust run from its last checkpoint."""
     config = RobustConfig.from_dict(prepare_resume(store, run_id, kind="robust"))
     return train_robust(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
+
+
+def check_data(config: RobustConfig) -> None:
+    """Raise the :class:`InputError` a run of ``config`` would meet on loading its data; trains nothing."""
+    prepare_data(config.experiment)
 
 
 def robust_summary(store: RunStore, run_id: str) -> dict[str, Any]:
@@ -383,19 +387,13 @@ def load_robust_model(store: RunStore, run_id: str, *, network: str = "ensemble"
     run = run or prepare_data(config.experiment)
     models = []
     for state in states:
-        model = _create_network(config, run, seed=None)
+        model = build_model(config.experiment, run, seed=None)
         model.load_state_dict(state)
         models.append(model.eval())
     return models[0] if len(models) == 1 else TwinNetwork(*models).eval()
 
 
 # -- the runner ---------------------------------------------------------------------------------
-
-
-def _create_network(config: RobustConfig, run: RunData, *, seed: int | None) -> nn.Module:
-    return create_model(config.experiment.model or default_model_for(run.data.image_size), num_classes=run.num_classes,
-                        in_channels=run.data.in_channels or run.inputs.shape[1], image_size=run.data.image_size,
-                        seed=seed)
 
 
 class _Runner:
@@ -412,28 +410,19 @@ class _Runner:
         config, store, run_id = self.config, self.store, self.run_id
         exp = config.experiment
         self.device = resolve_device(exp.device)
-        store.update_run(run_id, status="running", phase="loading data", pid=os.getpid(), error=None)
+        mark_running(store, run_id)
         run = self.data = prepare_data(exp)
         self.augment = config.augment or default_augmentation(run.data.image_size)
         self.lambda_u = (config.lambda_u if config.lambda_u is not None
                          else default_lambda_u(exp.noise, num_classes=run.num_classes))
         self.inputs = run.inputs.to(self.device, torch.float32)
         self.test_images = None if run.test_images is None or not len(run.test_labels) else run.test_images
-        store.write_arrays(run_id, "labels.npz", observed=run.observed_labels, true=run.true_labels, indices=run.indices,
-                           is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool))
-        store.write_json(run_id, "data.json", {
-            "n": run.n, "num_classes": run.num_classes, "class_names": list(run.data.class_names),
-            "labels_known": run.is_noisy is not None, "nominal_rate": run.noise.nominal_rate,
-            "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
-            "test_size": 0 if self.test_images is None else len(run.test_labels),
-            "model": exp.model or default_model_for(run.data.image_size),
-            "noise": exp.noise.describe(num_classes=run.num_classes),
-            "augment": self.augment, "lambda_u": self.lambda_u, "network_epochs": config.network_epochs,
-        })
+        write_run_data(store, run_id, run, exp, test_size=0 if self.test_images is None else len(run.test_labels),
+                       augment=self.augment, lambda_u=self.lambda_u, network_epochs=config.network_epochs)
         n_nets = 1 if config.method == "ce" else 2
         train_config = config.network_train_config(self.augment)
         self.nets = [
-            Trainer(_create_network(config, run, seed=exp.seed * 1000 + 101 * (k + 1)), self.inputs, run.observed_labels,
+            Trainer(build_model(config.experiment, run, seed=exp.seed * 1000 + 101 * (k + 1)), self.inputs, run.observed_labels,
                     train_config, num_classes=run.num_classes, device=self.device,
                     random_state=exp.seed * 1000 + 103 * (k + 1))
             for k in range(n_nets)
@@ -446,10 +435,11 @@ class _Runner:
         # Records past the checkpoint came from an epoch that will be trained again: drop them.
         self.records = [r for r in store.read_json(run_id, "metrics.json", {}).get("robust", []) if r["epoch"] <= self.epoch]
         self.best = max((r["test_accuracy"] for r in self.records if r["test_accuracy"] is not None), default=None)
-        self.total_work = config.network_epochs
+        total_work = config.network_epochs
         if config.method == "inn_dividemix":
-            self.total_work += config.inn_epochs + 1 + config.T2
-        self.started, self.work_at_start, self.done_work = time.monotonic(), 0, 0
+            total_work += config.inn_epochs + 1 + config.T2
+        self.reporter = Reporter(store, run_id, total=total_work, epochs=config.network_epochs,
+                                 callbacks=self.callbacks, should_stop=self.should_stop)
         self.clock = time.monotonic()
         {"ce": self._run_ce, "dividemix": self._run_dividemix, "inn_dividemix": self._run_inn_dividemix}[config.method]()
         self._finish()
@@ -464,20 +454,11 @@ class _Runner:
         return self.seconds
 
     def _report(self, phase: str, message: str = "") -> None:
-        if (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id):
-            raise Cancelled(self.run_id)
-        elapsed = time.monotonic() - self.started
-        rate = (self.done_work - self.work_at_start) / elapsed if elapsed > 0 else 0
-        eta = (self.total_work - self.done_work) / rate if rate > 0 else None
-        progress = Progress(phase, self.epoch, self.config.network_epochs, min(self.done_work / self.total_work, 1.0),
-                            eta, message)
-        self.store.update_run(self.run_id, progress=progress.fraction, phase=phase, eta=eta)
-        for cb in self.callbacks:
-            cb(progress)
+        self.reporter.report(phase, self.epoch, message)
 
     def _start_work(self, done: int) -> None:
         """Work units already done when this process starts (restored from the checkpoint)."""
-        self.done_work = self.work_at_start = done
+        self.reporter.start(done)
 
     def _save(self, **extra: Any) -> None:
         self.checkpoint = {"epoch": self.epoch, "nets": [t.state_dict() for t in self.nets], "seconds": self._tick(), **extra}
@@ -539,9 +520,7 @@ class _Runner:
         self._report("finalising")
         for k, trainer in enumerate(self.nets):
             self.store.write_torch(self.run_id, f"model_net{k + 1}.pt", trainer.model.state_dict())
-        self.store.update_run(self.run_id, status="done", progress=1.0, phase="done", eta=None, pid=None)
-        for cb in self.callbacks:
-            cb(Progress("done", self.epoch, self.config.network_epochs, 1.0, 0.0))
+        self.reporter.finish(self.epoch)
 
     # -- methods ------------------------------------------------------------------------------
 
@@ -552,7 +531,7 @@ class _Runner:
         while self.epoch < self.config.epochs:
             loss = self.nets[0].train_epoch()
             self.epoch += 1
-            self.done_work += 1
+            self.reporter.done += 1
             self._record("train", [every], [loss])
             self._save()
             self._report("training", f"epoch {self.epoch}: loss {loss:.3f}")
@@ -583,7 +562,7 @@ class _Runner:
                 self.epoch += 1
                 self._record("ssl", splits, losses)
                 self._save(loss_history=[torch.from_numpy(np.stack(h)) for h in history])
-            self.done_work += 1
+            self.reporter.done += 1
             self._report("warm-up" if self.epoch < config.warmup_epochs else "training", f"epoch {self.epoch}")
 
     def _run_inn_dividemix(self) -> None:
@@ -604,7 +583,7 @@ class _Runner:
                 self._report("scoring", f"round {round_}: INN scores of both networks")
                 posteriors = [inn_clean_posterior(t.model, t.model, self.inputs, run.observed_labels, L=exp.L, H=exp.H,
                                                   device=self.device)[1] for t in self.nets]
-                self.done_work += 1
+                self.reporter.done += 1
                 self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
             splits = co_divide(*posteriors, threshold=config.threshold)
             # Step 1 is plain MixMatch (given labels, own guesses); step 2 is DivideMix's SSL step.
@@ -612,7 +591,7 @@ class _Runner:
             self.epoch += 1
             self._record("mixmatch" if step1 else "dividemix_ssl", splits, losses, round_=round_)
             self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
-            self.done_work += 1
+            self.reporter.done += 1
             self._report("training", f"epoch {self.epoch}")
 
     def _inn_step1(self) -> list[np.ndarray]:
@@ -622,7 +601,7 @@ class _Runner:
         trainers = {}
         for k in range(2):
             for i, role in enumerate(roles):
-                model = _create_network(self.config, run, seed=exp.seed * 1000 + 500 + 10 * k + i)
+                model = build_model(exp, run, seed=exp.seed * 1000 + 500 + 10 * k + i)
                 trainers[f"{role}{k + 1}"] = Trainer(model, self.inputs, run.observed_labels,
                                                      config.inn_train_config(role, self.augment),
                                                      num_classes=run.num_classes, device=self.device,
@@ -636,7 +615,7 @@ class _Runner:
             for trainer in trainers.values():
                 trainer.train_epoch()
             inn_epoch += 1
-            self.done_work += 1
+            self.reporter.done += 1
             self._save(inn_trainers={name: t.state_dict() for name, t in trainers.items()})
             self._report("INN models", f"INN model epoch {inn_epoch} of {config.inn_epochs}")
         posteriors = []
@@ -648,6 +627,6 @@ class _Runner:
         if config.init_from_inn:
             for k, net in enumerate(self.nets):
                 net.model.load_state_dict(trainers[f"mixup{k + 1}"].model.state_dict())
-        self.done_work += 1
+        self.reporter.done += 1
         self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
         return posteriors
