@@ -90,7 +90,7 @@ def find_noisy_labels(
         (default) or ``mlp_head``.
     epochs, batch_size, lr, weight_decay : SGD training of both models (lr / 5 at 1/2 and 3/4);
         defaults 40 epochs, batch 64, lr 0.05 for images; for embeddings those of
-        :class:`~inn_core.method.embedding_inn.HeadSettings` (30 epochs, batch n/100 in [64, 4096], lr 0.1).
+        :class:`~inn_core.method.embedding_inn.HeadSettings` (15 epochs, batch n/100 in [32, 4096], lr 0.1).
     neighbor_backend : with ``features``: ``"auto"`` (exact unless that would take minutes, then
         faiss IVF), ``"exact"``, ``"faiss"``, ``"faiss-ivf"`` or ``"faiss-hnsw"``.
     L, H : neighbours per sample and trapezoids per path.

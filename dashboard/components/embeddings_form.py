@@ -12,6 +12,7 @@ from dashboard.components.common import user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from inn_core.data.features import FEATURE_SUFFIXES, LABEL_SUFFIXES
 from inn_core.data.noise import NoiseSpec
+from inn_core.method.embedding_inn import HeadSettings
 from inn_core.method.models import HEADS
 from inn_core.runs.embedding_run import KIND, EmbeddingConfig, prepare_embeddings, stage_upload
 from inn_core.runs.launch import submit
@@ -58,7 +59,7 @@ def embeddings_section(store: RunStore) -> None:
     st.subheader("3 · Head and neighbours")
     head_col, epochs_col, l_col, h_col, backend_col = st.columns([1, 1, 1, 1, 2])
     head = head_col.selectbox("Head f", list(HEADS), key="emb_head")
-    epochs = int(epochs_col.number_input("Epochs", min_value=1, value=30, key="emb_epochs"))
+    epochs = int(epochs_col.number_input("Epochs", min_value=1, value=HeadSettings().epochs, key="emb_epochs"))
     L = int(l_col.number_input("Neighbours L", min_value=1, max_value=100, value=10, key="emb_L"))
     H = int(h_col.number_input("Trapezoids H", min_value=1, max_value=50, value=10, key="emb_H"))
     backend = backend_col.selectbox("Neighbour search", list(BACKENDS), format_func=BACKENDS.get, key="emb_backend")
