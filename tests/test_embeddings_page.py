@@ -79,3 +79,20 @@ def test_embeddings_route_starts_a_background_embedding_run_until_done(tmp_path,
     assert store.read_json(run.id, "data.json")["variant"] == "embedding"
     at.run()
     assert list(at.dataframe[0].value["status"]) == ["done"]
+
+
+def test_review_and_histogram_pages_read_an_embedding_run(tmp_path, monkeypatch):
+    from inn_core.data.noise import NoiseSpec
+    from inn_core.runs.embedding_run import EmbeddingConfig, run_embedding
+
+    features, labels = _files(tmp_path)
+    store = RunStore(tmp_path / "runs")
+    run_embedding(EmbeddingConfig(features=str(features), labels=str(labels), noise=NoiseSpec("symmetric", 0.3),
+                                  epochs=3, L=4, H=3, name="emb-run"), store=store)
+    monkeypatch.setenv("INN_LAB_HOME", str(tmp_path / "runs"))
+    pages = Path(NEW).parent
+    for name in ("review", "histograms", "auc"):
+        at = AppTest.from_file(str(pages / f"{name}.py"), default_timeout=60).run()
+        assert not at.exception, (name, [e.value for e in at.exception])
+        assert not at.error, (name, [e.value for e in at.error])
+        assert any("emb-run" in str(s.options) for s in at.selectbox), name  # the run is offered
