@@ -13,7 +13,8 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from inn_core.views.teaching import ToyResult
+from dashboard import labels as _labels
+from inn_core.views.toy import ToyResult
 
 __all__ = [
     "METHOD_LABELS",
@@ -28,15 +29,8 @@ __all__ = [
     "transition_matrix_figure",
 ]
 
-#: Display names of the scoring methods, in the order charts list them.
-METHOD_LABELS = {
-    "inn": "INN",
-    "ce": "small-loss (CE)",
-    "ce_ne": "small-loss (CE+NE)",
-    "deep_knn": "Deep k-NN",
-    "mixup_fy": "f_y(x) of the MixUp model",
-    "cleanlab": "cleanlab",
-}
+#: Display names of the scoring methods, in the order charts list them (from the engine's method registry).
+METHOD_LABELS = _labels.METHOD_LABELS
 METHOD_COLORS = {
     "inn": "#1f77b4", "ce": "#d62728", "ce_ne": "#ff7f0e", "deep_knn": "#2ca02c", "mixup_fy": "#9467bd",
     "cleanlab": "#8c564b",
@@ -54,8 +48,7 @@ _LABEL_COLORS = ("#f0f0f0", "#4d4d4d", "#a6761d", "#66a61e", "#e7298a", "#7570b3
 
 
 def _method_order(methods: Sequence[str]) -> list[str]:
-    known = [m for m in METHOD_LABELS if m in methods]
-    return known + sorted(set(methods) - set(known))
+    return _labels.order_methods(methods)
 
 
 def _epoch_axis(epochs: Sequence[int]) -> dict[str, Any]:
@@ -177,7 +170,7 @@ def auc_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, methods: Sequ
         for method in present if methods is None else [m for m in _method_order(list(methods)) if m in present]:
             rows = sorted((r for r in with_auc if r["method"] == method), key=lambda r: r["epoch"])
             epochs.update(r["epoch"] for r in rows)
-            name = METHOD_LABELS.get(method, method) + (f" - {label}" if len(runs) > 1 else "")
+            name = _labels.method_label(method) + (f" - {label}" if len(runs) > 1 else "")
             fig.add_trace(go.Scatter(
                 x=[r["epoch"] for r in rows], y=[r["auc"] for r in rows], mode="lines+markers", name=name,
                 line={"color": METHOD_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},

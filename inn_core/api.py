@@ -12,12 +12,15 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from inn_core._seeds import role_seed
+from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import create_model, default_model_for
-from inn_core.method.training import TrainConfig, Trainer, predict_proba
-from inn_core.runs.experiment import score_models
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.method.scoring import inn_scores
+from inn_core.method.training import TrainConfig, Trainer, extract_features, predict_proba
 
 __all__ = ["NoisyLabels", "find_noisy_labels"]
 
@@ -136,24 +139,27 @@ def find_noisy_labels(
         raise InputError(f"L must be between 1 and n - 1 = {x.shape[0] - 1}, got {L}")
     image_size = x.shape[-1] if x.dim() == 4 else None
     name = model or default_model_for(image_size)
-    seed = 0 if random_state is None else int(random_state)
+    seed = check_int("random_state", random_state, low=0, allow_none=True) or 0
     dev = resolve_device(device)
     trainers = {}
-    for i, (role, objective) in enumerate((("ce", "ce"), ("mixup", "mixup"))):
+    # The same streams as an experiment's models with the same roles (ce, mixup) and seed.
+    for role, objective in (("ce", "ce"), ("mixup", "mixup")):
         net = create_model(name, num_classes=num_classes, in_channels=x.shape[1], image_size=image_size,
-                           seed=seed * 1000 + 11 * (i + 1))
+                           seed=role_seed(seed, "model_init", role))
         config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
         trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
-                                 random_state=seed * 1000 + 17 * (i + 1))
+                                 random_state=role_seed(seed, "model_batches", role))
     for epoch in range(1, epochs + 1):
         for trainer in trainers.values():
             trainer.train_epoch()
         if callback is not None:
             callback(epoch, epochs)
     models = {role: t.model for role, t in trainers.items()}
-    scores, neighbors, _ = score_models(models, x, y, L=L, H=H, feature_model="ce", device=dev)
+    # h is the CE model's penultimate layer, as in an experiment's default.
+    neighbors, _ = nearest_neighbors(extract_features(models["ce"], x, device=dev), L, device=dev)
+    inn = inn_scores(models["mixup"], x, y, neighbors, H=H, device=dev)
     suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
-    return _result(scores["inn"], suggested, neighbors, variant="input", backend="exact")
+    return _result(inn, suggested, neighbors, variant="input", backend="exact")
 
 
 def _result(inn: np.ndarray, suggested: np.ndarray, neighbors: np.ndarray, *, variant: str, backend: str) -> NoisyLabels:

@@ -18,26 +18,9 @@ from inn_core.errors import InputError
 __all__ = ["main", "build_parser"]
 
 
-def _parse_option(text: str) -> tuple[str, Any]:
-    if "=" not in text:
-        raise InputError(f"--data-option takes KEY=VALUE, got {text!r}")
-    key, value = text.split("=", 1)
-    try:
-        return key, json.loads(value)
-    except json.JSONDecodeError:
-        return key, value
-
-
-def _parse_ints(text: str, what: str) -> tuple[int, ...]:
-    try:
-        return tuple(int(v) for v in text.replace(" ", "").split(",") if v)
-    except ValueError:
-        raise InputError(f"{what} takes comma-separated integers, got {text!r}") from None
-
-
 def _noise_from_args(args: argparse.Namespace):
     from inn_core.data.noise import NoiseSpec, read_transition_matrix
-    from inn_core.views.preview import parse_mapping
+    from inn_core.forms import parse_ints, parse_mapping
 
     kind = args.noise or "symmetric"
     noise_kwargs: dict[str, Any] = {"kind": kind, "symmetric_mode": args.symmetric_mode}
@@ -50,7 +33,7 @@ def _noise_from_args(args: argparse.Namespace):
     elif kind == "asymmetric":
         noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
-        noise_kwargs["classes"] = _parse_ints(args.classes, "--classes")
+        noise_kwargs["classes"] = parse_ints(args.classes, "--classes")
     if args.minority_fraction is not None:
         noise_kwargs["minority_fraction"] = args.minority_fraction
     if args.matrix:
@@ -61,7 +44,7 @@ def _noise_from_args(args: argparse.Namespace):
 def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
     from inn_core.runs.experiment import ExperimentConfig
-    from inn_core.views.preview import parse_epochs
+    from inn_core.forms import parse_epochs, parse_option
 
     training = {}
     if schedule:
@@ -72,7 +55,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
-        data_options=dict(_parse_option(o) for o in args.data_option),
+        data_options=dict(parse_option(o) for o in args.data_option),
         noise=_noise_from_args(args),
         model=args.model,
         L=args.L,
@@ -123,11 +106,13 @@ class _ProgressBar:
 def _auc_table(store, run_id: str) -> str:
     import pandas as pd
 
+    from inn_core.method.registry import order_methods
+
     records = store.metrics(run_id)["methods"]
     if not records or "auc" not in records[0]:
         return "(no clean/noisy AUC: the true labels of this data are unknown)"
     table = pd.DataFrame(records).pivot(index="epoch", columns="method", values="auc")
-    order = [m for m in ("inn", "mixup_fy", "ce", "ce_ne", "deep_knn") if m in table.columns]
+    order = order_methods(table.columns)
     return "clean/noisy AUC (higher is better; clean = positive class)\n" + table[order].to_string(float_format="%.3f")
 
 
@@ -178,13 +163,13 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 def _embedding_config_from_args(args: argparse.Namespace):
     """``run --features F``: the EmbeddingConfig (INN in embedding space, a run of kind ``embedding``)."""
     from inn_core.runs.embedding_run import EmbeddingConfig
-    from inn_core.views.preview import parse_epochs
+    from inn_core.forms import parse_epochs, parse_option
 
     if not args.features:
         raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
     return EmbeddingConfig(
         features=args.features, labels=args.labels, dataset=None if args.labels else args.dataset,
-        data_root=args.data_root, data_options=dict(_parse_option(o) for o in args.data_option),
+        data_root=args.data_root, data_options=dict(parse_option(o) for o in args.data_option),
         noise=_noise_from_args(args) if args.noise or not args.labels else None, head=args.head,
         epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
         eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None, L=args.L, H=args.H,
@@ -243,7 +228,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         return 0
     print(f"{'id':24} {'kind':10} {'status':10} {'progress':>8}  {'created':16}  {'dataset':10} {'noise':16} name")
     for r in runs:
-        experiment = r.config.get("experiment", r.config)
+        experiment = r.experiment
         noise = experiment.get("noise", {})
         setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
@@ -270,7 +255,7 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        dataset = record.config.get("experiment", record.config).get("dataset") or record.config.get("features")
+        dataset = record.experiment.get("dataset") or record.experiment.get("features")
         print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
     print(_result_table(store, args.run))
@@ -312,7 +297,7 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.teaching import write_demo_assets
+    from inn_core.views.demo import write_demo_assets
 
     path = write_demo_assets(args.output, store=store)
     print(f"demo run metrics written to {path}")
@@ -321,7 +306,8 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
-    from inn_core.runs.experiment import MODEL_ROLES, METHODS
+    from inn_core.method.registry import METHODS
+    from inn_core.runs.experiment import MODEL_ROLES
     from inn_core.method.models import HEADS, MODELS
     from inn_core.method.neighbors import BACKENDS
     from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES

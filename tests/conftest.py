@@ -14,17 +14,12 @@ from pathlib import Path
 
 import pytest
 
-from inn_core.runs.experiment import ExperimentConfig, run_experiment
-from inn_core.data.noise import NoiseSpec
+from helpers import TINY_CONFIG
+from inn_core.runs.experiment import run_experiment
 from inn_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
-#: A run small enough to finish in seconds on the CPU, with every artefact a finished run has.
-TINY_CONFIG = ExperimentConfig(
-    dataset="digits", data_options={"max_samples": 200}, noise=NoiseSpec("symmetric", 0.4),
-    epochs=3, eval_epochs=(1, 3), L=5, H=3, device="cpu", name="tiny",
-)
 
 
 @pytest.fixture(scope="session")
@@ -104,14 +99,3 @@ def dashboard_server(tmp_path_factory, tiny_run_home) -> Iterator[tuple[str, Run
             proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             proc.kill()
-
-
-def launch_chromium(playwright):
-    """Debian's Chromium, headless, through Playwright (never a downloaded browser)."""
-    executable = shutil.which("chromium")
-    if executable is None:
-        pytest.fail("Debian's chromium is not installed: `make test` installs it (apt-get install chromium)")
-    return playwright.chromium.launch(
-        executable_path=executable,
-        args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
-    )

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import launch_chromium
+from helpers import launch_chromium
 
 pytestmark = pytest.mark.browser
 

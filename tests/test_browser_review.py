@@ -12,7 +12,7 @@ import pytest
 from inn_core.views.embedding import EMBEDDING_FILE
 from inn_core.views.review import export_run
 
-from conftest import launch_chromium
+from helpers import launch_chromium
 
 pytestmark = pytest.mark.browser
 

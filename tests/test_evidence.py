@@ -12,7 +12,7 @@ from torch import nn
 
 from inn_core.data.datasets import to_uint8_images
 from inn_core.errors import InputError
-from inn_core.views.evidence import enlarge, load_evidence_source, path_strip, sample_evidence
+from inn_core.views.evidence import load_evidence_source, sample_evidence
 from inn_core.views.review import sample_table
 from inn_core.method.scoring import inn_scores
 
@@ -127,20 +127,3 @@ def test_an_unfinished_run_is_refused(tmp_path):
     run_id = store.create_run({"dataset": "digits"})
     with pytest.raises(InputError, match="no final results yet"):
         load_evidence_source(store, run_id)
-
-
-def test_enlarge_and_path_strip():
-    gray = np.arange(2 * 2 * 3, dtype=np.uint8).reshape(2, 2, 3)  # (k=2, h=2, w=3)
-    strip = path_strip(gray, gap=1)
-    assert strip.shape == (2, 7)
-    assert_array_equal(strip[:, :3], gray[0])
-    assert_array_equal(strip[:, 3], [255, 255])
-    assert_array_equal(strip[:, 4:], gray[1])
-    big = enlarge(strip, 3)
-    assert big.shape == (6, 21)
-    assert_array_equal(big[::3, ::3], strip)
-    colour = np.zeros((3, 2, 2, 3), dtype=np.uint8)
-    assert path_strip(colour, gap=2).shape == (2, 10, 3)
-    assert enlarge(colour[0], 4).shape == (8, 8, 3)
-    with pytest.raises(InputError, match="positive integer"):
-        enlarge(strip, 0)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
     METHODS,

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import pytest
 
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 from inn_core.errors import InputError
 from inn_core.runs import launch
 from inn_core.runs.lifecycle import Cancelled, Reporter, guard_run

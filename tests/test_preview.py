@@ -11,7 +11,8 @@ from numpy.testing import assert_allclose
 from inn_core.errors import InputError
 from inn_core.runs.experiment import ExperimentConfig, prepare_data
 from inn_core.data.noise import NoiseSpec
-from inn_core.views.preview import noise_preview, parse_epochs, parse_mapping
+from inn_core.forms import parse_epochs, parse_mapping
+from inn_core.views.preview import noise_preview
 
 
 def _config(noise: NoiseSpec, **kwargs) -> ExperimentConfig:

@@ -7,7 +7,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import inn_core.runs.robust as dividemix
 from inn_core.runs.robust import (
-    METHODS,
+    TRAINING_METHODS as METHODS,
     RobustConfig,
     TwinNetwork,
     default_augmentation,

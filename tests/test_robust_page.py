@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from conftest import TINY_CONFIG
+from helpers import TINY_CONFIG
 from inn_core.runs.robust import RobustConfig, train_robust
 from inn_core.views.robust_results import robust_history, robust_table
 from inn_core.runs.store import RunStore

@@ -125,3 +125,11 @@ def test_delete_run_removes_files_and_decisions(tmp_path):
     store.delete_run(run)
     assert store.list_runs() == []
     assert not store.run_dir(run).exists()
+
+
+def test_run_record_experiment_is_the_config_or_its_wrapped_experiment(tmp_path):
+    store = RunStore(tmp_path)
+    plain = store.create_run({"dataset": "digits", "seed": 1})
+    wrapped = store.create_run({"method": "dividemix", "experiment": {"dataset": "toy2d", "seed": 2}}, kind="robust")
+    assert store.get_run(plain).experiment == {"dataset": "digits", "seed": 1}
+    assert store.get_run(wrapped).experiment == {"dataset": "toy2d", "seed": 2}

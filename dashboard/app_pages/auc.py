@@ -6,8 +6,9 @@ import pandas as pd
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, run_picker, store_home
+from dashboard.components.common import get_store, pick_run, store_home
 from dashboard.components.progress import ACTIVE, active_runs
+from dashboard.labels import method_label, order_methods
 
 STATUSES = ("done", "running", "queued", "cancelled", "failed")
 MODEL_NAMES = {"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}
@@ -29,10 +30,7 @@ home = str(store_home())
 
 pick_col, compare_col = st.columns(2)
 with pick_col:
-    run_id = run_picker("auc_run", statuses=STATUSES)
-if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+    run_id = pick_run("auc_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
 others = {r.id: r.name for r in store.list_runs(kind="experiment") if r.id != run_id and r.status in STATUSES}
 compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
                                    format_func=lambda i: "nothing" if i is None else others[i])
@@ -57,10 +55,10 @@ def charts() -> None:
         st.caption("Higher is better: 1 means every clean sample scores above every noisy one, 0.5 is guessing. "
                    + ("Solid lines: the chosen run; dashed: the comparison." if compare_id else ""))
         last = max(r["epoch"] for r in main["methods"])
-        order = list(plots.METHOD_LABELS)
+        order = order_methods(r["method"] for r in main["methods"])
         table = pd.DataFrame(sorted((r for r in main["methods"] if r["epoch"] == last),
-                                    key=lambda r: order.index(r["method"]) if r["method"] in order else len(order)))
-        table["method"] = table["method"].map(lambda m: plots.METHOD_LABELS.get(m, m))
+                                    key=lambda r: order.index(r["method"])))
+        table["method"] = table["method"].map(method_label)
         st.markdown(f"**At epoch {last}** (flagged = the Beta mixture's noisy component)")
         shown = [c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table]
         st.dataframe(table[shown], hide_index=True, key="auc_table")

@@ -6,7 +6,8 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, store_home, user_errors
-from inn_core.views.teaching import DemoRun, ToyConfig, ToyResult, consistency_toy, load_demo
+from inn_core.views.demo import DemoRun, load_demo
+from inn_core.views.toy import ToyConfig, ToyResult, consistency_toy
 
 
 @st.cache_data(show_spinner="Training the network on the toy data…", max_entries=64)

@@ -5,12 +5,12 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.common import get_store, pick_run, store_home, user_errors
 from dashboard.components.review_data import evidence_source, run_methods, samples, thumbnails
 from dashboard.components.review_paths import display_factor
 from dashboard.review_plots import COLOR_MODES, color_modes, embedding_figure
 from inn_core.views.embedding import run_embedding, stored_embedding
-from inn_core.views.evidence import enlarge
+from dashboard.images import enlarge
 
 st.title("Embedding map")
 st.caption("Every training sample placed by UMAP of the features INN finds neighbours with: a flagged sample "
@@ -18,10 +18,8 @@ st.caption("Every training sample placed by UMAP of the features INN finds neigh
 
 store = get_store()
 home = str(store_home())
-run_id = run_picker("embedding_run")
-if run_id is None:
-    st.info("No finished run yet. Start one on **New experiment**, then come back for its map.", icon=":material/info:")
-    st.stop()
+run_id = pick_run("embedding_run", missing="No finished run yet. Start one on **New experiment**, then come back "
+                            "for its map.")
 
 with user_errors():
     coords = stored_embedding(store, run_id)

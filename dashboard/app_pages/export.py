@@ -7,7 +7,7 @@ from pathlib import Path
 
 import streamlit as st
 
-from dashboard.components.common import get_store, run_picker, user_errors
+from dashboard.components.common import get_store, pick_run, user_errors
 from inn_core.views.review import cleaned_labels, export_run
 
 DOWNLOADS = {
@@ -22,10 +22,8 @@ st.caption("Take the review home: cleaned labels and the decision log as CSV, th
            "`python -m inn_core export` writes.")
 
 store = get_store()
-run_id = run_picker("export_run")
-if run_id is None:
-    st.info("No finished run yet. Start one on **New experiment**, review it, then export here.", icon=":material/info:")
-    st.stop()
+run_id = pick_run("export_run", missing="No finished run yet. Start one on **New experiment**, review it, then "
+                            "export here.")
 
 with user_errors():
     table = cleaned_labels(store, run_id)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, run_picker, store_home, user_errors
-from inn_core.views.teaching import ScoreSplit, score_split
+from dashboard.components.common import get_store, pick_run, store_home, user_errors
+from dashboard.labels import method_label
+from inn_core.views.score_split import ScoreSplit, score_split
 
 STATUSES = ("done", "running", "cancelled", "failed")
 
@@ -18,9 +19,7 @@ def split(home: str, run_id: str, method: str, epoch: int) -> ScoreSplit:
 
 @st.cache_data(max_entries=64, show_spinner=False)
 def methods_at(home: str, run_id: str, epoch: int) -> list[str]:
-    arrays = get_store().epoch_scores(run_id, epoch)
-    return [m for m in plots.METHOD_LABELS if f"scores_{m}" in arrays] + sorted(
-        k.removeprefix("scores_") for k in arrays if k.startswith("scores_") and k.removeprefix("scores_") not in plots.METHOD_LABELS)
+    return get_store().epoch_methods(run_id, epoch)
 
 
 st.title("Score histograms")
@@ -31,10 +30,7 @@ st.caption(
 store = get_store()
 home = str(store_home())
 
-run_id = run_picker("hist_run", statuses=STATUSES)
-if run_id is None:
-    st.info("No runs yet: start one on **New experiment**.")
-    st.stop()
+run_id = pick_run("hist_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
 epochs = store.eval_epochs(run_id)
 if not epochs:
     st.info("This run has no evaluated epoch yet; histograms appear after its first evaluation epoch.")
@@ -42,7 +38,7 @@ if not epochs:
 
 method_col, epoch_col = st.columns([1, 2])
 methods = methods_at(home, run_id, epochs[-1])
-method = method_col.selectbox("Method", methods, key="hist_method", format_func=lambda m: plots.METHOD_LABELS.get(m, m))
+method = method_col.selectbox("Method", methods, key="hist_method", format_func=method_label)
 if len(epochs) > 1:
     epoch = epoch_col.select_slider("Epoch", options=epochs, value=epochs[-1], key="hist_epoch")
 else:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import streamlit as st
 
 from dashboard import plots
@@ -12,11 +11,13 @@ from dashboard.components.common import get_store, user_errors
 from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
+from dashboard.images import enlarge
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
 from inn_core.runs.launch import submit
 from inn_core.method.models import HEADS, MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
-from inn_core.views.preview import NoisePreview, noise_preview, parse_epochs, parse_mapping
+from inn_core.forms import parse_epochs, parse_mapping
+from inn_core.views.preview import NoisePreview, noise_preview
 
 DATASETS = {
     "digits": "Digits (built in, 8x8)",
@@ -47,11 +48,6 @@ MIN_DISPLAY = 64
 @st.cache_data(show_spinner="Loading the data and injecting the noise…", max_entries=16)
 def preview(config_json: str) -> NoisePreview:
     return noise_preview(ExperimentConfig.from_dict(json.loads(config_json)), examples=PREVIEW_EXAMPLES)
-
-
-def enlarged(image: np.ndarray) -> np.ndarray:
-    factor = max(1, MIN_DISPLAY // image.shape[0])
-    return np.repeat(np.repeat(image, factor, axis=0), factor, axis=1)
 
 
 st.title("New experiment")
@@ -195,7 +191,7 @@ if shown is not None:
             names = shown.class_names
             captions = [f"#{i}: {names[t]} -> {names[o]}" for i, t, o in
                         zip(shown.examples, shown.example_true, shown.example_observed)]
-            st.image([enlarged(img) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
+            st.image([enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
 
 st.subheader("3 · Training")
 defaults = DATASET_DEFAULTS[dataset]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import streamlit as st
 
-from dashboard.components.common import get_store, run_picker, store_home, user_errors
+from dashboard.components.common import get_store, pick_run, store_home, user_errors
 from dashboard.components.review_data import (
     evidence_source, flagged, probabilities, run_info, run_methods, sample_paths, samples, thumbnails,
 )
@@ -14,8 +14,8 @@ from dashboard.components.review_decide import (
 )
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
-from inn_core.views.evidence import enlarge
-from inn_core.runs.experiment import METHODS
+from dashboard.labels import method_help
+from dashboard.images import enlarge
 from inn_core.views.review import review_progress
 
 SOURCES = {
@@ -38,11 +38,8 @@ st.caption("Look at what INN flags, see why through each sample's neighbour path
 
 store = get_store()
 home = str(store_home())
-run_id = run_picker("review_run")
-if run_id is None:
-    st.info("No finished run yet. Start one on **New experiment**, then come back to review what it flags.",
-            icon=":material/info:")
-    st.stop()
+run_id = pick_run("review_run", missing="No finished run yet. Start one on **New experiment**, then come back "
+                            "to review what it flags.")
 
 with user_errors():
     info = run_info(home, run_id)
@@ -57,7 +54,7 @@ with user_errors():
     c_source, c_method, c_top, c_classes, c_sort = st.columns([2, 2, 1, 2, 2])
     source = c_source.radio("Samples", sources, format_func=SOURCES.__getitem__, key="review_source")
     method = c_method.selectbox("Method", methods, key="review_method",
-                                help="\n\n".join(f"**{m}**: {METHODS.get(m, '')}" for m in methods))
+                                help=method_help(methods))
     n = int(info.get("n", 1))
     top = c_top.number_input("N", min_value=1, max_value=n, value=min(50, n), key="review_top",
                              disabled=source != "lowest", help="how many of the lowest scores")

@@ -7,7 +7,8 @@ import streamlit as st
 from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs
-from inn_core.runs.robust import METHODS, RobustConfig
+from dashboard.labels import TRAINING_LABELS
+from inn_core.runs.robust import TRAINING_METHODS, RobustConfig
 from inn_core.views.robust_results import robust_history, robust_table
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.launch import check, submit
@@ -18,7 +19,6 @@ NOISE = {
     "asymmetric": "Asymmetric (digits: 7→1, 2→7, 5↔6, 3→8)",
     "imbalanced": "Imbalanced two-class",
 }
-LABELS = {"inn_dividemix": "INN+DivideMix", "dividemix": "DivideMix", "ce": "CE (baseline)"}
 
 st.title("Robust training")
 st.caption(
@@ -41,8 +41,8 @@ elif kind == "imbalanced":
     noise_kwargs["classes"] = (int(major.number_input("Majority", 0, 9, 3, key="rb_major")),
                                int(minor.number_input("Minority", 0, 9, 8, key="rb_minor")))
 seed = int(seed_col.number_input("Seed", min_value=0, value=0, key="rb_seed"))
-methods = st.multiselect("Methods", list(METHODS), default=["inn_dividemix", "dividemix"], format_func=LABELS.get,
-                         key="rb_methods")
+methods = st.multiselect("Methods", list(TRAINING_METHODS), default=["inn_dividemix", "dividemix"],
+                         format_func=TRAINING_LABELS.get, key="rb_methods")
 st.caption("Digits defaults: every final network trains 40 epochs (DivideMix: 10 warm-up + 30 semi-supervised; "
            "INN+DivideMix: 10 as INN's f, T1 = 6, then T2 = 4 rounds of T3 = 6). One method takes one to two "
            "minutes on a 2-core CPU.")
@@ -51,7 +51,7 @@ if st.button("Start", type="primary", key="rb_start", disabled=not methods):
     with user_errors():
         experiment = ExperimentConfig(noise=NoiseSpec(**noise_kwargs), seed=seed)
         configs = [RobustConfig(experiment=experiment, method=method,
-                                name=f"{LABELS[method]} · {kind} {rate:.0%} · seed {seed}") for method in methods]
+                                name=f"{TRAINING_LABELS[method]} · {kind} {rate:.0%} · seed {seed}") for method in methods]
         with st.spinner("Checking the data…"):
             check(configs[0])  # the methods share the data: one check for all
         for config in configs:

@@ -35,7 +35,7 @@ def get_store() -> RunStore:
 
 
 def _label(run: RunRecord) -> str:
-    noise = run.config.get("noise", {})
+    noise = run.experiment.get("noise", {})
     rate = noise.get("rate")
     setting = f"{run.config.get('dataset') or 'embeddings'}, {noise.get('kind', '?')}" + (f" {rate:.0%}" if rate is not None else "")
     return f"{run.name} · {setting} · {run.status}"
@@ -56,6 +56,15 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
     chosen = st.selectbox(label, ids, index=index, format_func=labels.__getitem__, key=key)
     st.session_state["current_run"] = chosen
     return chosen
+
+
+def pick_run(key: str, *, missing: str, statuses: Sequence[str] = ("done",), label: str = "Run") -> str:
+    """The page prelude: :func:`run_picker`, or ``missing`` as an info box and the page stops when there is no run."""
+    run_id = run_picker(key, statuses=statuses, label=label)
+    if run_id is None:
+        st.info(missing, icon=":material/info:")
+        st.stop()
+    return run_id
 
 
 @contextlib.contextmanager

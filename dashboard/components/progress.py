@@ -36,7 +36,7 @@ def format_eta(seconds: float | None) -> str:
 
 
 def _setting(run: RunRecord) -> str:
-    noise = run.config.get("noise", {}) or {}
+    noise = run.experiment.get("noise", {}) or {}
     rate = noise.get("rate")
     kind = noise.get("kind", "?")
     shown = f"{kind} {rate:.0%}" if rate is not None and kind not in ("none", "matrix") else kind

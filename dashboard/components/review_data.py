@@ -39,12 +39,7 @@ def samples(home: str, run_id: str, method: str) -> pd.DataFrame:
 @st.cache_data(show_spinner=False, max_entries=32)
 def run_methods(home: str, run_id: str) -> list[str]:
     """The scoring methods the run has scores for, INN first."""
-    store = RunStore(home)
-    epochs = store.eval_epochs(run_id)
-    if not epochs:
-        return []
-    names = [k.removeprefix("scores_") for k in store.epoch_scores(run_id, epochs[-1]) if k.startswith("scores_")]
-    return sorted(names, key=lambda m: (m != "inn", m))
+    return RunStore(home).epoch_methods(run_id)
 
 
 @st.cache_data(show_spinner=False, max_entries=32)

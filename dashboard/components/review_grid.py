@@ -10,7 +10,7 @@ import streamlit as st
 
 from dashboard.components.review_decide import describe, open_sample
 from dashboard.components.review_paths import display_factor
-from inn_core.views.evidence import enlarge
+from dashboard.images import enlarge
 from inn_core.runs.store import Decision
 
 __all__ = ["show_grid", "COLUMNS", "PAGE_SIZE"]

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 import streamlit as st
 
 from dashboard.review_plots import paths_figure
-from inn_core.views.evidence import SampleEvidence, enlarge, path_strip
+from dashboard.images import enlarge, path_strip
+from inn_core.views.evidence import SampleEvidence
 
 __all__ = ["show_paths", "display_factor"]
 

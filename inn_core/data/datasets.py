@@ -27,6 +27,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from inn_core._validation import as_generator, check_bool, check_int, check_real
 from inn_core.errors import InputError
 
 __all__ = [
@@ -251,7 +252,7 @@ def load_dataset(
         )
     if not spec.uses_root and root is not None:
         raise InputError(f"dataset {name!r} is built in and reads no files, so leave root unset (got {root!r})")
-    rng = _as_generator(random_state)
+    rng = as_generator(random_state)
     return spec.loader(root=None if root is None else Path(root).expanduser(), rng=rng, **{**spec.defaults, **options})
 
 
@@ -341,7 +342,7 @@ def _load_cifar(
     download: bool,
     max_samples: int | None,
 ) -> LabelledData:
-    download = _check_bool("download", download)
+    download = check_bool("download", download)
     max_samples = _check_max_samples(max_samples)
     if root is None:
         raise InputError(
@@ -670,10 +671,10 @@ def _load_toy2d(
         raise InputError(f"toy2d kind must be 'blobs' or 'moons', got {kind!r}")
     if num_classes is None:
         num_classes = 2 if kind == "moons" else 3
-    num_classes = _check_int("num_classes", num_classes, 2, 10)
+    num_classes = check_int("num_classes", num_classes, low=2, high=10)
     if kind == "moons" and num_classes != 2:
         raise InputError(f"toy2d 'moons' always has 2 classes, got num_classes={num_classes}")
-    n_samples = _check_int("n_samples", n_samples, 2 * num_classes, 100_000)
+    n_samples = check_int("n_samples", n_samples, low=2 * num_classes, high=100_000)
     if isinstance(spread, bool) or not isinstance(spread, (int, float)) or not (0 < spread < math.inf):
         raise InputError(f"spread must be a positive finite number, got {spread!r}")
 
@@ -762,15 +763,6 @@ def _stratified_take(labels: np.ndarray, count: int, rng: np.random.Generator) -
     return np.flatnonzero(rank_in_class < quotas[inverse])
 
 
-def _as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    is_seed = isinstance(random_state, (int, np.integer)) and not isinstance(random_state, bool)
-    if random_state is None or (is_seed and random_state >= 0):
-        return np.random.default_rng(random_state)
-    raise InputError(f"random_state must be a non-negative int, a numpy Generator or None, got {random_state!r}")
-
-
 def _as_index(indices: Sequence[int] | np.ndarray | torch.Tensor, n: int) -> torch.Tensor:
     index = torch.as_tensor(np.asarray(indices.cpu() if isinstance(indices, torch.Tensor) else indices))
     if index.dtype == torch.bool:
@@ -815,37 +807,19 @@ def _check_labels(what: str, y: torch.Tensor | None, n: int, k: int) -> None:
         )
 
 
-def _check_int(what: str, value: Any, low: int, high: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-        raise InputError(f"{what} must be an integer in [{low}, {high}], got {value!r}")
-    return int(value)
-
-
-def _check_bool(what: str, value: Any) -> bool:
-    if not isinstance(value, bool):
-        raise InputError(f"{what} must be True or False, got {value!r}")
-    return value
-
-
 def _check_fraction(value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise InputError(f"test_fraction must be a number in [0, 1), got {value!r}")
-    return float(value)
+    return check_real("test_fraction", value, low=0, high=1, high_open=True)
 
 
 def _check_max_samples(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise InputError(f"max_samples must be a positive integer or None, got {value!r}")
-    return int(value)
+    return check_int("max_samples", value, low=1, allow_none=True)
 
 
 def _check_image_options(image_size: Any, grayscale: Any, test_fraction: Any) -> tuple[int, bool | None, float]:
     """Checked before any file is decoded, so a typo does not cost a full read of the folder."""
     if grayscale is not None and not isinstance(grayscale, bool):
         raise InputError(f"grayscale must be True, False or None (decide from the files), got {grayscale!r}")
-    return _check_int("image_size", image_size, 1, MAX_IMAGE_SIZE), grayscale, _check_fraction(test_fraction)
+    return check_int("image_size", image_size, low=1, high=MAX_IMAGE_SIZE), grayscale, _check_fraction(test_fraction)
 
 
 @dataclass(frozen=True)

@@ -19,11 +19,11 @@ import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, fields
-from numbers import Integral, Real
 from typing import Any
 
 import numpy as np
 
+from inn_core._validation import as_generator, as_labels, is_int, is_real
 from inn_core.errors import InputError
 
 __all__ = [
@@ -53,14 +53,6 @@ NAMED_MAPPINGS: dict[str, dict[int, int]] = {
 _ROW_SUM_ATOL = 1e-6
 
 
-def _is_int(value: Any) -> bool:
-    return isinstance(value, Integral) and not isinstance(value, bool)
-
-
-def _is_real(value: Any) -> bool:
-    return isinstance(value, Real) and not isinstance(value, bool)
-
-
 def _normalise_mapping(mapping: Any) -> str | tuple[tuple[int, int], ...]:
     if isinstance(mapping, str):
         if mapping not in NAMED_MAPPINGS:
@@ -78,7 +70,7 @@ def _normalise_mapping(mapping: Any) -> str | tuple[tuple[int, int], ...]:
     seen: set[int] = set()
     normalised = []
     for pair in pairs:
-        if len(pair) != 2 or not all(_is_int(c) for c in pair):
+        if len(pair) != 2 or not all(is_int(c) for c in pair):
             raise InputError(f"every mapping pair must be two integer classes (source, target), got {pair!r}")
         source, target = int(pair[0]), int(pair[1])
         if source < 0 or target < 0:
@@ -164,12 +156,12 @@ class NoiseSpec:
     def __post_init__(self) -> None:
         if self.kind not in NOISE_KINDS:
             raise InputError(f"unknown noise kind {self.kind!r}; use one of {list(NOISE_KINDS)}")
-        if not _is_real(self.rate) or not 0.0 <= float(self.rate) <= 1.0:
+        if not is_real(self.rate) or not 0.0 <= float(self.rate) <= 1.0:
             raise InputError(f"rate must be in [0, 1], got {self.rate!r}")
         object.__setattr__(self, "rate", float(self.rate))
         if self.symmetric_mode not in SYMMETRIC_MODES:
             raise InputError(f"unknown symmetric_mode {self.symmetric_mode!r}; use one of {list(SYMMETRIC_MODES)}")
-        if not _is_real(self.minority_fraction) or not 0.0 < float(self.minority_fraction) <= 1.0:
+        if not is_real(self.minority_fraction) or not 0.0 < float(self.minority_fraction) <= 1.0:
             raise InputError(f"minority_fraction must be in (0, 1], got {self.minority_fraction!r}")
         object.__setattr__(self, "minority_fraction", float(self.minority_fraction))
 
@@ -259,7 +251,7 @@ def _normalise_classes(classes: Any) -> tuple[int, int]:
         pair = tuple(classes)
     except TypeError as exc:
         raise InputError(f"classes must be two distinct class ids (majority, minority), got {classes!r}") from exc
-    if len(pair) != 2 or not all(_is_int(c) for c in pair):
+    if len(pair) != 2 or not all(is_int(c) for c in pair):
         raise InputError(f"classes must be two distinct integer class ids (majority, minority), got {classes!r}")
     major, minor = int(pair[0]), int(pair[1])
     if major < 0 or minor < 0:
@@ -311,29 +303,12 @@ class NoiseResult:
         yield self.is_noisy
 
 
-def _as_labels(labels: Any, name: str = "labels") -> np.ndarray:
-    if hasattr(labels, "detach"):  # a torch tensor, possibly on the GPU
-        labels = labels.detach().cpu().numpy()
-    arr = np.asarray(labels)
-    if arr.ndim != 1:
-        raise InputError(f"{name} must be a 1-D array of class ids, got shape {arr.shape}")
-    if arr.size == 0:
-        return arr.astype(np.int64)
-    if arr.dtype.kind not in "iuf":
-        raise InputError(f"{name} must be integer class ids, got dtype {arr.dtype}")
-    if arr.dtype.kind == "f" and not (np.all(np.isfinite(arr)) and np.all(arr == np.round(arr))):
-        raise InputError(f"{name} must be integer class ids, got non-integer values")
-    if arr.min() < 0:
-        raise InputError(f"{name} must be non-negative class ids, got {arr.min()}")
-    return arr.astype(np.int64)
-
-
 def _check_num_classes(labels: np.ndarray, num_classes: int | None, *, name: str = "labels") -> int:
     if num_classes is None:
         if labels.size == 0:
             raise InputError(f"{name} are empty, so num_classes cannot be inferred; pass num_classes")
         return int(labels.max()) + 1
-    if not _is_int(num_classes) or num_classes < 1:
+    if not is_int(num_classes) or num_classes < 1:
         raise InputError(f"num_classes must be a positive integer, got {num_classes!r}")
     if labels.size and labels.max() >= num_classes:
         raise InputError(
@@ -373,14 +348,6 @@ def _resolve_num_classes(spec: NoiseSpec, labels: np.ndarray, num_classes: int |
     if spec.kind == "symmetric" and spec.symmetric_mode == "flip" and k < 2 and spec.rate > 0:
         raise InputError(f"flip noise needs at least 2 classes to flip to, got num_classes={k}")
     return k
-
-
-def _rng(random_state: Any) -> np.random.Generator:
-    if random_state is None or isinstance(random_state, np.random.Generator) or _is_int(random_state):
-        return np.random.default_rng(random_state)
-    raise InputError(
-        f"random_state must be None, an int seed or a numpy.random.Generator, got {type(random_state).__name__}"
-    )
 
 
 def _exact_count(rate: float, n: int) -> int:
@@ -440,7 +407,7 @@ def imbalanced_pair(labels: Any, classes: tuple[int, int]) -> tuple[np.ndarray, 
     indices : (m,) int64, ascending positions in ``labels`` of the two classes
     binary_labels : (m,) int64 in {0, 1}
     """
-    labels = _as_labels(labels)
+    labels = as_labels(labels)
     major, minor = _normalise_classes(classes)
     for c in (major, minor):
         if not np.any(labels == c):
@@ -498,9 +465,9 @@ def inject_noise(
     """
     if not isinstance(spec, NoiseSpec):
         raise InputError(f"spec must be a NoiseSpec, got {type(spec).__name__}")
-    labels = _as_labels(true_labels, "true_labels")
+    labels = as_labels(true_labels, "true_labels")
     k = _resolve_num_classes(spec, labels, num_classes)
-    rng = _rng(random_state)
+    rng = as_generator(random_state)
     if spec.kind == "imbalanced":
         return _imbalanced(labels, spec, rng)
     if spec.kind == "none":
@@ -535,8 +502,8 @@ def transition_matrix(
     -------
     (K, K) float64 with rows summing to 1 or 0 when ``normalize``, else (K, K) int64 counts.
     """
-    true = _as_labels(true_labels, "true_labels")
-    observed = _as_labels(observed_labels, "observed_labels")
+    true = as_labels(true_labels, "true_labels")
+    observed = as_labels(observed_labels, "observed_labels")
     if true.size != observed.size:
         raise InputError(
             f"true_labels and observed_labels must be the same length, got {true.size} and {observed.size}"
@@ -568,7 +535,7 @@ def expected_noise_rate(spec: NoiseSpec, true_labels: Any, num_classes: int | No
         of samples in mapped classes; ``"matrix"``: ``sum_k p_k (1 - T[k, k])``;
         ``"imbalanced"``: ``r``; ``"none"``: 0.
     """
-    labels = _as_labels(true_labels, "true_labels")
+    labels = as_labels(true_labels, "true_labels")
     k = _resolve_num_classes(spec, labels, num_classes)
     n = labels.size
     if spec.kind == "none" or n == 0:

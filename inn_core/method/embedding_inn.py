@@ -31,7 +31,8 @@ from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.models import HEADS, EmbeddingHead, create_model
 from inn_core.method.neighbors import choose_backend, nearest_neighbors
-from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.method.registry import METHODS, ScoringInputs
+from inn_core.method.scoring import inn_scores
 from inn_core.method.training import TrainConfig, Trainer, predict_proba
 
 __all__ = [
@@ -149,16 +150,12 @@ def score_heads(
     heads: dict[str, nn.Module], features: torch.Tensor, observed: np.ndarray, neighbors: np.ndarray, *,
     H: int = 10, device: str | torch.device = "auto",
 ) -> dict[str, np.ndarray]:
-    """Every method the heads allow, named as in an input-space experiment: ``inn``, ``mixup_fy``,
-    ``ce`` (small-loss of the CE head) and ``deep_knn``; each ``(n,)``, higher = more likely clean."""
-    scores = {}
-    if "mixup" in heads:
-        scores["inn"] = head_inn_scores(heads["mixup"], features, observed, neighbors, H=H, device=device)
-        scores["mixup_fy"] = label_probabilities(heads["mixup"], features, observed, batch_size=2**16, device=device)
-    if "ce" in heads:
-        scores["ce"] = small_loss_scores(heads["ce"], features, observed, batch_size=2**16, device=device)
-    scores["deep_knn"] = deep_knn_scores(observed, neighbors)
-    return scores
+    """Every registered method the heads allow (:data:`~inn_core.method.registry.METHODS`), named as in an
+    input-space experiment: ``inn``, ``mixup_fy``, ``ce`` (small-loss of the CE head), ``deep_knn``;
+    each ``(n,)``, higher = more likely clean."""
+    inputs = ScoringInputs(models=heads, inputs=features, observed=np.asarray(observed), neighbors=neighbors,
+                           features=features.numpy(), H=H, device=device)
+    return {name: method.scorer(inputs) for name, method in METHODS.items() if method.available(heads)}
 
 
 @dataclass(frozen=True, eq=False)

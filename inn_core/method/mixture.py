@@ -14,13 +14,14 @@ likelihood has no closed form.
 
 from __future__ import annotations
 
-from numbers import Integral, Real
+from numbers import Real
 
 import numpy as np
 from scipy.special import betaln, logsumexp
 from sklearn.base import BaseEstimator
 from sklearn.exceptions import NotFittedError
 
+from inn_core._validation import as_generator, check_int
 from inn_core.errors import InputError
 
 __all__ = ["BetaMixture", "split_clean"]
@@ -227,22 +228,13 @@ class BetaMixture(BaseEstimator):
         return np.clip(x, self.eps, 1 - self.eps)
 
     def _check_params(self) -> None:
-        if not isinstance(self.n_components, Integral) or isinstance(self.n_components, bool) or self.n_components < 1:
-            raise InputError(f"n_components must be a positive integer, got {self.n_components!r}")
-        if not isinstance(self.max_iter, Integral) or isinstance(self.max_iter, bool) or self.max_iter < 1:
-            raise InputError(f"max_iter must be a positive integer, got {self.max_iter!r}")
+        check_int("n_components", self.n_components, low=1)
+        check_int("max_iter", self.max_iter, low=1)
         if not isinstance(self.tol, Real) or not self.tol >= 0:
             raise InputError(f"tol must be a number >= 0, got {self.tol!r}")
         if not isinstance(self.eps, Real) or not 0 < self.eps < 0.5:
             raise InputError(f"eps must be in (0, 0.5), got {self.eps!r}")
-        if not (
-            self.random_state is None
-            or isinstance(self.random_state, np.random.Generator)
-            or (isinstance(self.random_state, Integral) and not isinstance(self.random_state, bool))
-        ):
-            raise InputError(
-                f"random_state must be None, an int or a numpy.random.Generator, got {type(self.random_state).__name__}"
-            )
+        as_generator(self.random_state)  # a negative seed or a string is an InputError here, not at fit
 
     def _check_fitted(self) -> None:
         if not hasattr(self, "alphas_"):

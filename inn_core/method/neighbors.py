@@ -44,6 +44,7 @@ import numpy as np
 import torch
 
 from inn_core.devices import resolve_device
+from inn_core._validation import check_int
 from inn_core.errors import InputError
 
 __all__ = ["BACKENDS", "nearest_neighbors", "choose_backend", "neighbor_recall"]
@@ -176,10 +177,7 @@ def nearest_neighbors(
         raise InputError(f"k must be an integer, got {k!r}")
     if not 1 <= k <= n - 1:
         raise InputError(f"k must be between 1 and n-1 = {n - 1}, got {k}")
-    if chunk_size is not None and (
-        not isinstance(chunk_size, Integral) or isinstance(chunk_size, bool) or chunk_size < 1
-    ):
-        raise InputError(f"chunk_size must be a positive integer or None, got {chunk_size!r}")
+    check_int("chunk_size", chunk_size, low=1, allow_none=True)
     target = resolve_device(device)
     faiss = _import_faiss() if backend == "faiss" else None
     if backend == "faiss" and faiss is None:

@@ -15,6 +15,8 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 from inn_core.devices import resolve_device
+from inn_core._types import LabelLike
+from inn_core._validation import as_labels
 from inn_core.errors import InputError
 
 __all__ = [
@@ -30,11 +32,8 @@ __all__ = [
 RULES = ("trapezoid", "midpoint")
 
 
-def _as_labels(labels: torch.Tensor | np.ndarray, n: int) -> torch.Tensor:
-    labels = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
-    if labels.shape != (n,):
-        raise InputError(f"inputs and labels must be the same length, got {n} inputs and labels of shape {tuple(labels.shape)}")
-    return labels
+def _as_labels(labels: LabelLike, n: int) -> torch.Tensor:
+    return torch.from_numpy(as_labels(labels, n=n))
 
 
 def interpolation_points(x: torch.Tensor, neighbors: torch.Tensor, H: int) -> torch.Tensor:

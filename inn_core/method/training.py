@@ -17,6 +17,7 @@ from torch import nn
 import torch.nn.functional as F
 
 from inn_core.devices import resolve_device
+from inn_core._validation import as_generator
 from inn_core.errors import InputError
 
 __all__ = [
@@ -176,7 +177,7 @@ class Trainer:
         self.config = config
         self.num_classes = num_classes
         self.epoch = 0
-        self.rng = np.random.default_rng(random_state)
+        self.rng = as_generator(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
         )

@@ -20,6 +20,8 @@ import torch
 from torch import nn
 
 from inn_core.data.datasets import DATASETS
+from inn_core._seeds import role_seed
+from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
@@ -27,7 +29,7 @@ from inn_core.method.mixture import split_clean
 from inn_core.method.models import MODELS
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec
-from inn_core.method.scoring import deep_knn_scores, inn_scores, label_probabilities, small_loss_scores
+from inn_core.method.registry import METHODS, ScoringInputs, posterior_key, score_key
 from inn_core.runs.lifecycle import (
     Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
 )
@@ -55,15 +57,6 @@ __all__ = [
 
 #: The three models of an experiment: name -> training objective.
 MODEL_ROLES = {"ce": "ce", "ce_ne": "ce_ne", "mixup": "mixup"}
-
-#: Scoring methods and what they use. All scores: higher = more likely clean.
-METHODS = {
-    "inn": "INN: f_y integrated along the paths to the L nearest neighbours (MixUp model f)",
-    "ce": "small-loss of the CE model (minus the per-sample cross-entropy)",
-    "ce_ne": "small-loss of the CE + negative-entropy model",
-    "deep_knn": "Deep k-NN: fraction of the L neighbours that share the label",
-    "mixup_fy": "f_y(x) of the MixUp model at the sample itself (INN without the neighbour paths)",
-}
 
 _DEFAULT_EVALS = 8
 
@@ -128,8 +121,7 @@ class ExperimentConfig:
             raise InputError(f"L (neighbours per sample) must be at least 1, got {self.L}")
         if self.H < 1:
             raise InputError(f"H (trapezoids per path) must be at least 1, got {self.H}")
-        if self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed}")
+        check_int("seed", self.seed, low=0)
         if self.device not in ("auto", "cpu") and not str(self.device).startswith("cuda"):
             raise InputError(f"device must be 'auto', 'cpu' or 'cuda', got {self.device!r}")
         # One training config validates epochs, batch size, lr and the schedule with clear messages.
@@ -181,11 +173,11 @@ class ExperimentConfig:
 
 def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device) -> dict[str, Trainer]:
     trainers = {}
-    for i, (role, objective) in enumerate(MODEL_ROLES.items()):
-        model = build_model(config, run, seed=config.seed * 1000 + 11 * (i + 1))
+    for role, objective in MODEL_ROLES.items():
+        model = build_model(config, run, seed=role_seed(config.seed, "model_init", role))
         trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
                                  num_classes=run.num_classes, device=device,
-                                 random_state=config.seed * 1000 + 17 * (i + 1))
+                                 random_state=role_seed(config.seed, "model_batches", role))
     return trainers
 
 
@@ -201,20 +193,15 @@ def score_models(
     models: dict[str, nn.Module], inputs: torch.Tensor, observed: np.ndarray, *, L: int, H: int,
     feature_model: str = "ce", device: str | torch.device = "auto",
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
-    """Score every sample with every method of :data:`METHODS` that the given models allow.
+    """Score every sample with every method of :data:`~inn_core.method.registry.METHODS` the given models allow.
 
     Returns ``(scores, neighbor_indices (n, L), features (n, d))`` with ``scores[method]`` ``(n,)``.
     """
     features = extract_features(models[feature_model], inputs, device=device)
     neighbors, _ = nearest_neighbors(features, L, device=device)
-    scores = {}
-    if "mixup" in models:
-        scores["inn"] = inn_scores(models["mixup"], inputs, observed, neighbors, H=H, device=device)
-        scores["mixup_fy"] = label_probabilities(models["mixup"], inputs, observed, device=device)
-    for role in ("ce", "ce_ne"):
-        if role in models:
-            scores[role] = small_loss_scores(models[role], inputs, observed, device=device)
-    scores["deep_knn"] = deep_knn_scores(observed, neighbors)
+    given = ScoringInputs(models=models, inputs=inputs, observed=observed, neighbors=neighbors, features=features,
+                          H=H, device=device)
+    scores = {name: method.scorer(given) for name, method in METHODS.items() if method.available(models)}
     return scores, neighbors, features
 
 
@@ -227,8 +214,8 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
     method_records = []
     for method, s in scores.items():
         clean_mask, posterior, mixture = split_clean(unit_interval(s))
-        arrays[f"scores_{method}"] = s.astype(np.float32)
-        arrays[f"posterior_{method}"] = posterior.astype(np.float32)
+        arrays[score_key(method)] = s.astype(np.float32)
+        arrays[posterior_key(method)] = posterior.astype(np.float32)
         record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
         if run.is_noisy is not None:
             flags = flag_metrics(~clean_mask, run.is_noisy)

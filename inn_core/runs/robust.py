@@ -34,7 +34,9 @@ import numpy as np
 import torch
 from torch import nn
 
+from inn_core._seeds import stream_seed
 from inn_core.devices import resolve_device
+from inn_core._validation import check_int
 from inn_core.errors import InputError
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.lifecycle import Progress, Reporter, guard_run, mark_running, prepare_resume
@@ -55,7 +57,7 @@ from inn_core.runs.store import RunStore
 from inn_core.method.training import AUGMENTATIONS, TrainConfig, Trainer, extract_features, predict_logits
 
 __all__ = [
-    "METHODS",
+    "TRAINING_METHODS",
     "ROBUST_DEFAULTS",
     "RobustConfig",
     "TwinNetwork",
@@ -70,7 +72,7 @@ __all__ = [
 ]
 
 #: Training methods: name -> what it does.
-METHODS = {
+TRAINING_METHODS = {
     "inn_dividemix": "INN+DivideMix (Algorithm D.1): INN scores and Beta mixtures divide the data, then DivideMix's SSL",
     "dividemix": "DivideMix: CE warm-up, then co-divide by a GMM on per-sample losses and MixMatch with "
                  "co-refinement and co-guessing",
@@ -142,7 +144,7 @@ class RobustConfig:
     experiment : data, noise, model, seed and device, and for ``inn_dividemix`` INN's ``L``, ``H``
         and ``feature_model`` (which model's penultimate layer is step 1's ``h``). Its training
         schedule (``epochs``, ``lr``, ...) is not used: every network here trains with the fields below.
-    method : one of :data:`METHODS` (``"inn-dividemix"`` is accepted too).
+    method : one of :data:`TRAINING_METHODS` (``"inn-dividemix"`` is accepted too).
     warmup_epochs : DivideMix's CE warm-up, ``1 <= warmup_epochs < epochs``.
     epochs : training epochs of ``dividemix`` and ``ce`` (warm-up included).
     inn_epochs : epochs of step 1's INN models (``f`` with MixUp, ``h`` with the feature model's
@@ -201,19 +203,17 @@ class RobustConfig:
         if not isinstance(self.experiment, ExperimentConfig):
             raise InputError("experiment must be an ExperimentConfig (data, noise, model, seed, device)")
         method = str(self.method).replace("-", "_")
-        if method not in METHODS:
-            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(METHODS)}")
+        if method not in TRAINING_METHODS:
+            raise InputError(f"unknown method {self.method!r}; choose one of {', '.join(TRAINING_METHODS)}")
         object.__setattr__(self, "method", method)
         for key, value in ROBUST_DEFAULTS[self.experiment.dataset].items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         for key in ("epochs", "inn_epochs", "T1", "T2", "T3", "batch_size"):
-            if not isinstance(getattr(self, key), int) or getattr(self, key) < 1:
-                raise InputError(f"{key} must be a positive integer, got {getattr(self, key)!r}")
+            check_int(key, getattr(self, key), low=1)
         if not isinstance(self.warmup_epochs, int) or not 1 <= self.warmup_epochs < self.epochs:
             raise InputError(f"warmup_epochs must be at least 1 and below epochs = {self.epochs}, got {self.warmup_epochs!r}")
-        if not isinstance(self.rampup_epochs, int) or self.rampup_epochs < 0:
-            raise InputError(f"rampup_epochs must be a non-negative integer, got {self.rampup_epochs!r}")
+        check_int("rampup_epochs", self.rampup_epochs, low=0)
         if self.lambda_u is not None and not self.lambda_u >= 0:
             raise InputError(f"lambda_u must be non-negative, got {self.lambda_u}")
         if not 0 < self.temperature <= 1:
@@ -422,9 +422,9 @@ class _Runner:
         n_nets = 1 if config.method == "ce" else 2
         train_config = config.network_train_config(self.augment)
         self.nets = [
-            Trainer(build_model(config.experiment, run, seed=exp.seed * 1000 + 101 * (k + 1)), self.inputs, run.observed_labels,
-                    train_config, num_classes=run.num_classes, device=self.device,
-                    random_state=exp.seed * 1000 + 103 * (k + 1))
+            Trainer(build_model(exp, run, seed=stream_seed(exp.seed, "robust_init", k)), self.inputs,
+                    run.observed_labels, train_config, num_classes=run.num_classes, device=self.device,
+                    random_state=stream_seed(exp.seed, "robust_batches", k))
             for k in range(n_nets)
         ]
         self.checkpoint = store.read_torch(run_id, "checkpoint.pt") or {}
@@ -554,7 +554,7 @@ class _Runner:
                     history[k] = (history[k] + [normalise_losses(per_sample_losses(
                         trainer.model, self.inputs, run.observed_labels, device=self.device))])[-config.loss_history:]
                     posteriors.append(gmm_clean_posterior(np.mean(history[k], axis=0),
-                                                          random_state=config.experiment.seed * 1000 + 2 * self.epoch + k))
+                                                          random_state=stream_seed(config.experiment.seed, "gmm", 2 * self.epoch + k)))
                 splits = co_divide(*posteriors, threshold=config.threshold)
                 ramp_start = self.epoch - config.warmup_epochs
                 # Network 1 trains first; network 2 then co-guesses with the updated network 1, as in DivideMix.
@@ -601,11 +601,11 @@ class _Runner:
         trainers = {}
         for k in range(2):
             for i, role in enumerate(roles):
-                model = build_model(exp, run, seed=exp.seed * 1000 + 500 + 10 * k + i)
+                model = build_model(exp, run, seed=stream_seed(exp.seed, "inn_step1_init", 10 * k + i))
                 trainers[f"{role}{k + 1}"] = Trainer(model, self.inputs, run.observed_labels,
                                                      config.inn_train_config(role, self.augment),
                                                      num_classes=run.num_classes, device=self.device,
-                                                     random_state=exp.seed * 1000 + 600 + 10 * k + i)
+                                                     random_state=stream_seed(exp.seed, "inn_step1_batches", 10 * k + i))
         for name, state in self.checkpoint.get("inn_trainers", {}).items():
             trainers[name].load_state_dict(state)
         inn_epoch = trainers["mixup1"].epoch

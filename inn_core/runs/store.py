@@ -34,6 +34,7 @@ import numpy as np
 import torch
 
 from inn_core.errors import InputError
+from inn_core.runs.records import ExperimentMetrics
 
 __all__ = [
     "STATUSES",
@@ -119,6 +120,13 @@ class RunRecord:
     error: str | None
     pid: int | None
     cancel_requested: bool
+
+    @property
+    def experiment(self) -> dict[str, Any]:
+        """The run's experiment settings (dataset, noise, model, seed, ...): its config, or the
+        ``experiment`` part of it for run kinds that wrap one (robust training)."""
+        nested = self.config.get("experiment")
+        return nested if self.kind != "experiment" and isinstance(nested, dict) else self.config
 
 
 @dataclass(frozen=True)
@@ -287,7 +295,7 @@ class RunStore:
     def config(self, run_id: str) -> dict[str, Any]:
         return self.read_json(run_id, "config.json")
 
-    def metrics(self, run_id: str) -> dict[str, list[dict[str, Any]]]:
+    def metrics(self, run_id: str) -> ExperimentMetrics:
         """Per-epoch records: ``{"methods": [...], "models": [...]}`` (empty lists before the first evaluation)."""
         return self.read_json(run_id, "metrics.json", {"methods": [], "models": []})
 
@@ -301,6 +309,23 @@ class RunStore:
     def epoch_scores(self, run_id: str, epoch: int) -> dict[str, np.ndarray]:
         """Arrays saved at an evaluation epoch: ``scores_<method>`` and ``posterior_<method>``, each ``(n,)``."""
         return self.read_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz")
+
+    def epoch_methods(self, run_id: str, epoch: int | None = None) -> list[str]:
+        """The scoring methods with scores at an evaluation epoch (default: the last), registered ones first.
+
+        Empty before the first evaluation. Reads the file's array names only, not the arrays.
+        """
+        from inn_core.method.registry import methods_in
+
+        epochs = self.eval_epochs(run_id)
+        if not epochs:
+            return []
+        epoch = epochs[-1] if epoch is None else int(epoch)
+        path = self.run_dir(run_id) / f"epochs/epoch_{epoch:04d}.npz"
+        if not path.exists():
+            raise InputError(f"run {run_id!r} was evaluated at epochs {epochs}, not at {epoch}")
+        with np.load(path, allow_pickle=False) as data:
+            return methods_in(data.files)
 
     # -- review decisions -------------------------------------------------------------------
 

@@ -20,10 +20,12 @@ _EXPORTS = {
     "run_embedding": "embedding",
     "robust_history": "robust_results",
     "robust_table": "robust_results",
-    "ToyConfig": "teaching",
-    "consistency_toy": "teaching",
-    "load_demo": "teaching",
-    "score_split": "teaching",
+    "ToyConfig": "toy",
+    "consistency_toy": "toy",
+    "load_demo": "demo",
+    "write_demo_assets": "demo",
+    "ScoreSplit": "score_split",
+    "score_split": "score_split",
 }
 __all__ = list(_EXPORTS)
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -9,16 +9,15 @@ matrix ``T[true, observed]`` and a few relabelled samples. :func:`parse_mapping`
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 
 import numpy as np
 
-from inn_core.errors import InputError
+from inn_core._validation import check_int
 from inn_core.runs.experiment import ExperimentConfig, prepare_data
-from inn_core.data.noise import NAMED_MAPPINGS, expected_noise_rate, transition_matrix
+from inn_core.data.noise import expected_noise_rate, transition_matrix
 
-__all__ = ["NoisePreview", "noise_preview", "parse_epochs", "parse_mapping"]
+__all__ = ["NoisePreview", "noise_preview"]
 
 
 @dataclass(frozen=True, eq=False)
@@ -72,8 +71,7 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
     InputError : whatever the data or the noise settings get wrong (missing folder, empty CSV,
         a matrix of the wrong size, L too large, ...).
     """
-    if isinstance(examples, bool) or not isinstance(examples, int) or examples < 0:
-        raise InputError(f"examples must be a non-negative integer, got {examples!r}")
+    check_int("examples", examples, low=0)
     run = prepare_data(config)
     k = run.num_classes
     counts = transition_matrix(run.true_labels, run.observed_labels, k, normalize=False)
@@ -102,36 +100,3 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
     )
 
 
-_PAIR = re.compile(r"^\s*(\d+)\s*(?:->|:|>)\s*(\d+)\s*$")
-
-
-def parse_mapping(text: str) -> str | tuple[tuple[int, int], ...]:
-    """Read an asymmetric-noise mapping: a name of :data:`~inn_core.data.noise.NAMED_MAPPINGS` or pairs.
-
-    Pairs are ``source->target`` (or ``source:target``) separated by commas, e.g. ``"3->5, 5->3"``.
-    The result is what :class:`~inn_core.data.noise.NoiseSpec` takes as ``mapping`` (it validates further).
-    """
-    text = text.strip()
-    if not text:
-        raise InputError(f"give a mapping: one of {', '.join(sorted(NAMED_MAPPINGS))}, or pairs like 3->5, 5->3")
-    if text in NAMED_MAPPINGS:
-        return text
-    pairs = []
-    for item in text.split(","):
-        match = _PAIR.match(item)
-        if match is None:
-            raise InputError(f"cannot read {item.strip()!r} as a mapping pair; write pairs like 3->5, 5->3 "
-                             f"or a name ({', '.join(sorted(NAMED_MAPPINGS))})")
-        pairs.append((int(match.group(1)), int(match.group(2))))
-    return tuple(pairs)
-
-
-def parse_epochs(text: str) -> tuple[int, ...] | None:
-    """Read evaluation epochs such as ``"5, 10, 20"``; an empty text means the default (None)."""
-    items = [item.strip() for item in text.split(",") if item.strip()]
-    if not items:
-        return None
-    try:
-        return tuple(int(item) for item in items)
-    except ValueError:
-        raise InputError(f"evaluation epochs must be whole numbers separated by commas, like 5, 10, 20; got {text!r}") from None

@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from inn_core.errors import InputError
+from inn_core.method.registry import methods_in, posterior_key, score_key
 from inn_core.runs.store import RunStore, atomic_write_bytes
 
 __all__ = [
@@ -47,9 +48,8 @@ def sample_table(store: RunStore, run_id: str, *, method: str = "inn", epoch: in
     """
     epoch = _latest_epoch(store, run_id, epoch)
     arrays = store.epoch_scores(run_id, epoch)
-    if f"scores_{method}" not in arrays:
-        methods = sorted(k.removeprefix("scores_") for k in arrays if k.startswith("scores_"))
-        raise InputError(f"unknown method {method!r}; this run has {', '.join(methods)}")
+    if score_key(method) not in arrays:
+        raise InputError(f"unknown method {method!r}; this run has {', '.join(methods_in(arrays))}")
     labels = store.read_arrays(run_id, "labels.npz")
     info = store.read_json(run_id, "data.json", {})
     names = np.asarray(info.get("class_names") or [str(k) for k in range(int(labels["observed"].max()) + 1)], dtype=object)
@@ -63,8 +63,8 @@ def sample_table(store: RunStore, run_id: str, *, method: str = "inn", epoch: in
         predicted = store.read_arrays(run_id, "final.npz")["predicted"]
         table["predicted_label"] = predicted
         table["predicted_name"] = names[predicted]
-    table["score"] = arrays[f"scores_{method}"]
-    table["clean_posterior"] = arrays[f"posterior_{method}"]
+    table["score"] = arrays[score_key(method)]
+    table["clean_posterior"] = arrays[posterior_key(method)]
     table["flagged"] = table["clean_posterior"] < 0.5
     if info.get("labels_known") and labels["is_noisy"].size:
         table["true_label"] = labels["true"]

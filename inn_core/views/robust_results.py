@@ -50,12 +50,12 @@ def robust_table(store: RunStore) -> pd.DataFrame:
     for run in store.list_runs(kind="robust"):
         records = store.read_json(run.id, "metrics.json", {}).get("robust", [])
         last = records[-1] if records else {}
-        noise = run.config.get("experiment", {}).get("noise", {})
+        noise = run.experiment.get("noise", {})
         best, final = last.get("best_test_accuracy"), last.get("test_accuracy")
         rows.append({
             "name": run.name, "method": run.config.get("method"),
             "noise": f"{noise.get('kind', '?')} {noise.get('rate', 0):.0%}",
-            "seed": run.config.get("experiment", {}).get("seed"), "status": run.status,
+            "seed": run.experiment.get("seed"), "status": run.status,
             "epochs": last.get("epoch", 0), "best": best, "last": final,
             "gap": None if best is None or final is None else best - final,
             "seconds": last.get("seconds"), "id": run.id,

@@ -1,0 +1,267 @@
+"""The consistency effect on a 2-D toy: the paper's Figure 1, computed live for the landing page.
+
+:func:`consistency_toy` trains a MixUp MLP on seeded 2-D blobs with flipped labels and returns, as
+plain arrays, the probability surface ``f_y`` of one label, one clean and one noisy point carrying
+that label, their ``L`` nearest neighbours and ``f_y`` along the straight paths to them (whose mean
+area is the INN score). It goes through the engine's public pieces; nothing imports a user interface.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from inn_core.data.datasets import load_dataset
+from inn_core.errors import InputError
+from inn_core.runs.experiment import DATASET_DEFAULTS
+from inn_core.method.metrics import clean_noisy_auc
+from inn_core.method.models import create_model
+from inn_core.method.neighbors import nearest_neighbors
+from inn_core.data.noise import NoiseSpec, inject_noise
+from inn_core.method.scoring import inn_scores, label_probabilities
+from inn_core.method.training import TrainConfig, Trainer
+
+__all__ = [
+    "TOY_OBJECTIVES",
+    "ToyConfig",
+    "ToyPoint",
+    "ToyResult",
+    "consistency_toy",
+]
+
+#: Training objectives the toy offers.
+TOY_OBJECTIVES = ("mixup", "ce")
+
+
+@dataclass(frozen=True)
+class ToyConfig:
+    """The toy experiment behind the landing page's sliders.
+
+    Parameters
+    ----------
+    noise_rate : float in [0, 0.9]
+        Fraction of labels flipped to a different class (symmetric "flip" noise, so the
+        rate is the share of wrong labels, as the slider says).
+    L : int in [1, 30]
+        Neighbours per point (found in the 2-D input space, where the paths are drawn).
+    H : int in [1, 50]
+        Trapezoids per path.
+    epochs : int in [1, 500]
+        MixUp training epochs.
+    n_samples : int in [30, 2000]
+        Training points.
+    num_classes : int in [2, 6]
+        Gaussian blobs on a circle.
+    spread : float in (0, 3]
+        Standard deviation of each blob (before standardising), so how much classes overlap.
+    grid_size : int in [10, 200]
+        The surface is evaluated on a ``grid_size x grid_size`` grid.
+    seed : int >= 0
+        Seeds the points, the noise, the initialisation and the batch order.
+    objective : "mixup" or "ce"
+        How the MLP is trained: MixUp (INN's ``f``, the default) or plain cross-entropy, which
+        memorises wrong labels more readily - useful to compare.
+    """
+
+    noise_rate: float = 0.3
+    L: int = 5
+    H: int = 10
+    epochs: int = 60
+    n_samples: int = 300
+    num_classes: int = 3
+    spread: float = 1.0
+    grid_size: int = 60
+    seed: int = 0
+    objective: str = "mixup"
+
+    def __post_init__(self) -> None:
+        if self.objective not in TOY_OBJECTIVES:
+            raise InputError(f"objective must be one of {', '.join(TOY_OBJECTIVES)}, got {self.objective!r}")
+        if isinstance(self.noise_rate, bool) or not isinstance(self.noise_rate, (int, float)) or not 0 <= self.noise_rate <= 0.9:
+            raise InputError(f"noise_rate must be in [0, 0.9] so that some labels stay correct, got {self.noise_rate!r}")
+        for name, low, high in (("L", 1, 30), ("H", 1, 50), ("epochs", 1, 500), ("n_samples", 30, 2000),
+                                ("num_classes", 2, 6), ("grid_size", 10, 200)):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
+                raise InputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
+        if isinstance(self.spread, bool) or not isinstance(self.spread, (int, float)) or not 0 < self.spread <= 3:
+            raise InputError(f"spread must be in (0, 3], got {self.spread!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
+            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
+        object.__setattr__(self, "noise_rate", float(self.noise_rate))
+        object.__setattr__(self, "spread", float(self.spread))
+
+
+@dataclass(frozen=True, eq=False)
+class ToyPoint:
+    """One highlighted training point and the paths to its neighbours.
+
+    Attributes
+    ----------
+    index : position in :attr:`ToyResult.points`.
+    is_noisy : whether its observed label is wrong.
+    true_label, observed_label : int class ids.
+    neighbors : (L,) int64 indices of its nearest other points, nearest first.
+    curves : (L, H + 1) float in [0, 1], ``f_y`` at ``alpha = 0, 1/H, ..., 1`` along the path to
+        each neighbour (``alpha = 0`` is the point itself, ``alpha = 1`` the neighbour).
+    areas : (L,) float in [0, 1], trapezoid area under each curve.
+    score : float in [0, 1], the INN score: the mean of ``areas``.
+    fy : float in [0, 1], ``f_y`` at the point itself (what the small-loss criterion looks at).
+    """
+
+    index: int
+    is_noisy: bool
+    true_label: int
+    observed_label: int
+    neighbors: np.ndarray
+    curves: np.ndarray
+    areas: np.ndarray
+    score: float
+    fy: float
+
+
+@dataclass(frozen=True, eq=False)
+class ToyResult:
+    """Everything the consistency page draws.
+
+    Attributes
+    ----------
+    config : the :class:`ToyConfig` it was computed from.
+    points : (n, 2) float32 training inputs.
+    true_labels, observed_labels : (n,) int64 in [0, K).
+    is_noisy : (n,) bool.
+    label : int, the class ``y`` whose probability the surface shows; both highlighted points
+        carry it as their observed label.
+    grid_x, grid_y : (g,) float, the surface's axes.
+    surface : (g, g) float in [0, 1], ``f_y`` at ``(grid_x[j], grid_y[i])`` in row ``i``, column ``j``.
+    highlighted : (ToyPoint, ...) - the clean point first, then the noisy point (absent at rate 0).
+    alphas : (H + 1,) float, ``0, 1/H, ..., 1``.
+    scores : (n,) float in [0, 1], INN scores of every point.
+    fy : (n,) float in [0, 1], ``f_y(x)`` of every point.
+    auc_inn, auc_fy : float, clean/noisy AUC of the INN scores and of ``f_y(x)``; NaN without noise.
+    """
+
+    config: ToyConfig
+    points: np.ndarray
+    true_labels: np.ndarray
+    observed_labels: np.ndarray
+    is_noisy: np.ndarray
+    label: int
+    grid_x: np.ndarray
+    grid_y: np.ndarray
+    surface: np.ndarray
+    highlighted: tuple[ToyPoint, ...]
+    alphas: np.ndarray
+    scores: np.ndarray
+    fy: np.ndarray
+    auc_inn: float
+    auc_fy: float
+
+    @property
+    def clean(self) -> ToyPoint:
+        return self.highlighted[0]
+
+    @property
+    def noisy(self) -> ToyPoint | None:
+        return self.highlighted[1] if len(self.highlighted) > 1 else None
+
+
+@contextlib.contextmanager
+def _single_thread() -> Iterator[None]:
+    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
+    # synchronisation costs about ten times that, so the toy trains single-threaded.
+    previous = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(previous)
+
+
+def _median_index(candidates: np.ndarray, values: np.ndarray) -> int:
+    """The candidate whose value is the median among the candidates (the lower one on ties)."""
+    order = candidates[np.argsort(values[candidates], kind="stable")]
+    return int(order[(len(order) - 1) // 2])
+
+
+def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
+    """Train an MLP (MixUp by default) on noisy 2-D blobs and trace INN's paths for a clean and a noisy point.
+
+    Parameters
+    ----------
+    config : the toy's size, noise and INN settings.
+
+    Returns
+    -------
+    ToyResult
+        The clean point is the clean sample of label ``y`` with the median INN score among them;
+        the noisy point is the wrongly labelled sample of label ``y`` that the model fits best
+        (highest ``f_y(x)``) - the hardest case for a small-loss criterion. ``y`` is the class
+        with the most wrongly labelled samples (class 0 without noise).
+
+    Notes
+    -----
+    Deterministic for a given config on the CPU; about a second for the default config.
+    """
+    data = load_dataset("toy2d", random_state=config.seed, kind="blobs", n_samples=config.n_samples,
+                        num_classes=config.num_classes, spread=config.spread)
+    true = data.true_labels.numpy()
+    noise = inject_noise(true, NoiseSpec("symmetric", config.noise_rate, symmetric_mode="flip"),
+                         num_classes=config.num_classes, random_state=config.seed)
+    observed, is_noisy = noise.observed_labels, noise.is_noisy
+    inputs = data.images
+    defaults = DATASET_DEFAULTS["toy2d"]
+    train_config = TrainConfig(objective=config.objective, epochs=config.epochs, batch_size=defaults["batch_size"],
+                               lr=defaults["lr"], weight_decay=defaults["weight_decay"])
+    with _single_thread():
+        model = create_model("mlp", num_classes=config.num_classes, in_channels=2, image_size=None,
+                             seed=config.seed * 1000 + 31)
+        trainer = Trainer(model, inputs, observed, train_config, num_classes=config.num_classes, device="cpu",
+                          random_state=config.seed * 1000 + 37)
+        for _ in range(config.epochs):
+            trainer.train_epoch()
+        model = trainer.model.eval()
+        neighbors, _ = nearest_neighbors(inputs, config.L, device="cpu")
+        scores, paths = inn_scores(model, inputs, observed, neighbors, H=config.H, device="cpu", return_paths=True)
+        fy = label_probabilities(model, inputs, observed, device="cpu")
+
+        noisy_per_class = np.bincount(observed[is_noisy], minlength=config.num_classes)
+        label = int(np.argmax(noisy_per_class))
+        clean_candidates = np.flatnonzero((observed == label) & ~is_noisy)
+        if clean_candidates.size == 0:
+            raise InputError(f"no correctly labelled point of class {label} is left; lower noise_rate below {config.noise_rate}")
+        chosen = [_median_index(clean_candidates, scores)]
+        noisy_candidates = np.flatnonzero((observed == label) & is_noisy)
+        if noisy_candidates.size:
+            chosen.append(int(noisy_candidates[np.argmax(fy[noisy_candidates])]))
+
+        points = inputs.numpy()
+        low, high = points.min(axis=0), points.max(axis=0)
+        margin = 0.1 * (high - low)
+        grid_x = np.linspace(low[0] - margin[0], high[0] + margin[0], config.grid_size)
+        grid_y = np.linspace(low[1] - margin[1], high[1] + margin[1], config.grid_size)
+        mesh = np.stack(np.meshgrid(grid_x, grid_y), axis=-1).reshape(-1, 2).astype(np.float32)
+        with torch.inference_mode():
+            probs = torch.softmax(model(torch.from_numpy(mesh)), dim=1)[:, label]
+        surface = probs.numpy().reshape(config.grid_size, config.grid_size)
+
+    highlighted = []
+    for i in chosen:
+        curves = paths[i]
+        areas = ((curves[:, :-1] + curves[:, 1:]) / 2).mean(axis=1)
+        highlighted.append(ToyPoint(
+            index=i, is_noisy=bool(is_noisy[i]), true_label=int(true[i]), observed_label=int(observed[i]),
+            neighbors=neighbors[i].astype(np.int64), curves=curves.astype(np.float64),
+            areas=areas.astype(np.float64), score=float(scores[i]), fy=float(fy[i]),
+        ))
+    return ToyResult(
+        config=config, points=points, true_labels=true, observed_labels=observed, is_noisy=is_noisy,
+        label=label, grid_x=grid_x, grid_y=grid_y, surface=surface.astype(np.float64),
+        highlighted=tuple(highlighted), alphas=np.linspace(0.0, 1.0, config.H + 1),
+        scores=scores.astype(np.float64), fy=fy.astype(np.float64),
+        auc_inn=clean_noisy_auc(scores, is_noisy), auc_fy=clean_noisy_auc(fy, is_noisy),
+    )
