@@ -1,13 +1,13 @@
 """INN Lab engine: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).
 
-The one-call API is :func:`inn_core.find_noisy_labels`; experiments with a durable run store live in
+The one-call API is :func:`inn_core.find_noisy_labels`, the scikit-learn estimator :class:`inn_core.INNDetector`; experiments with a durable run store live in
 :mod:`inn_core.runs.experiment` and :mod:`inn_core.runs.store`; the command line is ``python -m inn_core``.
 """
 
 from typing import Any
 
 __version__ = "0.1.0"
-__all__ = ["find_noisy_labels", "NoisyLabels", "__version__"]
+__all__ = ["find_noisy_labels", "NoisyLabels", "INNDetector", "__version__"]
 
 
 def __getattr__(name: str) -> Any:
@@ -16,4 +16,8 @@ def __getattr__(name: str) -> Any:
         from inn_core import api
 
         return getattr(api, name)
+    if name == "INNDetector":
+        from inn_core.estimator import INNDetector
+
+        return INNDetector
     raise AttributeError(f"module 'inn_core' has no attribute {name!r}")

@@ -16,6 +16,7 @@ from inn_core._seeds import role_seed
 from inn_core._validation import check_int
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
+from inn_core.method.filters import check_filter, flag_by
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import create_model, default_model_for
 from inn_core.method.neighbors import nearest_neighbors
@@ -41,6 +42,7 @@ class NoisyLabels:
         ``"embedding"`` (a head trained on the given features; neighbours among them).
     neighbor_backend : the neighbour search that ran: ``"exact"``, or ``"faiss-ivf"`` / ``"faiss-hnsw"``
         (approximate) for large embeddings.
+    given_labels : (n,) int64 - the labels that were scored.
     """
 
     scores: np.ndarray
@@ -51,6 +53,19 @@ class NoisyLabels:
     neighbor_indices: np.ndarray
     variant: str = "input"
     neighbor_backend: str = "exact"
+    given_labels: np.ndarray | None = None
+
+    def to_frame(self):
+        """A pandas DataFrame in cleanlab Datalab's ``get_issues("label")`` columns, one row per sample.
+
+        Columns: ``is_label_issue`` (bool), ``label_score`` (the INN score, low = likely wrong),
+        ``given_label`` and ``predicted_label`` (the MixUp model's suggestion).
+        """
+        import pandas as pd
+
+        given = self.given_labels if self.given_labels is not None else np.full(self.scores.shape[0], -1)
+        return pd.DataFrame({"is_label_issue": self.is_noisy, "label_score": self.scores,
+                             "given_label": given, "predicted_label": self.suggested_labels})
 
 
 def find_noisy_labels(
@@ -69,6 +84,11 @@ def find_noisy_labels(
     device: str = "auto",
     random_state: int | None = None,
     callback: Callable[[int, int], None] | None = None,
+    filter_by: str = "beta_mixture",
+    k: int | None = None,
+    fraction: float | None = None,
+    threshold: float | None = None,
+    verbose: bool = False,
 ) -> NoisyLabels:
     """Find likely wrong labels in ``(images, labels)`` with INN.
 
@@ -101,6 +121,10 @@ def find_noisy_labels(
     random_state : seed for initialisation and batch order; the same seed gives the same result
         on the CPU.
     callback : called as ``callback(epoch, epochs)`` after each training epoch.
+    filter_by : how scores become the ``is_noisy`` mask (see :data:`inn_core.method.filters.FILTERS`):
+        ``"beta_mixture"`` (default), ``"top_k"`` (reads ``k``), ``"fraction"`` (reads ``fraction``)
+        or ``"threshold"`` (reads ``threshold``: flagged where the score is below it).
+    verbose : show a tqdm progress bar over the training epochs.
 
     Returns
     -------
@@ -108,15 +132,36 @@ def find_noisy_labels(
         ``is_noisy`` is a mask and ``ranked_indices`` the flagged indices, most suspicious first -
         cleanlab's ``find_label_issues`` conventions; ``scores`` is low for likely wrong labels,
         like cleanlab's label-quality scores.
+
+    Raises
+    ------
+    InputError
+        Images and labels of different lengths, labels that are not class ids 0..K-1 with K >= 2,
+        non-finite images, ``L`` outside ``[1, n - 1]``, a negative ``random_state``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import inn_core
+    >>> rng = np.random.default_rng(0)
+    >>> points = np.concatenate([rng.normal(-2, 0.5, (40, 2)), rng.normal(2, 0.5, (40, 2))]).astype("float32")
+    >>> labels = np.repeat([0, 1], 40)
+    >>> labels[:4] = 1                                      # four wrong labels
+    >>> result = inn_core.find_noisy_labels(points, labels, epochs=20, L=5, random_state=0)  # doctest: +SKIP
+    >>> result.ranked_indices[:4]                           # most suspicious first  # doctest: +SKIP
+    >>> result.scores.shape, result.is_noisy.dtype          # doctest: +SKIP
+    ((80,), dtype('bool'))
     """
     if labels is None:
         raise InputError("give the observed labels: find_noisy_labels(images, labels) or (labels=y, features=F)")
+    filtering = {"filter_by": filter_by, "k": k, "fraction": fraction, "threshold": threshold}
     if features is not None:
         if images is not None:
             raise InputError("give images (input-space INN) or features (embedding-space INN), not both")
+        check_filter(filter_by, k=k, fraction=fraction, threshold=threshold, n=len(labels))
         return _embedding_variant(features, labels, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
                                   weight_decay=weight_decay, neighbor_backend=neighbor_backend, L=L, H=H,
-                                  device=device, random_state=random_state, callback=callback)
+                                  device=device, random_state=random_state, callback=callback, filtering=filtering)
     if images is None:
         raise InputError("give images (n, C, H, W) or (n, d), or embeddings as features=")
     epochs = 40 if epochs is None else epochs
@@ -137,6 +182,7 @@ def find_noisy_labels(
         raise InputError("labels must contain at least two classes")
     if not 1 <= L <= x.shape[0] - 1:
         raise InputError(f"L must be between 1 and n - 1 = {x.shape[0] - 1}, got {L}")
+    check_filter(filter_by, k=k, fraction=fraction, threshold=threshold, n=x.shape[0])
     image_size = x.shape[-1] if x.dim() == 4 else None
     name = model or default_model_for(image_size)
     seed = check_int("random_state", random_state, low=0, allow_none=True) or 0
@@ -149,30 +195,42 @@ def find_noisy_labels(
         config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
         trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
                                  random_state=role_seed(seed, "model_batches", role))
+    bar = None
+    if verbose:
+        from tqdm.auto import tqdm
+
+        bar = tqdm(total=epochs, desc="training f and h", unit="epoch")
     for epoch in range(1, epochs + 1):
         for trainer in trainers.values():
             trainer.train_epoch()
+        if bar is not None:
+            bar.update(1)
         if callback is not None:
             callback(epoch, epochs)
+    if bar is not None:
+        bar.close()
     models = {role: t.model for role, t in trainers.items()}
     # h is the CE model's penultimate layer, as in an experiment's default.
     neighbors, _ = nearest_neighbors(extract_features(models["ce"], x, device=dev), L, device=dev)
     inn = inn_scores(models["mixup"], x, y, neighbors, H=H, device=dev)
     suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
-    return _result(inn, suggested, neighbors, variant="input", backend="exact")
+    return _result(inn, suggested, neighbors, y, variant="input", backend="exact", **filtering)
 
 
-def _result(inn: np.ndarray, suggested: np.ndarray, neighbors: np.ndarray, *, variant: str, backend: str) -> NoisyLabels:
-    clean_mask, posterior, _ = split_clean(inn)
+def _result(inn: np.ndarray, suggested: np.ndarray, neighbors: np.ndarray, given: np.ndarray, *, variant: str,
+            backend: str, filter_by: str, k: int | None, fraction: float | None, threshold: float | None) -> NoisyLabels:
+    _, posterior, _ = split_clean(inn)
+    clean_mask = ~flag_by(inn, posterior, filter_by, k=k, fraction=fraction, threshold=threshold)
     flagged = np.flatnonzero(~clean_mask)
     ranked = flagged[np.argsort(inn[flagged], kind="stable")]
     return NoisyLabels(scores=inn, is_noisy=~clean_mask, ranked_indices=ranked.astype(np.int64),
                        suggested_labels=suggested.astype(np.int64), clean_posterior=posterior,
-                       neighbor_indices=neighbors, variant=variant, neighbor_backend=backend)
+                       neighbor_indices=neighbors, variant=variant, neighbor_backend=backend,
+                       given_labels=np.asarray(given, dtype=np.int64))
 
 
 def _embedding_variant(features, labels, *, model, epochs, batch_size, lr, weight_decay, neighbor_backend, L, H,
-                       device, random_state, callback) -> NoisyLabels:
+                       device, random_state, callback, filtering) -> NoisyLabels:
     from inn_core.method.embedding_inn import HeadSettings, embedding_inn
 
     defaults = HeadSettings()
@@ -182,5 +240,5 @@ def _embedding_variant(features, labels, *, model, epochs, batch_size, lr, weigh
     )
     result = embedding_inn(features, labels, settings=settings, L=L, H=H, backend=neighbor_backend, device=device,
                            random_state=0 if random_state is None else int(random_state), callback=callback)
-    return _result(result.scores["inn"], result.proba.argmax(1), result.neighbors, variant=result.variant,
-                   backend=result.backend)
+    return _result(result.scores["inn"], result.proba.argmax(1), result.neighbors, np.asarray(labels),
+                   variant=result.variant, backend=result.backend, **filtering)

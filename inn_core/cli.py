@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -223,6 +224,9 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     import time
 
     runs = store.list_runs()
+    if getattr(args, "json", False):
+        print(json.dumps([_run_json(r) for r in runs], indent=2))
+        return 0
     if not runs:
         print(f"no runs in {store.home}; start one with `python -m inn_core run`")
         return 0
@@ -235,6 +239,11 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
         print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset') or 'embeddings':10} {setting:16} {r.name}")
     return 0
+
+
+def _run_json(r) -> dict[str, Any]:
+    return {"id": r.id, "name": r.name, "kind": r.kind, "status": r.status, "progress": r.progress, "phase": r.phase,
+            "created": r.created, "updated": r.updated, "error": r.error, "config": r.config}
 
 
 def _cmd_show(args: argparse.Namespace, store) -> int:
@@ -276,7 +285,7 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
     table = flagged_samples(store, args.run, method=args.method, epoch=args.epoch, top=args.top)
     columns = [c for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
                if c in table.columns]
-    text = table[columns].to_csv(index=False)
+    text = table[columns].to_json(orient="records", indent=1) + "\n" if args.json else table[columns].to_csv(index=False)
     if args.output:
         Path(args.output).write_text(text)
         print(f"{len(table)} flagged samples written to {args.output}", file=sys.stderr)
@@ -286,11 +295,11 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_export(args: argparse.Namespace, store) -> int:
-    from inn_core.views.review import export_run
+    from inn_core.views.exports import export
 
     out = args.output or str(store.run_dir(args.run) / "export")
     store.get_run(args.run)
-    files = export_run(store, args.run, out, method=args.method)
+    files = export(store, args.run, out, format=args.format, method=args.method, link=args.link)
     for name, path in files.items():
         print(f"{name:15} {path}")
     return 0
@@ -316,7 +325,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="python -m inn_core",
         description="INN Lab: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).",
     )
-    parser.add_argument("--home", default="runs", help="run store folder (default: ./runs)")
+    from inn_core import __version__
+
+    parser.add_argument("--home", default=os.environ.get("INN_LAB_HOME") or "runs",
+                        help="run store folder (default: $INN_LAB_HOME, else ./runs - the dashboard's store)")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_and_noise(command: argparse.ArgumentParser) -> None:
@@ -383,7 +396,9 @@ def build_parser() -> argparse.ArgumentParser:
     schedule.add_argument("--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)")
     robust.set_defaults(func=_cmd_train)
 
-    sub.add_parser("list", help="list runs").set_defaults(func=_cmd_list)
+    listing = sub.add_parser("list", help="list runs")
+    listing.add_argument("--json", action="store_true", help="JSON: [{id, name, kind, status, progress, config, ...}]")
+    listing.set_defaults(func=_cmd_list)
 
     show = sub.add_parser("show", help="a run's metrics")
     show.add_argument("run")
@@ -405,11 +420,19 @@ def build_parser() -> argparse.ArgumentParser:
     flagged.add_argument("--top", type=int, help="the N lowest scores instead of the Beta-mixture split")
     flagged.add_argument("--epoch", type=int, help="evaluation epoch (default: the last)")
     flagged.add_argument("--output", "-o", help="write to this file instead of stdout")
+    flagged.add_argument("--json", action="store_true", help="JSON records instead of CSV")
     flagged.set_defaults(func=_cmd_flagged)
 
-    export = sub.add_parser("export", help="cleaned labels after review, decision log and reproducibility bundle")
+    from inn_core.views.exports import EXPORT_FORMATS
+
+    export = sub.add_parser("export", help="the reviewed run as csv, imagefolder, hf, labelstudio or datalab",
+                            description="Write a run with its review decisions applied, in a format other tools read: "
+                                        + "; ".join(f"{k}: {v}" for k, v in EXPORT_FORMATS.items()) + ".")
     export.add_argument("run")
+    export.add_argument("--format", "-f", default="csv", choices=list(EXPORT_FORMATS), help="export format (default csv)")
     export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
+    export.add_argument("--link", default="hardlink", choices=["hardlink", "copy"],
+                        help="imagefolder from image files: hard links (default) or copies")
     export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
     export.set_defaults(func=_cmd_export)
 
@@ -428,7 +451,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     try:
         store = RunStore(args.home)
-        return args.func(args, store)
+        code = args.func(args, store)
+        sys.stdout.flush()  # inside the try: a reader that went away is noticed here, not at exit
+        return code
     except InputError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -438,3 +463,16 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; `python -m inn_core resume RUN` continues from the last checkpoint", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (``... | head``): stop quietly, as Unix tools do.
+
+    Python flushes stdout again at exit, which would raise once more; pointing it at /dev/null
+    first lets the interpreter end without a second traceback.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+    return 141  # 128 + SIGPIPE, what a shell reports for a writer killed by a closed pipe

@@ -108,3 +108,57 @@ def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
     assert code == 2 and "already done" in err
     code, _, err = _cli(capsys, "--home", home, "train", "--rate", "2")
     assert code == 2 and "rate must be in [0, 1]" in err
+
+
+def test_version_and_home_from_the_environment(tmp_path, tiny_run_home):
+    from inn_core import __version__
+
+    proc = subprocess.run([sys.executable, "-m", "inn_core", "--version"], capture_output=True, text=True)
+    assert proc.returncode == 0 and proc.stdout.strip().endswith(__version__)
+    home, run_id = tiny_run_home
+    env = {**__import__("os").environ, "INN_LAB_HOME": str(home)}
+    proc = subprocess.run([sys.executable, "-m", "inn_core", "list", "--json"], capture_output=True, text=True,
+                          env=env, cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert [r["id"] for r in json.loads(proc.stdout)] == [run_id]
+    assert not (tmp_path / "runs").exists()  # the store came from $INN_LAB_HOME, not ./runs
+
+
+def test_json_on_list_show_flagged(capsys, tiny_run_home):
+    home, run_id = tiny_run_home
+    code, out, _ = _cli(capsys, "--home", str(home), "list", "--json")
+    (run,) = json.loads(out)
+    assert code == 0 and run["id"] == run_id and run["status"] == "done"
+    code, out, _ = _cli(capsys, "--home", str(home), "show", run_id, "--json")
+    assert code == 0 and json.loads(out)["run"]["id"] == run_id
+    code, out, _ = _cli(capsys, "--home", str(home), "flagged", run_id, "--json")
+    records = json.loads(out)
+    assert code == 0 and records and {"index", "observed_label", "score"} <= set(records[0])
+    scores = [r["score"] for r in records]
+    assert scores == sorted(scores)
+
+
+def test_a_closed_pipe_ends_quietly(tiny_run_home):
+    home, run_id = tiny_run_home
+    # A reader that closes the pipe before the CLI writes: the write fails with EPIPE for certain.
+    proc = subprocess.Popen([sys.executable, "-m", "inn_core", "--home", str(home), "show", run_id, "--json"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
+    # And through a shell pipe, as a user types it.
+    shell = subprocess.run(f"{sys.executable} -m inn_core --home {home} show {run_id} --json | head -c 10",
+                           shell=True, capture_output=True, text=True)
+    assert shell.stdout == '{\n  "run":' and "Traceback" not in shell.stderr
+
+
+def test_export_formats_from_the_cli(capsys, tiny_run_home, tmp_path):
+    import datasets
+
+    home, run_id = tiny_run_home
+    code, out, _ = _cli(capsys, "--home", str(home), "export", run_id, "--format", "hf", "-o", str(tmp_path))
+    assert code == 0 and "hf" in out
+    assert len(datasets.load_from_disk(str(tmp_path / "hf"))) == 200
+    code, out, _ = _cli(capsys, "--home", str(home), "export", run_id, "--format", "datalab", "-o", str(tmp_path))
+    assert code == 0 and "is_label_issue" in (tmp_path / "label_issues.csv").read_text().splitlines()[0]

@@ -6,7 +6,10 @@ import numpy as np
 import streamlit as st
 
 from dashboard.components.common import get_store, pick_run, store_home, user_errors
-from dashboard.components.review_data import evidence_source, run_methods, samples, thumbnails
+from dashboard.components.deep_link import apply_link, follow
+from dashboard.components.review_bulk import bulk_panel
+from dashboard.components.review_decide import show_messages
+from dashboard.components.review_data import evidence_source, probabilities, run_info, run_methods, samples, thumbnails
 from dashboard.components.review_paths import display_factor
 from dashboard.review_plots import COLOR_MODES, color_modes, embedding_figure
 from inn_core.views.embedding import run_embedding, stored_embedding
@@ -18,8 +21,10 @@ st.caption("Every training sample placed by UMAP of the features INN finds neigh
 
 store = get_store()
 home = str(store_home())
+apply_link(store, picker_key="embedding_run")
 run_id = pick_run("embedding_run", missing="No finished run yet. Start one on **New experiment**, then come back "
                             "for its map.")
+follow(run_id)
 
 with user_errors():
     coords = stored_embedding(store, run_id)
@@ -47,6 +52,7 @@ with user_errors():
 
     # -- what is selected ------------------------------------------------------------------------
     with side_col:
+        show_messages()
         is_image = evidence_source(home, run_id).data.is_image
         if not chosen:
             st.markdown("**Hover** a point for its labels and score. **Click** one to see its image; "
@@ -80,5 +86,12 @@ with user_errors():
             st.session_state["review_open"] = None  # Review opens the first undecided sample of the selection
             st.session_state.pop("review_closed", None)
             st.switch_page("app_pages/review.py")
+        if len(chosen) > 1:
+            with st.expander(f"Decide all {len(chosen)} at once"):
+                final = "predicted_label" in table.columns
+                bulk_panel(store, run_id, None, table, probabilities(home, run_id) if final else None,
+                           list(run_info(home, run_id).get("class_names") or []), key="embedding_bulk",
+                           selection=np.asarray(chosen))
         if sent is not None and len(sent):
-            st.caption(f"{len(sent)} samples of this run are in Review's \"selection from the map\" (ringed).")
+            st.caption(f"{len(sent)} samples of this run are in Review's \"selection from the map\" (ringed); "
+                       "there, *Decide many at once* applies one decision to all of them.")

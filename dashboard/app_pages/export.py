@@ -8,6 +8,8 @@ from pathlib import Path
 import streamlit as st
 
 from dashboard.components.common import get_store, pick_run, user_errors
+from dashboard.components.deep_link import apply_link, follow
+from dashboard.components.export_formats import format_downloads
 from inn_core.views.review import cleaned_labels, export_run
 
 DOWNLOADS = {
@@ -18,12 +20,15 @@ DOWNLOADS = {
 }
 
 st.title("Export")
-st.caption("Take the review home: cleaned labels and the decision log as CSV, the same files "
+st.caption("Take the review home: cleaned labels and the decision log as CSV, or the cleaned set as an image "
+           "folder, a Hugging Face dataset, Label Studio tasks or a cleanlab Datalab table - the same files "
            "`python -m inn_core export` writes.")
 
 store = get_store()
+apply_link(store, picker_key="export_run")
 run_id = pick_run("export_run", missing="No finished run yet. Start one on **New experiment**, review it, then "
                             "export here.")
+follow(run_id)
 
 with user_errors():
     table = cleaned_labels(store, run_id)
@@ -43,6 +48,9 @@ with user_errors():
         st.download_button(f"{label} ({files[name].name})", contents[name], file_name=f"{run_id}_{files[name].name}",
                            mime=mime, key=f"export_{name}", help=help_text, icon=":material/download:",
                            on_click="ignore")
+
+    st.subheader("For your training code")
+    format_downloads(store, run_id)
 
     st.subheader("Reviewed samples")
     reviewed = table[table["decision"] != ""]

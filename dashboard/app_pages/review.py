@@ -6,6 +6,8 @@ import numpy as np
 import streamlit as st
 
 from dashboard.components.common import get_store, pick_run, store_home, user_errors
+from dashboard.components.deep_link import apply_link, follow
+from dashboard.components.review_bulk import bulk_panel
 from dashboard.components.review_data import (
     evidence_source, flagged, probabilities, run_info, run_methods, sample_paths, samples, thumbnails,
 )
@@ -38,6 +40,7 @@ st.caption("Look at what INN flags, see why through each sample's neighbour path
 
 store = get_store()
 home = str(store_home())
+apply_link(store, picker_key="review_run", with_sample=True)
 run_id = pick_run("review_run", missing="No finished run yet. Start one on **New experiment**, then come back "
                             "to review what it flags.")
 
@@ -98,6 +101,7 @@ with user_errors():
     if current is None and order and st.session_state.get("review_closed") != run_id:
         current = next_to_review(order, -1, set(decisions))
         open_sample(run_id, current)
+    follow(run_id, current)
     if current is None and order and not set(order) - set(decisions):
         st.success(f"All {len(order)} samples of this list are reviewed. Take the cleaned labels from **Export**.",
                    icon=":material/done_all:")
@@ -140,5 +144,7 @@ with user_errors():
         rows = shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         images = thumbnails(home, run_id, rows["index"].to_numpy()) if evidence_source(home, run_id).data.is_image else None
         show_grid(rows, images, run_id=run_id, decisions=decisions, class_names=class_names, open_index=current)
-        with st.expander("As a table (click a column header to sort)"):
-            st.dataframe(shown, hide_index=True, key="review_table")
+    st.divider()
+    st.subheader("Decide many at once")
+    bulk_panel(store, run_id, shown, table, probabilities(home, run_id) if "predicted_label" in table.columns else None,
+               class_names)

@@ -59,11 +59,14 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
 
 
 def pick_run(key: str, *, missing: str, statuses: Sequence[str] = ("done",), label: str = "Run") -> str:
-    """The page prelude: :func:`run_picker`, or ``missing`` as an info box and the page stops when there is no run."""
+    """The page prelude: :func:`run_picker`; when there is no run, ``missing`` as an info box, the
+    first-launch demo button (or the progress of the runs under way) and the page stops."""
     run_id = run_picker(key, statuses=statuses, label=label)
     if run_id is None:
-        st.info(missing, icon=":material/info:")
-        st.stop()
+        # Imported here: first_run builds on this module.
+        from dashboard.components.first_run import no_run_yet
+
+        no_run_yet(missing, key=key)
     return run_id
 
 

@@ -3,7 +3,8 @@
 Every click writes to the store's SQLite database inside the button's callback, before the page
 redraws, so what the page shows after a click is what is on disk; nothing is held back in the
 session. The session only remembers which samples *it* decided, so Undo takes back this tab's
-last decision (or, after a reload, the run's latest).
+last decision or bulk batch (or, after a reload, the run's latest, a whole batch if that was one).
+Keyboard: K keeps, L relabels, D drops, U undoes (Streamlit's button shortcuts).
 
 Session-state keys: ``review_open`` ({"run": id, "sample": i} or None), ``review_closed`` (the run
 whose viewer the user closed), ``review_history`` ([[run, sample], ...]), ``review_flash`` (the last
@@ -80,14 +81,22 @@ def _decide(store: RunStore, run_id: str, sample: int, decision: str, target_key
 
 def _undo(store: RunStore, run_id: str) -> None:
     history = st.session_state.setdefault("review_history", [])
-    mine = [i for i, (run, _) in enumerate(history) if run == run_id]
+    mine = [i for i, entry in enumerate(history) if entry[0] == run_id]
+    if mine and len(history[mine[-1]]) == 3:  # a bulk batch: [run, None, batch]
+        batch = history.pop(mine[-1])[2]
+        count = len(store.undo_batch(run_id, batch))
+        st.session_state["review_flash"] = f"Undid the batch of {count} decisions."
+        return
     if mine:
-        _, sample = history.pop(mine[-1])
+        sample = history.pop(mine[-1])[1]
         undone = store.undo_decision(run_id, sample)
     else:
         undone = store.undo_decision(run_id)
     if undone is None:
         st.session_state["review_flash"] = "Nothing to undo."
+        return
+    if undone.batch is not None:
+        st.session_state["review_flash"] = f"Undid the latest batch (last: '{undone.decision}' on sample #{undone.sample})."
         return
     st.session_state["review_flash"] = f"Undid '{undone.decision}' on sample #{undone.sample}."
     open_sample(run_id, undone.sample)
@@ -105,17 +114,17 @@ def decision_buttons(store: RunStore, run_id: str, sample: int, *, observed: int
               "class_names": class_names}
     keep, relabel, drop, to, note = st.columns([1.2, 1.4, 1.1, 1.6, 2.4], vertical_alignment="bottom")
     keep.button(f"Keep '{class_names[observed]}'", key="review_keep", icon=":material/check:", width="stretch",
-                on_click=_decide, kwargs={**common, "decision": "keep", "target_key": None})
+                shortcut="K", on_click=_decide, kwargs={**common, "decision": "keep", "target_key": None})
     relabel.button(f"Relabel → '{class_names[target]}'", key="review_relabel", icon=":material/edit:", type="primary",
-                   width="stretch", on_click=_decide, kwargs={**common, "decision": "relabel", "target_key": target_key})
+                   width="stretch", shortcut="L", on_click=_decide, kwargs={**common, "decision": "relabel", "target_key": target_key})
     drop.button("Drop", key="review_drop", icon=":material/delete:", width="stretch", help="leave it out of training",
-                on_click=_decide, kwargs={**common, "decision": "drop", "target_key": None})
+                shortcut="D", on_click=_decide, kwargs={**common, "decision": "drop", "target_key": None})
     to.selectbox("Relabel to", others, format_func=lambda k: f"{class_names[k]}  (p = {proba[k]:.2f})", key=target_key)
     note.text_input("Note (saved with the decision)", key=note_key, placeholder="optional: why, in a few words")
 
 
 def undo_button(store: RunStore, run_id: str, *, disabled: bool) -> None:
-    st.button("Undo last decision", key="review_undo", icon=":material/undo:", disabled=disabled,
+    st.button("Undo last decision", key="review_undo", icon=":material/undo:", disabled=disabled, shortcut="U",
               on_click=_undo, kwargs={"store": store, "run_id": run_id})
 
 

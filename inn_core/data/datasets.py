@@ -12,12 +12,7 @@ and nothing here uses global random state: splits and subsamples come from the
 
 from __future__ import annotations
 
-import codecs
-import csv
-import importlib
 import math
-import os
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,9 +20,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
 
 from inn_core._validation import as_generator, check_bool, check_int, check_real
+from inn_core.data.cifar_files import _CIFAR10, _CIFAR100, _CifarLayout, _as_text, _cifar_to_images, _field, _read_cifar_batches, _read_cifar_pickle
+from inn_core.data.image_files import IMAGE_EXTENSIONS, _encode_labels, _inside, _is_image_file, _read_csv_rows, _read_images
 from inn_core.errors import InputError
 
 __all__ = [
@@ -40,7 +36,6 @@ __all__ = [
 
 DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 
 # Beyond this a folder of photos no longer fits comfortably in memory as float32.
 MAX_IMAGE_SIZE = 1024
@@ -287,40 +282,6 @@ def _load_digits(
 # --------------------------------------------------------------------------- CIFAR
 
 
-@dataclass(frozen=True)
-class _CifarLayout:
-    title: str
-    folder: str
-    train_files: tuple[str, ...]
-    test_file: str
-    meta_file: str
-    label_key: str
-    names_key: str
-    torchvision_class: str
-
-
-_CIFAR10 = _CifarLayout(
-    title="CIFAR-10",
-    folder="cifar-10-batches-py",
-    train_files=tuple(f"data_batch_{i}" for i in range(1, 6)),
-    test_file="test_batch",
-    meta_file="batches.meta",
-    label_key="labels",
-    names_key="label_names",
-    torchvision_class="CIFAR10",
-)
-_CIFAR100 = _CifarLayout(
-    title="CIFAR-100",
-    folder="cifar-100-python",
-    train_files=("train",),
-    test_file="test",
-    meta_file="meta",
-    label_key="fine_labels",
-    names_key="fine_label_names",
-    torchvision_class="CIFAR100",
-)
-
-
 def _load_cifar10(
     *, root: Path | None, rng: np.random.Generator, download: bool, max_samples: int | None
 ) -> LabelledData:
@@ -379,90 +340,6 @@ def _load_cifar(
         test_images=_cifar_to_images(test_pixels),
         test_labels=torch.from_numpy(test_labels),
     )
-
-
-def _read_cifar_batches(folder: Path, files: Sequence[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate CIFAR batch files into ``(N, 3072)`` uint8 rows and ``(N,)`` int64 labels."""
-    pixels, labels = [], []
-    for file in files:
-        path = folder / file
-        batch = _read_cifar_pickle(path)
-        data = np.asarray(_field(batch, "data", path))
-        try:
-            batch_labels = np.asarray(_field(batch, label_key, path), dtype=np.int64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{path} must hold integer {label_key!r}, got {exc}") from exc
-        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-            raise InputError(f"{path} must hold uint8 data of shape (N, 3072), got {data.dtype} {data.shape}")
-        if batch_labels.shape != (data.shape[0],):
-            raise InputError(f"{path} has {data.shape[0]} images but {batch_labels.size} labels")
-        pixels.append(data)
-        labels.append(batch_labels)
-    return np.concatenate(pixels), np.concatenate(labels)
-
-
-def _cifar_to_images(rows: np.ndarray) -> torch.Tensor:
-    # Each row is the red plane, then green, then blue, each 32x32 row-major: exactly (3, 32, 32).
-    return torch.from_numpy(rows.reshape(-1, 3, 32, 32)).to(torch.float32).div_(255.0)
-
-
-def _numpy_module(*names: str) -> Any:
-    for module in names:
-        try:
-            return importlib.import_module(module)
-        except ImportError:
-            continue
-    raise ImportError(f"none of {list(names)} can be imported")
-
-
-# numpy 2 moved numpy.core to numpy._core; pickles name whichever numpy wrote them.
-_MULTIARRAY = _numpy_module("numpy._core.multiarray", "numpy.core.multiarray")
-_NUMERIC = _numpy_module("numpy._core.numeric", "numpy.core.numeric")
-_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-    **{(m, "_reconstruct"): _MULTIARRAY._reconstruct for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    **{(m, "scalar"): _MULTIARRAY.scalar for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    **{(m, "_frombuffer"): _NUMERIC._frombuffer for m in ("numpy._core.numeric", "numpy.core.numeric")},
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles only plain containers and numpy arrays.
-
-    CIFAR files are pickles, and a pickle can run arbitrary code when loaded;
-    the folder comes from the user, so only the globals a numpy array needs
-    are let through.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return _PICKLE_GLOBALS[module, name]
-
-
-def _read_cifar_pickle(path: Path) -> dict[str, Any]:
-    """Read one CIFAR pickle; keys come back as ``str`` whether stored as bytes or text."""
-    try:
-        with path.open("rb") as f:
-            # latin1, as torchvision does: the original files are Python 2 pickles of numpy arrays.
-            content = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
-        raise InputError(f"{path} is not a readable CIFAR python-pickle file ({exc})") from exc
-    if not isinstance(content, dict):
-        raise InputError(f"{path} must hold a dict, got {type(content).__name__}")
-    return {_as_text(k): v for k, v in content.items()}
-
-
-def _field(content: dict[str, Any], key: str, path: Path) -> Any:
-    if key not in content:
-        raise InputError(f"{path} has no {key!r} entry; found {sorted(content)}")
-    return content[key]
-
-
-def _as_text(value: Any) -> str:
-    return value.decode("latin1") if isinstance(value, bytes) else str(value)
 
 
 # --------------------------------------------------------------------------- user images
@@ -557,102 +434,6 @@ def _load_csv(
         labels_trusted=False,
         sources=tuple(paths),
     )
-
-
-def _read_csv_rows(table: Path) -> tuple[list[str], list[str]]:
-    """The ``filepath`` and ``label`` cells of a CSV, whitespace stripped."""
-    try:
-        # utf-8-sig: spreadsheets often write a byte-order mark before the header.
-        with table.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{table} is not a readable UTF-8 CSV file ({exc})") from exc
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
-        raise InputError(f"CSV file {table} is empty; it needs a header filepath,label and one row per image")
-    header = [cell.strip().lower() for cell in rows[0]]
-    for column in ("filepath", "label"):
-        if column not in header:
-            raise InputError(f"CSV file {table} has no {column!r} column; found columns {rows[0]}")
-    if len(rows) == 1:
-        raise InputError(f"CSV file {table} has a header but no rows; add one row per image")
-    path_col, label_col = header.index("filepath"), header.index("label")
-    paths, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
-        cells = [row[c].strip() if c < len(row) else "" for c in (path_col, label_col)]
-        if not all(cells):
-            raise InputError(f"row {line} of {table} has an empty filepath or label; every row needs both")
-        paths.append(cells[0])
-        labels.append(cells[1])
-    return paths, labels
-
-
-def _inside(base: Path, relative: str, table: Path) -> Path:
-    """``base / relative``, refusing paths that lead out of ``base``.
-
-    The check is on the written path (not on resolved symlinks), so a dataset
-    folder may itself be a link while ``..`` and outside absolute paths are refused.
-    """
-    joined = os.path.normpath(os.path.join(os.path.abspath(base), relative))
-    if os.path.commonpath([joined, os.path.abspath(base)]) != os.path.abspath(base):
-        raise InputError(f"path {relative!r} in {table} leads outside the image root {base}; use paths inside it")
-    return Path(joined)
-
-
-def _encode_labels(raw: Sequence[str], table: Path) -> tuple[tuple[str, ...], np.ndarray]:
-    """Class names and ``(n,)`` int64 labels: integers sorted by value, other names alphabetically."""
-    try:
-        values = [int(v) for v in raw]
-    except ValueError:
-        names, codes = np.unique(np.asarray(raw, dtype=object).astype(str), return_inverse=True)
-        class_names = tuple(str(n) for n in names)
-    else:
-        ints, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
-        class_names = tuple(str(v) for v in ints)
-    if len(class_names) < 2:
-        raise InputError(f"CSV file {table} has only one class ({class_names[0]!r}); at least two are needed")
-    return class_names, codes.astype(np.int64).reshape(-1)
-
-
-def _is_image_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _read_images(files: Sequence[Path], *, image_size: int, grayscale: bool | None) -> torch.Tensor:
-    """Decode and resize image files.
-
-    Returns
-    -------
-    torch.Tensor of shape (n, C, image_size, image_size), float32 in [0, 1];
-    C is 1 for grayscale (``grayscale=None``: when every file is mode L or 1), else 3.
-    """
-    arrays = []
-    all_gray = True
-    for path in files:
-        try:
-            with Image.open(path) as img:
-                all_gray &= img.mode in ("L", "1")
-                if grayscale:
-                    img = img.convert("L")
-                else:
-                    if img.mode == "P":
-                        # Palette transparency only converts cleanly through RGBA.
-                        img = img.convert("RGBA")
-                    # A gray image converted to RGB repeats its value in every channel, so
-                    # the gray image can be taken back from channel 0 once all files are read.
-                    img = img.convert("RGB")
-                img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-            raise InputError(f"cannot read image {path} ({exc}); remove or replace the file") from exc
-    stacked = np.stack(arrays)
-    if grayscale:
-        stacked = stacked[:, None]
-    elif grayscale is None and all_gray:
-        stacked = stacked[:, None, :, :, 0]
-    else:
-        stacked = stacked.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(stacked)).to(torch.float32).div_(255.0)
 
 
 # --------------------------------------------------------------------------- toy 2-D

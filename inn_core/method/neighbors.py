@@ -155,6 +155,15 @@ def nearest_neighbors(
     not proven, blocks of full rows of about 256 MiB.
     The arithmetic is about ``n^2 d`` multiply-adds (half of a query-by-query
     search), plus ``n k d`` for the re-rank.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from inn_core.method.neighbors import nearest_neighbors
+    >>> points = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 2.0], [5.0, 5.0]])
+    >>> indices, distances = nearest_neighbors(points, k=2, device="cpu")
+    >>> indices[0].tolist(), distances[0].round(3).tolist()
+    ([1, 2], [1.0, 2.0])
     """
     if backend not in _BACKENDS:
         raise InputError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")

@@ -259,10 +259,29 @@ def run_experiment(
     run_id : continue this already-registered run instead of creating one (used by resume and
         by background workers).
 
+    Returns
+    -------
+    str
+        The run's id; its metrics are ``store.metrics(run_id)`` (see :mod:`inn_core.runs.records`),
+        its per-epoch scores ``store.epoch_scores(run_id, epoch)``.
+
     Raises
     ------
     InputError : bad configuration or data; the run is marked failed with the message.
     Cancelled : when stopped; the run is marked cancelled.
+
+    Examples
+    --------
+    >>> from inn_core.runs.experiment import ExperimentConfig, run_experiment
+    >>> from inn_core.runs.store import RunStore
+    >>> store = RunStore("runs")
+    >>> config = ExperimentConfig(data_options={"max_samples": 200}, epochs=3, eval_epochs=(3,), L=5, H=3)
+    >>> run_id = run_experiment(config, store=store)        # doctest: +SKIP
+    >>> sorted({r["method"] for r in store.metrics(run_id)["methods"]})  # doctest: +SKIP
+    ['ce', 'ce_ne', 'deep_knn', 'inn', 'mixup_fy']
+
+    To run it in a background process instead, use the front door:
+    ``inn_core.runs.launch.submit(store, config)``.
     """
     if run_id is None:
         run_id = store.create_run(config.to_dict(), name=config.name)

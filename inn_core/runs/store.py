@@ -25,7 +25,7 @@ import os
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -74,7 +74,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     new_label INTEGER,
     note TEXT NOT NULL DEFAULT '',
     created REAL NOT NULL,
-    undone INTEGER NOT NULL DEFAULT 0
+    undone INTEGER NOT NULL DEFAULT 0,
+    batch TEXT
 );
 CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions (run_id, sample, id);
 """
@@ -141,6 +142,7 @@ class Decision:
     note: str
     created: float
     undone: bool
+    batch: str | None = None
 
 
 class RunStore:
@@ -157,6 +159,9 @@ class RunStore:
         self.db_path = self.home / "index.sqlite"
         with self._connect() as conn:
             conn.executescript(_SCHEMA)
+            # Stores written before bulk review have no batch column; a decision without one stands alone.
+            if "batch" not in {r["name"] for r in conn.execute("PRAGMA table_info(decisions)")}:
+                conn.execute("ALTER TABLE decisions ADD COLUMN batch TEXT")
 
     # -- database -------------------------------------------------------------------------
 
@@ -349,7 +354,9 @@ class RunStore:
     def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
         """Undo the latest standing decision (of ``sample``, or of the whole run); the one before it stands again.
 
-        Returns the decision undone, or ``None`` when there was nothing to undo. History is kept.
+        Without ``sample``, when the latest decision belongs to a batch the whole batch is undone
+        (the decision returned carries its ``batch`` id). Returns the decision undone, or ``None``
+        when there was nothing to undo. History is kept.
         """
         where, args = "run_id = ? AND undone = 0", [run_id]
         if sample is not None:
@@ -359,8 +366,62 @@ class RunStore:
             row = conn.execute(f"SELECT * FROM decisions WHERE {where} ORDER BY id DESC LIMIT 1", args).fetchone()
             if row is None:
                 return None
-            conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
+            if sample is None and row["batch"] is not None:
+                # The run's latest action was a batch: take all of it back, as it was done, at once.
+                conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0",
+                             (run_id, row["batch"]))
+            else:
+                conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
         return _decision(row)
+
+    def record_decisions(self, run_id: str, decisions: Sequence[tuple[int, str, int | None]], *,
+                         note: str = "") -> str:
+        """Append many decisions as one batch, in ONE transaction: all land or none; returns the batch id.
+
+        Parameters
+        ----------
+        decisions : ``(sample, decision, new_label)`` triples; ``new_label`` is read for ``relabel`` only.
+        note : saved with every decision of the batch.
+
+        One :meth:`undo_batch` (or :meth:`undo_decision` without a sample, while the batch is the
+        latest thing done) takes the whole batch back.
+        """
+        rows = []
+        for sample, decision, new_label in decisions:
+            if decision not in DECISIONS:
+                raise InputError(f"unknown decision {decision!r}; choose one of {', '.join(DECISIONS)}")
+            if decision == "relabel" and new_label is None:
+                raise InputError(f"a relabel decision needs the new label (sample {sample})")
+            rows.append((int(sample), decision, int(new_label) if decision == "relabel" else None))
+        if not rows:
+            raise InputError("a batch needs at least one sample; the selection is empty")
+        if len({r[0] for r in rows}) != len(rows):
+            raise InputError("a batch decides each sample once, but the selection repeats samples")
+        self.get_run(run_id)
+        if self.has_file(run_id, "labels.npz"):
+            n = int(self.read_arrays(run_id, "labels.npz")["observed"].shape[0])
+            k = int(self.read_json(run_id, "data.json", {}).get("num_classes") or 0)
+            bad = [r[0] for r in rows if not 0 <= r[0] < n]
+            if bad:
+                raise InputError(f"samples must be in [0, {n}) for run {run_id!r}, got {bad[:3]}")
+            bad = [r[2] for r in rows if r[2] is not None and k and not 0 <= r[2] < k]
+            if bad:
+                raise InputError(f"new labels must be in [0, {k}) for run {run_id!r}, got {bad[:3]}")
+        batch, now = uuid.uuid4().hex[:12], time.time()
+        with self._transaction() as conn:
+            conn.executemany(
+                "INSERT INTO decisions (run_id, sample, decision, new_label, note, created, batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [(run_id, sample, decision, label, note, now, batch) for sample, decision, label in rows],
+            )
+        return batch
+
+    def undo_batch(self, run_id: str, batch: str) -> list[Decision]:
+        """Undo every standing decision of ``batch`` in one transaction; returns them (empty when none stood)."""
+        with self._transaction() as conn:
+            rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? AND batch = ? AND undone = 0 ORDER BY id",
+                                (run_id, batch)).fetchall()
+            conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0", (run_id, batch))
+        return [_decision(r) for r in rows]
 
     def current_decisions(self, run_id: str) -> dict[int, Decision]:
         """The standing decision per sample: the latest one not undone."""
@@ -390,6 +451,7 @@ def _decision(row: sqlite3.Row) -> Decision:
     return Decision(
         id=row["id"], run_id=row["run_id"], sample=row["sample"], decision=row["decision"],
         new_label=row["new_label"], note=row["note"], created=row["created"], undone=bool(row["undone"]),
+        batch=row["batch"],
     )
 
 

@@ -148,7 +148,7 @@ def review_progress(store: RunStore, run_id: str, flagged_indices: np.ndarray) -
 def export_run(store: RunStore, run_id: str, out_dir: str | Path, *, method: str = "inn") -> dict[str, Path]:
     """Write the cleaned labels, the decision log and a reproducibility bundle into ``out_dir``.
 
-    Files: ``cleaned_labels.csv``, ``decisions.csv``, ``scores.csv`` (every sample's score, clean
+    Files: ``cleaned_labels.csv`` and ``decisions.csv`` (each label id followed by its class name), ``scores.csv`` (every sample's score, clean
     posterior and observed label at the last evaluated epoch) and ``config.json`` (the run's full
     configuration, seed included, so ``python -m inn_core run`` can reproduce it). Returns the paths.
     """
@@ -160,8 +160,27 @@ def export_run(store: RunStore, run_id: str, out_dir: str | Path, *, method: str
         "scores": out / "scores.csv",
         "config": out / "config.json",
     }
-    atomic_write_bytes(files["cleaned_labels"], cleaned_labels(store, run_id).to_csv(index=False).encode())
-    atomic_write_bytes(files["decisions"], decision_log(store, run_id).to_csv(index=False).encode())
+    names = _names(store, run_id)
+    cleaned = _name_after(cleaned_labels(store, run_id), names, ("observed_label", "observed_name"),
+                          ("cleaned_label", "cleaned_name"))
+    log = _name_after(decision_log(store, run_id), names, ("new_label", "new_name"))
+    atomic_write_bytes(files["cleaned_labels"], cleaned.to_csv(index=False).encode())
+    atomic_write_bytes(files["decisions"], log.to_csv(index=False).encode())
     atomic_write_bytes(files["scores"], sample_table(store, run_id, method=method).to_csv(index=False).encode())
     atomic_write_bytes(files["config"], json.dumps({"run_id": run_id, **store.config(run_id)}, indent=2).encode())
     return files
+
+
+def _names(store: RunStore, run_id: str) -> list[str]:
+    info = store.read_json(run_id, "data.json", {})
+    observed = store.read_arrays(run_id, "labels.npz")["observed"]
+    return list(info.get("class_names") or [str(k) for k in range(int(observed.max()) + 1)])
+
+
+def _name_after(table: pd.DataFrame, names: list[str], *pairs: tuple[str, str]) -> pd.DataFrame:
+    """Insert a class-name column right after each label-id column ("" where the id is missing)."""
+    table = table.copy()
+    for column, name in pairs:
+        values = [names[int(v)] if not pd.isna(v) else "" for v in table[column]]
+        table.insert(table.columns.get_loc(column) + 1, name, values)
+    return table
