@@ -16,9 +16,13 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from dashboard.components.access import require_access  # noqa: E402
 from dashboard.components.common import store_home  # noqa: E402
 
-st.set_page_config(page_title="INN Lab", page_icon=":mag:", layout="wide")
+# No sidebar: the pages sit in a top bar, which folds into a menu on narrow windows, so an 800 px
+# window keeps its whole width for the page ("auto" would only collapse a sidebar below 768 px).
+st.set_page_config(page_title="INN Lab", page_icon=":mag:", layout="wide", initial_sidebar_state="collapsed")
+require_access()
 
 PAGES = Path(__file__).parent / "app_pages"
 navigation = st.navigation(
@@ -37,8 +41,8 @@ navigation = st.navigation(
             st.Page(PAGES / "embedding.py", title="Embedding map", icon=":material/scatter_plot:"),
             st.Page(PAGES / "export.py", title="Export", icon=":material/download:"),
         ],
-    }
+    },
+    position="top",
 )
-with st.sidebar:
-    st.caption(f"Run store: `{store_home()}`")
 navigation.run()
+st.caption(f"Run store: `{store_home()}`")

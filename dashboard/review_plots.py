@@ -19,6 +19,12 @@ __all__ = ["COLOR_MODES", "paths_figure", "embedding_figure", "color_modes"]
 SAME = "#2e7d32"  # neighbour shares the sample's observed label
 OTHER = "#c62828"  # neighbour carries another label
 
+#: Two-group colourings: a muted grey for the clean group, a strong red for the suspicious one.
+TWO_GROUP_COLORS = {
+    "clean component": "#b0bec5", "flagged (noisy component)": "#d32f2f",
+    "clean": "#b0bec5", "noisy (label flipped)": "#d32f2f",
+}
+
 #: How the embedding map can be coloured: key -> (legend title, table column it needs).
 COLOR_MODES: dict[str, tuple[str, str]] = {
     "score": ("INN score", "score"),
@@ -134,13 +140,22 @@ def embedding_figure(coords: np.ndarray, table: pd.DataFrame, *, color: str = "s
             values = values.map({True: "flagged (noisy component)", False: "clean component"})
         elif color == "noisy":
             values = values.map({True: "noisy (label flipped)", False: "clean"})
-        for category in sorted(values.astype(str).unique()):
-            mask = (values.astype(str) == category).to_numpy()
+        labels = values.astype(str)
+        # Largest group first, so the minority (usually the flagged or noisy samples) is drawn on top.
+        counts = labels.value_counts(sort=False)
+        order = sorted(counts.index, key=lambda c: (-counts[c], c))
+        for category in order:
+            mask = (labels == category).to_numpy()
+            marker = {"size": 6}
+            if category in TWO_GROUP_COLORS:
+                marker["color"] = TWO_GROUP_COLORS[category]
             fig.add_trace(go.Scattergl(
                 x=coords[mask, 0], y=coords[mask, 1], mode="markers", customdata=custom[mask],
-                hovertemplate=template, name=category, marker={"size": 6},
+                hovertemplate=template, name=f"{category} ({counts[category]})", marker=marker,
             ))
-        fig.update_layout(legend={"title": {"text": title}})
+        # Below the map: a legend at the top right would sit under Plotly's toolbar.
+        fig.update_layout(legend={"title": {"text": title}, "orientation": "h", "x": 0, "xanchor": "left",
+                                  "y": -0.02, "yanchor": "top"})
     if highlight is not None and len(highlight):
         ring = np.asarray(highlight, dtype=np.int64)
         fig.add_trace(go.Scattergl(

@@ -173,6 +173,11 @@ def find_noisy_labels(
         raise InputError(f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise InputError(f"images and labels must be the same length, but images has {x.shape[0]} and labels has shape {y.shape}")
+    if y.shape[0] == 0:
+        raise InputError("images and labels are empty; give at least two labelled samples")
+    if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))
+                                     or random_state < 0):
+        raise InputError(f"random_state must be a non-negative int or None, got {random_state!r}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise InputError("labels must be non-negative integers 0..K-1")
     if not torch.isfinite(x).all():

@@ -216,7 +216,10 @@ def _cmd_train(args: argparse.Namespace, store) -> int:
     if run_id is not None:
         summary = robust_summary(store, run_id)
         print(_robust_table(store, run_id))
-        print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
+        if summary["last_test_accuracy"] is None:
+            print("test accuracy: not measured (the data has no test split; see --data-option test_fraction=...)")
+        else:
+            print(f"test accuracy: best {summary['best_test_accuracy']:.3f}, last {summary['last_test_accuracy']:.3f}")
     return 0
 
 
@@ -234,7 +237,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
     for r in runs:
         experiment = r.experiment
         noise = experiment.get("noise", {})
-        setting = f"{noise.get('kind', '')} {noise.get('rate', '')}"
+        setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
         print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset') or 'embeddings':10} {setting:16} {r.name}")
@@ -306,9 +309,10 @@ def _cmd_export(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
-    from inn_core.views.demo import write_demo_assets
+    from inn_core.views.demo import DEMO_DIR, write_demo_assets
 
-    path = write_demo_assets(args.output, store=store)
+    # The package's own folder by default: that is where the dashboard reads the demo from.
+    path = write_demo_assets(args.output or DEMO_DIR, store=store)
     print(f"demo run metrics written to {path}")
     return 0
 
@@ -437,7 +441,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.set_defaults(func=_cmd_export)
 
     demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
-    demo.add_argument("--output", default="assets/demo")
+    demo.add_argument("--output", help="folder to write to (default: the package's assets/demo, read by the dashboard)")
     demo.set_defaults(func=_cmd_demo_assets)
     return parser
 

@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from streamlit import config as _streamlit_config
 
 from helpers import TINY_CONFIG
 from inn_core.runs.experiment import run_experiment
@@ -20,6 +21,8 @@ from inn_core.runs.store import RunStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
+# AppTest pages read the listen address as a served dashboard does; `make run` listens on loopback.
+_streamlit_config.set_option("server.address", "127.0.0.1")
 
 
 @pytest.fixture(scope="session")

@@ -47,3 +47,11 @@ def test_bad_input_messages(blobs):
         inn_core.find_noisy_labels(x[:, 0], observed)
     with pytest.raises(InputError, match="L must be between"):
         inn_core.find_noisy_labels(x[:5], np.array([0, 1, 0, 1, 0]), L=5)
+
+
+def test_empty_input_and_negative_seed_are_input_errors():
+    with pytest.raises(InputError, match="empty"):
+        inn_core.find_noisy_labels(np.zeros((0, 2), np.float32), np.zeros(0, np.int64))
+    x, y = np.random.default_rng(0).normal(size=(20, 2)).astype(np.float32), np.arange(20) % 2
+    with pytest.raises(InputError, match="random_state must be a non-negative int"):
+        inn_core.find_noisy_labels(x, y, random_state=-1, epochs=1, L=3)

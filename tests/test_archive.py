@@ -186,3 +186,19 @@ def test_a_file_and_a_folder_of_the_same_name_is_an_input_error(tmp_path):
     with pytest.raises(InputError, match="cannot be unpacked"):
         unpack_archive(make_zip({"cat": b"file", "cat/a.png": png_bytes(1)}), tmp_path / "x", name="x.zip")
     assert not (tmp_path / "x").exists()
+
+
+def test_tar_data_filter_is_a_second_lock_behind_the_name_checks(tmp_path, monkeypatch):
+    """With the guard's own name check switched off, the standard library's data filter still refuses."""
+    import inn_core.data.archive as archive
+
+    assert hasattr(tarfile, "data_filter")  # Python >= 3.12 here; older ones skip the second lock
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        info = tarfile.TarInfo("../outside.txt")
+        info.size = 2
+        tar.addfile(info, io.BytesIO(b"hi"))
+    monkeypatch.setattr(archive, "_check_member_name", lambda name: name)
+    buf.seek(0)
+    with tarfile.open(fileobj=buf) as tar, pytest.raises(InputError, match="refused by the tar data filter"):
+        list(archive._tar_members(tar))

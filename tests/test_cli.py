@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -108,6 +109,40 @@ def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
     assert code == 2 and "already done" in err
     code, _, err = _cli(capsys, "--home", home, "train", "--rate", "2")
     assert code == 2 and "rate must be in [0, 1]" in err
+
+
+def test_train_without_test_split_reports_no_test_accuracy(capsys, tmp_path):
+    home = str(tmp_path / "runs")
+    code, out, err = _cli(capsys, "--home", home, "train", "--method", "ce", "--data-option", "max_samples=100",
+                          "--data-option", "test_fraction=0", "--epochs", "2", "--warmup-epochs", "1", "--quiet",
+                          "--device", "cpu")
+    assert code == 0, err
+    assert "test accuracy: not measured" in out
+
+
+@pytest.mark.parametrize("command", ["show", "export", "flagged", "resume", "cancel"])
+def test_run_id_outside_the_store_is_one_line(capsys, tmp_path, command):
+    code, out, err = _cli(capsys, "--home", str(tmp_path / "runs"), command, "../../etc")
+    assert code == 2 and "is not a run id" in err and "Traceback" not in err
+
+
+def test_demo_assets_default_is_the_folder_the_dashboard_reads(capsys, tmp_path, monkeypatch):
+    import inn_core.views.demo as teaching
+
+    written = []
+    # The real command retrains the 40-epoch default run; only where it writes is under test here.
+    monkeypatch.setattr(teaching, "write_demo_assets", lambda out, store=None: written.append(Path(out)) or Path(out))
+    monkeypatch.chdir(tmp_path)
+    code, _, _ = _cli(capsys, "--home", str(tmp_path / "runs"), "demo-assets")
+    assert code == 0 and written == [teaching.DEMO_DIR]
+
+
+def test_list_shows_no_rate_for_noise_none(capsys, tmp_path):
+    store = RunStore(tmp_path / "runs")
+    store.create_run({"dataset": "csv", "noise": {"kind": "none", "rate": 0.4}}, name="own")
+    code, out, _ = _cli(capsys, "--home", str(store.home), "list")
+    line = next(x for x in out.splitlines() if x.rstrip().endswith("own"))
+    assert code == 0 and "none" in line and "0.4" not in line
 
 
 def test_version_and_home_from_the_environment(tmp_path, tiny_run_home):

@@ -335,3 +335,23 @@ def test_new_experiment_own_data_from_a_local_folder(tmp_path, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ne_noise_kind").value == "none"
     assert metric(at, "Training samples") == "12"
+
+
+def test_new_experiment_rate_follows_the_noise_kind(empty_home, monkeypatch):
+    at = page(NEW, empty_home, monkeypatch)
+    assert at.number_input(key="ne_rate").value == 0.4
+    at.selectbox(key="ne_noise_kind").set_value("imbalanced").run()
+    assert at.number_input(key="ne_rate").value == 0.3
+    at.selectbox(key="ne_noise_kind").set_value("symmetric").run()
+    assert at.number_input(key="ne_rate").value == 0.4
+
+
+def test_consistency_caption_reports_how_much_the_toy_memorised(empty_home, monkeypatch):
+    from inn_core.views.teaching import ToyConfig, consistency_toy
+
+    at = page(CONSISTENCY, empty_home, monkeypatch)
+    captions = " ".join(c.value for c in at.caption)
+    assert "hardly memorises" not in captions
+    result = consistency_toy(ToyConfig(noise_rate=at.slider(key="toy_rate").value, L=at.slider(key="toy_L").value,
+                                       H=at.slider(key="toy_H").value, epochs=at.slider(key="toy_epochs").value))
+    assert f"fits **{result.memorised:.0%}** of the wrong labels" in captions

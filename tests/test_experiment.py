@@ -168,3 +168,25 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
         for key in left:
             np.testing.assert_array_equal(left[key], right[key], err_msg=f"{name}:{key}")
     assert store.metrics(straight) == store.metrics(victim)
+
+
+@pytest.mark.parametrize("stop_at_call", [5, 9])
+def test_cancel_between_batches_then_resume_equals_uninterrupted(tmp_path, stop_at_call):
+    """Cancel is seen inside an epoch (between batches); the checkpoint keeps the epoch's progress."""
+    store = RunStore(tmp_path)
+    config = dataclasses.replace(SHORT, batch_size=32)
+    straight = run_experiment(config, store=store)
+    calls = []
+
+    def stop_on_call():
+        calls.append(1)
+        return len(calls) >= stop_at_call
+
+    with pytest.raises(Cancelled):
+        run_experiment(config, store=store, should_stop=stop_on_call)
+    [interrupted] = [r for r in store.list_runs() if r.id != straight]
+    checkpoint = store.read_torch(interrupted.id, "checkpoint.pt")
+    assert interrupted.status == "cancelled"
+    assert any("partial" in state for state in checkpoint["trainers"].values()), "stopped only at an epoch's end"
+    resume_experiment(store, interrupted.id)
+    _compare_runs(store, straight, interrupted.id)

@@ -488,3 +488,29 @@ def test_imbalanced_invariants(n_major, n_minor, fraction, rate, seed):
     assert np.all(np.isin(result.observed_labels, [0, 1]))
     assert_array_equal(result.is_noisy, result.observed_labels != result.true_labels)
     assert_array_equal(labels[result.indices], np.where(result.true_labels == 1, 6, 2))
+
+
+def test_negative_seed_is_an_input_error_as_in_data():
+    from inn_core.data.datasets import load_dataset
+
+    message = "random_state must be a non-negative int"
+    with pytest.raises(InputError, match=message):
+        inject_noise(np.arange(10) % 2, NoiseSpec("symmetric", 0.2), random_state=-1)
+    with pytest.raises(InputError, match=message):
+        load_dataset("digits", random_state=-1)
+
+
+def test_transition_matrix_file_is_closed_after_reading(tmp_path):
+    import gc
+    import warnings
+    from pathlib import Path
+
+    from inn_core.data.noise import read_transition_matrix
+
+    path = Path(tmp_path / "T.csv")
+    path.write_text("0.8,0.2\n0.3,0.7\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", ResourceWarning)
+        read_transition_matrix(path)
+        gc.collect()
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)]

@@ -334,3 +334,24 @@ def test_when_every_sample_is_decided_the_page_says_so(review):
     click(at, "review_drop")
     assert open_sample(at) is None
     assert any(f"All {len(order)} samples" in s.value for s in at.success)
+
+
+def test_embedding_page_computes_a_map_only_on_request(tiny_store, monkeypatch):
+    store, run_id = tiny_store
+    at = page(EMBEDDING, store.home, monkeypatch)
+    assert not store.has_file(run_id, EMBEDDING_FILE)
+    assert not at.get("plotly_chart")
+    assert [b.label for b in at.button] == ["Compute the map"]
+
+
+def test_hide_reviewed_leaves_only_the_undecided_cards(review):
+    at, store, run_id, order = review
+    store.record_decision(run_id, order[0], "keep")
+    store.record_decision(run_id, order[1], "drop")
+    at.toggle(key="review_hide_reviewed").set_value(True).run()
+    assert not at.exception
+    opens = [b.key for b in at.button if b.key and b.key.startswith("review_open_")]
+    assert opens == [f"review_open_{i}" for i in order[2:26]]
+    at.toggle(key="review_hide_reviewed").set_value(False).run()
+    opens = [b.key for b in at.button if b.key and b.key.startswith("review_open_")]
+    assert f"review_open_{order[0]}" in opens

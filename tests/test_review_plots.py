@@ -76,9 +76,17 @@ def test_every_marker_carries_its_sample_index(mode):
 
 def test_categorical_colouring_gives_a_legend_entry_per_category():
     fig = embedding_figure(np.zeros((12, 2)), sample_table(), color="noisy")
-    assert sorted(t.name for t in fig.data) == ["clean", "noisy (label flipped)"]
+    assert sorted(t.name for t in fig.data) == ["clean (9)", "noisy (label flipped) (3)"]
     fig = embedding_figure(np.zeros((12, 2)), sample_table(), color="class")
-    assert [t.name for t in fig.data] == ["c0", "c1", "c2"]
+    assert [t.name for t in fig.data] == ["c0 (4)", "c1 (4)", "c2 (4)"]
+
+
+def test_two_group_map_draws_the_minority_on_top_in_distinct_colours():
+    fig = embedding_figure(np.zeros((12, 2)), sample_table(), color="flagged")
+    clean, flagged = fig.data  # drawn in this order: the 9 clean first, the 3 flagged over them
+    assert (len(clean.x), len(flagged.x)) == (9, 3)
+    assert clean.marker.color != flagged.marker.color and flagged.marker.color == "#d32f2f"
+    assert fig.layout.legend.orientation == "h" and fig.layout.legend.y < 0  # below the map, clear of the toolbar
 
 
 def test_highlighted_samples_get_a_ring_and_bad_input_is_refused():

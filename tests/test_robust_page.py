@@ -63,3 +63,32 @@ def test_page_rejects_a_bad_rate_without_starting(tmp_path, monkeypatch):
     assert not at.exception
     assert any("rate must be in [0, 1]" in e.value for e in at.error)
     assert RunStore(tmp_path).list_runs() == []
+
+
+def test_schedule_caption_is_computed_from_the_configs(tmp_path, monkeypatch):
+    from inn_core.runs.experiment import ExperimentConfig
+    from inn_core.views.robust_results import schedule_text
+
+    inn = RobustConfig(experiment=ExperimentConfig(), method="inn_dividemix")
+    assert f"then {inn.T1 + inn.T2 * inn.T3} for the final networks" in schedule_text(inn)
+    monkeypatch.setenv("INN_LAB_HOME", str(tmp_path / "runs"))
+    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "robust.py"),
+                           default_timeout=60).run()
+    captions = " ".join(c.value for c in at.caption)
+    assert schedule_text(inn) in captions and "every final network trains 40 epochs" not in captions
+
+
+def test_precision_comparison_says_what_the_result_shows():
+    import pandas as pd
+
+    from inn_core.views.robust_results import precision_comparison
+
+    def history(inn, dm):
+        return pd.DataFrame([
+            {"run_id": "a", "method": "inn_dividemix", "epoch": 3, "labelled_precision": inn},
+            {"run_id": "b", "method": "dividemix", "epoch": 3, "labelled_precision": dm},
+        ])
+
+    assert "is not cleaner than" in precision_comparison(history(0.80, 0.90))
+    assert "is cleaner than" in precision_comparison(history(0.95, 0.90))
+    assert precision_comparison(history(0.9, 0.9).iloc[:1]) is None

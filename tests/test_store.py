@@ -127,6 +127,29 @@ def test_delete_run_removes_files_and_decisions(tmp_path):
     assert not store.run_dir(run).exists()
 
 
+def test_decision_sample_and_label_must_lie_in_the_run(tiny_store):
+    store, run = tiny_store
+    data = store.read_json(run, "data.json")
+    n, k = data["n"], data["num_classes"]
+    store.record_decision(run, n - 1, "relabel", new_label=k - 1)
+    for sample in (n, -1, 2.5, "3"):
+        with pytest.raises(InputError, match="sample index must be a whole number"):
+            store.record_decision(run, sample, "keep")
+    for label in (k, -1):
+        with pytest.raises(InputError, match=rf"new label must be a class id in 0..{k - 1}"):
+            store.record_decision(run, 0, "relabel", new_label=label)
+    assert len(store.decision_log(run)) == 1
+
+
+@pytest.mark.parametrize("run_id", ["../../etc", "..", "a/b", "/tmp", "", "x\\y", "run.id"])
+def test_run_ids_with_path_tricks_are_refused(tmp_path, run_id):
+    store = RunStore(tmp_path)
+    with pytest.raises(InputError, match="is not a run id"):
+        store.run_dir(run_id)
+    with pytest.raises(InputError, match="is not a run id"):
+        store.get_run(run_id)
+
+
 def test_run_record_experiment_is_the_config_or_its_wrapped_experiment(tmp_path):
     store = RunStore(tmp_path)
     plain = store.create_run({"dataset": "digits", "seed": 1})

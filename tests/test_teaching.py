@@ -229,3 +229,13 @@ def test_score_split_needs_an_evaluated_epoch(tmp_path):
     run_id = store.create_run({"dataset": "digits"})
     with pytest.raises(InputError, match="no evaluated epoch"):
         score_split(store, run_id)
+
+
+def test_imbalanced_groups_are_named_by_the_chosen_classes(tmp_path):
+    store = RunStore(tmp_path)
+    true, observed = np.array([0, 0, 1, 1] * 5), np.array([0, 1, 1, 0] * 5)
+    run_id = _fake_run(store, kind="imbalanced", known=True, true=true, observed=observed,
+                       scores=np.linspace(0.05, 0.95, 20))
+    store.write_json(run_id, "data.json", {"labels_known": True, "class_names": ["3", "8"]})
+    assert score_split(store, run_id).group_names == (
+        "(y*, y) = (3, 3)", "(y*, y) = (3, 8)", "(y*, y) = (8, 8)", "(y*, y) = (8, 3)")

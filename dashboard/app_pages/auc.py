@@ -31,7 +31,9 @@ home = str(store_home())
 pick_col, compare_col = st.columns(2)
 with pick_col:
     run_id = pick_run("auc_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
-others = {r.id: r.name for r in store.list_runs(kind="experiment") if r.id != run_id and r.status in STATUSES}
+# Only runs whose labels are known to be clean or noisy have an AUC to compare.
+others = {r.id: r.name for r in store.list_runs(kind="experiment")
+          if r.id != run_id and r.status in STATUSES and (store.read_json(r.id, "data.json") or {}).get("labels_known")}
 compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
                                    format_func=lambda i: "nothing" if i is None else others[i])
 watched = [run_id] + ([compare_id] if compare_id else [])

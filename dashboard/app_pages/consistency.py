@@ -64,8 +64,9 @@ if result is not None:
                 f"Over all {len(result.points)} toy points, the AUC of telling clean from noisy labels is "
                 f"**{result.auc_inn:.3f}** for INN and **{result.auc_fy:.3f}** for `f_y` at the point alone. "
                 "The square is the wrongly labelled point the network fits best - the hardest case for a "
-                "small-loss rule. This small network hardly memorises; lower the noise and train with "
-                "cross-entropy for 200 epochs to see `f_y` rise at the square itself but fall along its paths."
+                f"small-loss rule. The network fits **{result.memorised:.0%}** of the wrong labels (`f_y` >= 0.5)"
+                + ("; lower the noise and train with cross-entropy for 200 epochs to see it memorise: `f_y` rises "
+                   "at the square itself but falls along its paths." if result.memorised < 0.5 else ".")
             )
 
 st.subheader("On real data: the digits demo run")

@@ -29,6 +29,11 @@ follow(run_id)
 with user_errors():
     coords = stored_embedding(store, run_id)
     if coords is None:
+        # UMAP takes up to a minute: only on request, never because a picker landed on a run.
+        st.info("This run has no map yet. Computing it takes 20-60 s (once per run; it is stored with the run).",
+                icon=":material/info:")
+        if not st.button("Compute the map", key="embedding_compute", type="primary", icon=":material/scatter_plot:"):
+            st.stop()
         with st.status("Computing the map with UMAP (once per run; the first map after a restart compiles "
                        "UMAP, 20-60 s)...", expanded=True) as status:
             bar = st.progress(0.0)

@@ -64,7 +64,8 @@ if result is not None:
             st.metric("Recall", f"{result.recall:.1%}", help="Share of the wrong labels that are flagged.")
         st.metric("Split at score", "-" if result.threshold is None else f"{result.threshold:.2f}")
     if len(result.group_names) == 4:
-        st.caption("(y*, y) = (true, observed) label; class 0 is the majority, 1 the minority. Blue and green are "
+        major, minor = result.group_names[0].split("(")[-1].split(",")[0], result.group_names[2].split("(")[-1].split(",")[0]
+        st.caption(f"(y*, y) = (true, observed) label; class {major} is the majority, {minor} the minority. Blue and green are "
                    "correctly labelled, orange and red wrongly - a good score puts blue and green right, orange and red left.")
     elif method in ("ce", "ce_ne"):
         st.caption("Small-loss scores are min-max normalised to [0, 1] before the mixture is fitted.")

@@ -7,7 +7,7 @@ import json
 import streamlit as st
 
 from dashboard import plots
-from dashboard.components.common import get_store, user_errors
+from dashboard.components.common import checked_local_path, get_store, local_paths_off, user_errors
 from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
@@ -63,6 +63,12 @@ def default_noise_for_dataset() -> None:
     # The user's own labels are the possibly-noisy ones already: inject nothing unless asked to.
     own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "own")
     st.session_state["ne_noise_kind"] = "none" if own else "symmetric"
+    default_rate_for_noise()
+
+
+def default_rate_for_noise() -> None:
+    # Each kind starts at its own default (the paper's imbalanced task flips 30 %), not the last kind's rate.
+    st.session_state["ne_rate"] = 0.3 if st.session_state["ne_noise_kind"] == "imbalanced" else 0.4
 
 
 dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset",
@@ -72,6 +78,8 @@ data_options: dict = {}
 if dataset == "embeddings":
     embeddings_section(store)
     st.stop()
+if dataset in ("cifar10", "cifar100", "imagefolder", "csv") and (off := local_paths_off()) is not None:
+    where_col.info(off, icon=":material/lock:")
 if dataset == "digits":
     cap = where_col.number_input("Use at most this many training images (0 = all 1437)", min_value=0, value=0,
                                  step=100, key="ne_max_samples")
@@ -105,12 +113,12 @@ else:
 
 st.subheader("2 · Label noise")
 kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
-kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind")
+kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind", on_change=default_rate_for_noise)
 noise_kwargs: dict = {"kind": kind}
 if kind not in ("none", "matrix"):
     # No bounds on the widget: a rate outside [0, 1] must reach the engine and come back as its message.
-    noise_kwargs["rate"] = rate_col.number_input("Rate r", value=0.3 if kind == "imbalanced" else 0.4, step=0.05,
-                                                 format="%.2f", key="ne_rate")
+    st.session_state.setdefault("ne_rate", 0.3 if kind == "imbalanced" else 0.4)
+    noise_kwargs["rate"] = rate_col.number_input("Rate r", step=0.05, format="%.2f", key="ne_rate")
 seed = int(seed_col.number_input("Seed", min_value=0, value=0, step=1, key="ne_seed"))
 matrix_text = ""
 mapping_text = ""
@@ -156,6 +164,9 @@ if missing_root and not st.session_state.get("ne_dataset") == "own":
     st.info("Give the data folder or CSV file above to see the preview.")
 if spec is not None and not missing_root:
     with user_errors():
+        if st.session_state.get("ne_dataset") != "own":  # an upload's folder is the store's own
+            checked_local_path(data_root)
+            checked_local_path(data_options.get("image_root"))
         # L = 1 here: the preview is about data and noise; the real L is checked at Start.
         data_config = ExperimentConfig(dataset=dataset, data_root=data_root, data_options=data_options, noise=spec,
                                        seed=seed, L=1)

@@ -78,10 +78,12 @@ with user_errors():
     shown = chosen.sort_values(by, ascending=ascending, kind="stable")
     if classes:
         shown = shown[shown["observed_name"].isin(classes)]
+    decisions = store.current_decisions(run_id)
+    if st.toggle("Hide reviewed", key="review_hide_reviewed", help="show only the samples without a decision yet"):
+        shown = shown[~shown["index"].isin(list(decisions))]
     order = [int(i) for i in shown["index"]]
 
     # -- progress --------------------------------------------------------------------------------
-    decisions = store.current_decisions(run_id)
     progress = review_progress(store, run_id, flagged_indices)
     c_reviewed, c_noisy, c_counts, c_undo = st.columns([2, 2, 3, 2], vertical_alignment="center")
     c_reviewed.metric("Reviewed / to review", f"{progress['reviewed']} / {progress['flagged']}")

@@ -9,7 +9,7 @@ from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs
 from dashboard.labels import TRAINING_LABELS
 from inn_core.runs.robust import TRAINING_METHODS, RobustConfig
-from inn_core.views.robust_results import robust_history, robust_table
+from inn_core.views.robust_results import precision_comparison, robust_history, robust_table, schedule_text
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.launch import check, submit
 from inn_core.data.noise import NoiseSpec
@@ -43,9 +43,10 @@ elif kind == "imbalanced":
 seed = int(seed_col.number_input("Seed", min_value=0, value=0, key="rb_seed"))
 methods = st.multiselect("Methods", list(TRAINING_METHODS), default=["inn_dividemix", "dividemix"],
                          format_func=TRAINING_LABELS.get, key="rb_methods")
-st.caption("Digits defaults: every final network trains 40 epochs (DivideMix: 10 warm-up + 30 semi-supervised; "
-           "INN+DivideMix: 10 as INN's f, T1 = 6, then T2 = 4 rounds of T3 = 6). One method takes one to two "
-           "minutes on a 2-core CPU.")
+if methods:
+    defaults = [RobustConfig(experiment=ExperimentConfig(), method=method) for method in methods]
+    st.caption("Digits defaults - " + "; ".join(schedule_text(c) for c in defaults)
+               + ". One method takes one to two minutes on a 2-core CPU.")
 
 if st.button("Start", type="primary", key="rb_start", disabled=not methods):
     with user_errors():
@@ -89,8 +90,7 @@ def robust_panel() -> None:
                                                      title="labelled-set precision (clean share)"),
                           key="rb_precision")
     st.caption("Left: test accuracy of each run across epochs. Right: the share of truly clean labels in the set "
-               "each method trusts as labelled (mean of its two networks) - where INN+DivideMix should stay higher "
-               "under heavy or imbalanced noise.")
+               "each method trusts as labelled (mean of its two networks). " + (precision_comparison(history) or ""))
     if any(r.status in ACTIVE for r in runs) != live:
         st.rerun()
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.components.common import user_errors
+from dashboard.components.common import checked_local_path, local_paths_off, user_errors
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from inn_core.data.features import FEATURE_SUFFIXES, LABEL_SUFFIXES
 from inn_core.data.noise import NoiseSpec
@@ -31,13 +31,16 @@ BACKENDS = {
 def _file(label: str, suffixes: tuple[str, ...], key: str, store: RunStore) -> str | None:
     """A path typed on this machine, or an upload kept under the store; None while neither is given."""
     path_col, upload_col = st.columns(2)
-    typed = path_col.text_input(f"{label}: path on this machine", key=f"{key}_path",
+    # A server reachable beyond this machine reads no local paths, only uploads.
+    typed = path_col.text_input(f"{label}: path on this machine", key=f"{key}_path", disabled=local_paths_off() is not None,
                                 placeholder=f"/data/file{suffixes[0]}").strip()
     upload = upload_col.file_uploader(f"…or upload ({', '.join(suffixes)})", type=[s[1:] for s in suffixes],
                                       key=f"{key}_upload")
     if upload is not None:
         return stage_upload(store, upload.name, upload.getvalue())
-    return typed or None
+    with user_errors():
+        return checked_local_path(typed or None)
+    return None
 
 
 def embeddings_section(store: RunStore) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from dashboard.components.common import store_home, user_errors
+from dashboard.components.common import checked_local_path, local_paths_off, store_home, user_errors
 from inn_core.data.archive import (
     ARCHIVE_SUFFIXES, MAX_ARCHIVE_BYTES, UploadedData, describe_dataset, detect_dataset, import_archive,
 )
@@ -51,13 +51,15 @@ def upload_data_widget(key: str) -> tuple[str, str] | None:
             with user_errors(), st.spinner("Unpacking and reading every image..."):
                 st.session_state[state_key] = import_archive(store_home(), upload.name, upload,
                                                              name=name.strip() or None)
+    elif (off := local_paths_off()) is not None:
+        st.info(off, icon=":material/lock:")
     else:
         path = st.text_input("Folder (one sub-folder per class) or CSV file", key=f"{key}_path",
                              placeholder="/data/my-images or /data/labels.csv")
         if st.button("Check", key=f"{key}_check", disabled=not path.strip(), icon=":material/folder_open:"):
             st.session_state.pop(state_key, None)
             with user_errors(), st.spinner("Reading every image..."):
-                dataset, root = detect_dataset(path.strip())
+                dataset, root = detect_dataset(checked_local_path(path.strip()))
                 st.session_state[state_key] = describe_dataset(dataset, root)
     data: UploadedData | None = st.session_state.get(state_key)
     if data is None:

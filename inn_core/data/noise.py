@@ -570,7 +570,8 @@ def read_transition_matrix(source: str | bytes | os.PathLike) -> tuple[tuple[flo
         text = source.decode("utf-8", errors="replace")
     elif isinstance(source, os.PathLike):
         try:
-            text = open(source, encoding="utf-8").read()
+            with open(source, encoding="utf-8") as fh:
+                text = fh.read()
         except OSError as exc:
             raise InputError(f"cannot read the transition matrix file {os.fspath(source)!r}: {exc.strerror}") from None
     else:

@@ -46,6 +46,7 @@ import torch
 from inn_core.devices import resolve_device
 from inn_core._validation import check_int
 from inn_core.errors import InputError
+from inn_core.method.threads import torch_threads
 
 __all__ = ["BACKENDS", "nearest_neighbors", "choose_backend", "neighbor_recall"]
 
@@ -202,12 +203,11 @@ def nearest_neighbors(
     # (The clamp only matters for subnormal float64 input.)
     exponent = max(math.frexp(magnitude)[1], -1000)
     points.mul_(math.ldexp(1.0, -exponent))
-    threads = torch.get_num_threads()
     # On the CPU every torch call runs on one thread, and the cores are used by
     # worker threads over tiles instead: an OpenMP barrier per small step
     # stalls whenever another process holds a core (measured 3x slower on a
     # shared 2-core machine). The caller's setting comes back at the end.
-    with _threads(target, 1):
+    with _threads(target, 1) as threads:
         search = _Search(points, k, threads)
         if faiss is None:
             candidates, approximate = search.tile_candidates(chunk)
@@ -495,17 +495,13 @@ class _Candidates:
 
 
 @contextmanager
-def _threads(device: torch.device, count: int) -> Iterator[None]:
-    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices)."""
-    if device.type != "cpu" or torch.get_num_threads() == count:
-        yield
+def _threads(device: torch.device, count: int) -> Iterator[int]:
+    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices); yields the count found."""
+    if device.type != "cpu":
+        yield torch.get_num_threads()
         return
-    previous = torch.get_num_threads()
-    torch.set_num_threads(count)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
+    with torch_threads(count) as previous:
+        yield previous
 
 
 def _as_float64_matrix(features) -> torch.Tensor:

@@ -177,6 +177,8 @@ class Trainer:
         self.config = config
         self.num_classes = num_classes
         self.epoch = 0
+        # A stopped epoch's progress: {"order": (n,) permutation, "next": first batch start, "total": loss sum}.
+        self.partial: dict[str, Any] | None = None
         self.rng = as_generator(random_state)
         self.optimizer = torch.optim.SGD(
             self.model.parameters(), lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay
@@ -194,8 +196,14 @@ class Trainer:
             loss = loss + cfg.ne_weight * negative_entropy(logits)
         return loss
 
-    def train_epoch(self) -> float:
-        """Run one epoch; returns the mean training loss."""
+    def train_epoch(self, *, should_stop: Callable[[], bool] | None = None) -> float | None:
+        """Run one epoch; returns the mean training loss.
+
+        ``should_stop`` is polled between batches; when it returns True the epoch stops there and
+        ``None`` is returned. :meth:`state_dict` then holds the epoch's progress (batch order,
+        position, random stream), and the next call continues the same epoch batch for batch, so a
+        stopped and continued epoch equals an uninterrupted one.
+        """
         if self.epoch >= self.config.epochs:
             raise RuntimeError(f"already trained all {self.config.epochs} epochs")
         cfg = self.config
@@ -203,10 +211,18 @@ class Trainer:
             group["lr"] = cfg.lr_at(self.epoch)
         self.model.train()
         n = self.inputs.shape[0]
-        order = torch.from_numpy(self.rng.permutation(n)).to(self.device)
-        total = torch.zeros((), device=self.device)
+        if self.partial is None:
+            order = torch.from_numpy(self.rng.permutation(n)).to(self.device)
+            first, total = 0, torch.zeros((), device=self.device)
+        else:
+            order = self.partial["order"].to(self.device)
+            first, total = int(self.partial["next"]), torch.tensor(float(self.partial["total"]), device=self.device)
+            self.partial = None
         use_amp = self.device.type == "cuda"
-        for start in range(0, n, cfg.batch_size):
+        for start in range(first, n, cfg.batch_size):
+            if start > first and should_stop is not None and should_stop():
+                self.partial = {"order": order.cpu(), "next": start, "total": float(total)}
+                return None
             idx = order[start : start + cfg.batch_size]
             if idx.numel() < 2 and n > 1:
                 continue  # BatchNorm cannot train on a single sample
@@ -221,19 +237,23 @@ class Trainer:
         return float(total) / n
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: model, optimiser, epoch and the random stream's state."""
-        return {
+        """Everything needed to resume: model, optimiser, epoch, the random stream's state and a stopped epoch's progress."""
+        state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
             "epoch": self.epoch,
             "rng": self.rng.bit_generator.state,
         }
+        if self.partial is not None:
+            state["partial"] = dict(self.partial)
+        return state
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.model.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.epoch = int(state["epoch"])
         self.rng.bit_generator.state = state["rng"]
+        self.partial = dict(state["partial"]) if state.get("partial") is not None else None
 
 
 def train(

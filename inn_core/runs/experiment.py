@@ -11,6 +11,7 @@ epoch; :func:`resume_experiment` continues it and ends with the same numbers as 
 from __future__ import annotations
 
 import dataclasses
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -308,7 +309,8 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     if checkpoint is not None:
         for role, trainer in trainers.items():
             trainer.load_state_dict(checkpoint["trainers"][role])
-    start_epoch = trainers["ce"].epoch
+    # A run cancelled mid-epoch left some trainers one epoch behind the others (with that epoch's progress).
+    start_epoch = min(trainer.epoch for trainer in trainers.values())
     # Records past the checkpoint came from an epoch that will be trained again: drop them.
     metrics = {key: [r for r in rows if r["epoch"] <= start_epoch] for key, rows in metrics.items()}
     evals_left = [e for e in config.eval_epochs if e > start_epoch]
@@ -318,9 +320,25 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     reporter.start(start_epoch + (len(config.eval_epochs) - len(evals_left)))
     report = reporter.report
 
+    def checkpoint(epoch: int) -> None:
+        store.write_torch(run_id, "checkpoint.pt", {
+            "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
+
+    store_cancelled = _throttled(lambda: store.cancel_requested(run_id))
+
+    def stop_between_batches() -> bool:
+        return (should_stop is not None and should_stop()) or store_cancelled()
+
     report("training", start_epoch)
     for epoch in range(start_epoch + 1, config.epochs + 1):
-        losses = {role: trainer.train_epoch() for role, trainer in trainers.items()}
+        losses = {}
+        for role, trainer in trainers.items():
+            if trainer.epoch >= epoch:
+                continue  # finished this epoch before a mid-epoch cancel
+            losses[role] = trainer.train_epoch(should_stop=stop_between_batches)
+            if losses[role] is None:
+                checkpoint(epoch - 1)
+                raise Cancelled(run_id)
         reporter.done += 1
         report("training", epoch, " ".join(f"{r}={v:.3f}" for r, v in losses.items()))
         if epoch in config.eval_epochs:
@@ -331,12 +349,25 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
             store.write_json(run_id, "metrics.json", metrics)
             reporter.done += 1
             report("evaluating", epoch, f"evaluated epoch {epoch}")
-        store.write_torch(run_id, "checkpoint.pt", {
-            "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
+        checkpoint(epoch)
 
     report("finalising", config.epochs)
     _finalise(store, run_id, trainers, run, config, device)
     reporter.finish(config.epochs)
+
+
+def _throttled(check: Callable[[], bool], every: float = 0.5) -> Callable[[], bool]:
+    """``check``, asked at most every ``every`` seconds (a store read per batch would cost more than small batches)."""
+    last = [time.monotonic()]
+
+    def poll() -> bool:
+        now = time.monotonic()
+        if now - last[0] < every:
+            return False
+        last[0] = now
+        return check()
+
+    return poll
 
 
 def _finalise(store: RunStore, run_id: str, trainers: dict[str, Trainer], run: RunData,

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -151,12 +152,17 @@ def launch_in_background(store: RunStore, run_id: str) -> subprocess.Popen:
     :func:`inn_core.runs.launch.resume`; it reports through the store only, so any page or script can
     follow it by polling :meth:`RunStore.get_run`. Its output goes to ``<run dir>/worker.log``.
     """
-    log = open(store.run_dir(run_id) / "worker.log", "ab")  # noqa: SIM115 - handed to the child
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "inn_core.runs.worker", "--home", str(store.home), run_id],
-        stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
-    )
-    log.close()
+    try:
+        with open(store.run_dir(run_id) / "worker.log", "ab") as log:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "inn_core.runs.worker", "--home", str(store.home), run_id],
+                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+            )
+    except OSError as exc:
+        store.update_run(run_id, status="failed", error=f"could not start the worker process: {exc}", pid=None)
+        raise InputError(f"could not start the worker process for run {run_id}: {exc}") from exc
     store.update_run(run_id, pid=proc.pid)
+    # Wait for the child in the background so a finished worker does not stay a zombie under the caller.
+    threading.Thread(target=proc.wait, name=f"reap-{run_id}", daemon=True).start()
     return proc

@@ -19,9 +19,11 @@ and a run is only ever marked ``done`` after everything it promises is on disk.
 from __future__ import annotations
 
 import contextlib
+import errno
 import io
 import json
 import os
+import re
 import sqlite3
 import time
 import uuid
@@ -44,6 +46,7 @@ __all__ = [
     "RunStore",
     "atomic_write_bytes",
     "atomic_write_json",
+    "check_run_id",
 ]
 
 STATUSES = ("queued", "running", "done", "failed", "cancelled")
@@ -82,14 +85,26 @@ CREATE INDEX IF NOT EXISTS decisions_by_sample ON decisions (run_id, sample, id)
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
-    """Write ``data`` to ``path`` through a temporary file, fsync and rename."""
+    """Write ``data`` to ``path`` through a temporary file, fsync and rename.
+
+    On any failure the temporary file is removed and ``path`` keeps its previous content; a full
+    disk is an :class:`InputError` that says so (free space, then resume).
+    """
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
-    with open(tmp, "wb") as fh:
-        fh.write(data)
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    try:
+        with open(tmp, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise InputError(f"the disk is full: could not write {path} ({len(data):,} bytes); the previous version "
+                             "is kept - free some space, then resume the run") from exc
+        raise
 
 
 def atomic_write_json(path: Path, obj: Any) -> None:
@@ -151,10 +166,13 @@ class RunStore:
     Parameters
     ----------
     home : directory holding all runs; created when missing.
+    busy_timeout : seconds a write waits for another process's write lock on the index before it
+        gives up with an :class:`InputError` (nothing is half-saved; the caller can retry).
     """
 
-    def __init__(self, home: str | Path = DEFAULT_HOME) -> None:
+    def __init__(self, home: str | Path = DEFAULT_HOME, *, busy_timeout: float = 30.0) -> None:
         self.home = Path(home)
+        self.busy_timeout = float(busy_timeout)
         self.home.mkdir(parents=True, exist_ok=True)
         self.db_path = self.home / "index.sqlite"
         with self._connect() as conn:
@@ -167,7 +185,7 @@ class RunStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.db_path, timeout=30, isolation_level=None)
+        conn = sqlite3.connect(self.db_path, timeout=self.busy_timeout, isolation_level=None)
         try:
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA journal_mode=WAL")
@@ -180,7 +198,13 @@ class RunStore:
     @contextlib.contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:
         with self._connect() as conn:
-            conn.execute("BEGIN IMMEDIATE")
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc):
+                    raise
+                raise InputError(f"the run index {self.db_path} is busy: another process held its write lock for over "
+                                 f"{self.busy_timeout:g} s; nothing was saved - try again") from exc
             try:
                 yield conn
             except BaseException:
@@ -203,10 +227,12 @@ class RunStore:
         return run_id
 
     def run_dir(self, run_id: str) -> Path:
-        return self.home / run_id
+        """The folder of ``run_id``; :class:`InputError` for anything that is not a run id (no path tricks)."""
+        return self.home / check_run_id(run_id)
 
     def get_run(self, run_id: str) -> RunRecord:
         """The index row of ``run_id``; :class:`InputError` when there is no such run."""
+        check_run_id(run_id)
         with self._connect() as conn:
             row = conn.execute("SELECT * FROM runs WHERE id = ?", (run_id,)).fetchone()
         if row is None:
@@ -229,6 +255,7 @@ class RunStore:
             raise ValueError(f"cannot update {sorted(unknown)}")
         if "status" in fields and fields["status"] not in STATUSES:
             raise ValueError(f"unknown status {fields['status']!r}")
+        check_run_id(run_id)
         fields["updated"] = time.time()
         assignments = ", ".join(f"{k} = ?" for k in fields)
         with self._transaction() as conn:
@@ -243,12 +270,28 @@ class RunStore:
         return self.get_run(run_id).cancel_requested
 
     def mark_stale_runs(self) -> None:
-        """Mark runs left ``running`` by a process that no longer exists as failed (resumable)."""
+        """Mark runs left ``running`` or ``queued`` by a process that no longer exists as failed (resumable).
+
+        A queued run with no recorded process is waiting for its worker to start and stays queued.
+        """
         with self._connect() as conn:
-            rows = conn.execute("SELECT id, pid FROM runs WHERE status = 'running'").fetchall()
+            rows = conn.execute("SELECT id, pid, status FROM runs WHERE status IN ('running', 'queued')").fetchall()
         for row in rows:
             if row["pid"] is not None and not _pid_alive(row["pid"]):
-                self.update_run(row["id"], status="failed", error="interrupted: the process running it stopped; resume it to continue")
+                stopped = "stopped" if row["status"] == "running" else "exited before it started"
+                said = self._worker_last_line(row["id"])
+                self.update_run(row["id"], status="failed", pid=None,
+                                error=f"interrupted: the process running it {stopped}"
+                                      + (f" ({said})" if said else "") + "; resume it to continue")
+
+    def _worker_last_line(self, run_id: str) -> str:
+        """The last line a background worker wrote to its log (its error message, when it failed early)."""
+        path = self.run_dir(run_id) / "worker.log"
+        try:
+            lines = path.read_text(errors="replace").strip().splitlines()
+        except OSError:
+            return ""
+        return lines[-1][:300] if lines else ""
 
     def delete_run(self, run_id: str) -> None:
         """Remove a run, its files and its decisions."""
@@ -344,12 +387,23 @@ class RunStore:
         if decision != "relabel":
             new_label = None
         self.get_run(run_id)
+        self._check_sample_and_label(run_id, sample, new_label)
         with self._transaction() as conn:
             cur = conn.execute(
                 "INSERT INTO decisions (run_id, sample, decision, new_label, note, created) VALUES (?, ?, ?, ?, ?, ?)",
                 (run_id, int(sample), decision, None if new_label is None else int(new_label), note, time.time()),
             )
             return int(cur.lastrowid)
+
+    def _check_sample_and_label(self, run_id: str, sample: int, new_label: int | None) -> None:
+        """Sample in ``[0, n)`` and new label in ``[0, K)`` of the run's data (bounds below only before it is loaded)."""
+        data = self.read_json(run_id, "data.json") or {}
+        n, k = data.get("n"), data.get("num_classes")
+        if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool) or not 0 <= sample < (n or 2**62):
+            raise InputError(f"sample index must be a whole number in 0..{n - 1 if n else 'n-1'}, got {sample!r}")
+        if new_label is not None and (not isinstance(new_label, (int, np.integer)) or isinstance(new_label, bool)
+                                      or not 0 <= new_label < (k or 2**62)):
+            raise InputError(f"new label must be a class id in 0..{k - 1 if k else 'K-1'}, got {new_label!r}")
 
     def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
         """Undo the latest standing decision (of ``sample``, or of the whole run); the one before it stands again.
@@ -437,6 +491,17 @@ class RunStore:
         with self._connect() as conn:
             rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? ORDER BY id", (run_id,)).fetchall()
         return [_decision(r) for r in rows]
+
+
+_RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
+
+
+def check_run_id(run_id: str) -> str:
+    """``run_id`` itself when it has the shape of a run id (letters, digits, ``-``, ``_``); else :class:`InputError`."""
+    if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
+        raise InputError(f"{run_id!r} is not a run id (letters, digits, '-' and '_' only); "
+                         "`python -m inn_core list` shows the runs")
+    return run_id
 
 
 def _record(row: sqlite3.Row) -> RunRecord:

@@ -72,7 +72,7 @@ def load_demo(store: RunStore | None = None, *, assets_dir: str | Path = DEMO_DI
 
 
 def write_demo_assets(
-    out_dir: str | Path = "assets/demo",
+    out_dir: str | Path = DEMO_DIR,
     store: RunStore | None = None,
     *,
     config: ExperimentConfig | None = None,

@@ -12,7 +12,7 @@ import pandas as pd
 
 from inn_core.runs.store import RunStore
 
-__all__ = ["robust_history", "robust_table"]
+__all__ = ["robust_history", "robust_table", "schedule_text", "precision_comparison"]
 
 
 def robust_history(store: RunStore, run_ids: Sequence[str]) -> pd.DataFrame:
@@ -62,3 +62,32 @@ def robust_table(store: RunStore) -> pd.DataFrame:
         })
     columns = ["name", "method", "noise", "seed", "status", "epochs", "best", "last", "gap", "seconds", "id"]
     return pd.DataFrame(rows, columns=columns)
+
+
+def schedule_text(config) -> str:
+    """How long a :class:`~inn_core.runs.robust.RobustConfig`'s final network trains, in words, from its own fields."""
+    if config.method == "inn_dividemix":
+        return (f"INN+DivideMix: {config.inn_epochs} epochs as INN's f, then {config.T1 + config.T2 * config.T3} for the "
+                f"final networks (T1 = {config.T1}, then T2 = {config.T2} rounds of T3 = {config.T3})")
+    if config.method == "dividemix":
+        return (f"DivideMix: {config.epochs} epochs ({config.warmup_epochs} warm-up + "
+                f"{config.epochs - config.warmup_epochs} semi-supervised)")
+    return f"CE: {config.epochs} epochs of cross-entropy"
+
+
+def precision_comparison(history: pd.DataFrame) -> str | None:
+    """What the chosen runs show about the labelled sets' clean share at their last epochs, or ``None``.
+
+    Compares the mean last-epoch ``labelled_precision`` of the INN+DivideMix runs with the DivideMix
+    runs in ``history`` (:func:`robust_history`); ``None`` unless both methods are there with a split.
+    """
+    if history.empty:
+        return None
+    last = history.dropna(subset=["labelled_precision"]).sort_values("epoch").groupby("run_id").tail(1)
+    means = last.groupby("method")["labelled_precision"].mean()
+    if not {"inn_dividemix", "dividemix"} <= set(means.index):
+        return None
+    inn, dm = float(means["inn_dividemix"]), float(means["dividemix"])
+    verdict = "cleaner than" if inn > dm else "not cleaner than" if inn < dm else "as clean as"
+    return (f"Here INN+DivideMix's labelled set is {verdict} DivideMix's at the last epoch "
+            f"({inn:.1%} vs {dm:.1%} truly clean).")

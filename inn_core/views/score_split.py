@@ -104,7 +104,10 @@ def score_split(store: RunStore, run_id: str, *, method: str = "inn", epoch: int
             # Figure 6 order: (0,0), (0,1), (1,1), (1,0).
             groups = np.select([(true == 0) & (observed == 0), (true == 0) & (observed == 1), (true == 1) & (observed == 1)],
                                [0, 1, 2], default=3).astype(np.int64)
-            names = IMBALANCED_GROUPS
+            # Named by the chosen classes (e.g. 3 and 8) rather than their 0/1 codes, where the run knows them.
+            pair = info.get("class_names") or []
+            names = (IMBALANCED_GROUPS if len(pair) != 2 else
+                     tuple(f"(y*, y) = ({pair[t]}, {pair[o]})" for t, o in ((0, 0), (0, 1), (1, 1), (1, 0))))
         else:
             groups, names = is_noisy.astype(np.int64), ("clean", "noisy")
     return ScoreSplit(

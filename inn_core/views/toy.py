@@ -8,8 +8,6 @@ area is the INN score). It goes through the engine's public pieces; nothing impo
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -23,6 +21,7 @@ from inn_core.method.models import create_model
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.method.scoring import inn_scores, label_probabilities
+from inn_core.method.threads import torch_threads
 from inn_core.method.training import TrainConfig, Trainer
 
 __all__ = [
@@ -166,20 +165,13 @@ class ToyResult:
         return self.highlighted[0]
 
     @property
+    def memorised(self) -> float:
+        """Share in [0, 1] of the wrongly labelled points whose wrong label the network fits (``f_y >= 0.5``); NaN without noise."""
+        return float((self.fy[self.is_noisy] >= 0.5).mean()) if self.is_noisy.any() else float("nan")
+
+    @property
     def noisy(self) -> ToyPoint | None:
         return self.highlighted[1] if len(self.highlighted) > 1 else None
-
-
-@contextlib.contextmanager
-def _single_thread() -> Iterator[None]:
-    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
-    # synchronisation costs about ten times that, so the toy trains single-threaded.
-    previous = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
 
 
 def _median_index(candidates: np.ndarray, values: np.ndarray) -> int:
@@ -217,7 +209,9 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
     defaults = DATASET_DEFAULTS["toy2d"]
     train_config = TrainConfig(objective=config.objective, epochs=config.epochs, batch_size=defaults["batch_size"],
                                lr=defaults["lr"], weight_decay=defaults["weight_decay"])
-    with _single_thread():
+    # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
+    # synchronisation costs about ten times that, so the toy trains single-threaded.
+    with torch_threads(1):
         model = create_model("mlp", num_classes=config.num_classes, in_channels=2, image_size=None,
                              seed=config.seed * 1000 + 31)
         trainer = Trainer(model, inputs, observed, train_config, num_classes=config.num_classes, device="cpu",
