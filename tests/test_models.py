@@ -14,6 +14,8 @@ from inn_core.method.models import MODELS, create_model, default_model_for
         ("wide_resnet28_2", 3, 32, 128),
         ("small_cnn", 1, 8, 128),
         ("mlp", 2, None, 64),
+        ("linear_head", 12, None, 12),
+        ("mlp_head", 12, None, 256),
     ],
 )
 def test_logits_and_feature_shapes(name, channels, size, feature_dim):
@@ -25,7 +27,7 @@ def test_logits_and_feature_shapes(name, channels, size, feature_dim):
 
 
 def test_registry_lists_all_models():
-    assert set(MODELS) == {"preact_resnet18", "wide_resnet28_2", "small_cnn", "compact_cnn", "mlp"}
+    assert set(MODELS) == {"preact_resnet18", "wide_resnet28_2", "small_cnn", "compact_cnn", "mlp", "linear_head", "mlp_head"}
 
 
 def test_seed_gives_identical_weights_and_leaves_global_rng_alone():

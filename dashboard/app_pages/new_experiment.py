@@ -8,6 +8,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import checked_local_path, get_store, local_paths_off, user_errors
+from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
 from dashboard.images import enlarge
@@ -17,7 +18,7 @@ from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
 from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
 from inn_core.runs.schedule import own_data_epochs
 from inn_core.method.backbones import torchvision_models
-from inn_core.method.models import MODELS
+from inn_core.method.models import HEADS, MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
 from inn_core.forms import parse_epochs, parse_mapping
 from inn_core.views.preview import NoisePreview, noise_preview
@@ -30,6 +31,7 @@ DATASETS = {
     "csv": "CSV of image paths and labels",
     "hf": "Hugging Face dataset folder (save_to_disk)",
     "own": "Your own images: upload an archive, or a folder / CSV here",
+    "embeddings": "My embeddings file (.npy / .npz / .parquet) and labels",
 }
 NOISE = {
     "symmetric": "Symmetric: a random label",
@@ -105,6 +107,9 @@ dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get
                              on_change=default_noise_for_dataset)
 data_root: str | None = None
 data_options: dict = {}
+if dataset == "embeddings":
+    embeddings_section(store)
+    st.stop()
 if dataset in ("cifar10", "cifar100", "imagefolder", "csv") and (off := local_paths_off()) is not None:
     where_col.info(off, icon=":material/lock:")
 if dataset == "digits":
@@ -247,7 +252,7 @@ default_epochs = int(defaults["epochs"])
 if own and shown is not None:
     default_epochs = own_data_epochs(shown.n, int(defaults["batch_size"]))
 model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
-model_choices = ["auto", *MODELS, BACKBONE]
+model_choices = ["auto", *(m for m in MODELS if m not in HEADS), BACKBONE]
 model = model_col.selectbox("Model", model_choices, key="ne_model", index=model_choices.index(BACKBONE) if suggest_backbone else 0,
                             help="auto: small_cnn below 32 px and for own images on a CPU, preact_resnet18 from 32 px. "
                                  "Pretrained backbone: a torchvision classifier as h and f.")

@@ -14,7 +14,7 @@ import torch.nn.functional as F
 
 from inn_core.errors import InputError
 
-__all__ = ["MODELS", "FeatureModel", "create_model", "check_model", "check_model_name", "default_model_for",
+__all__ = ["MODELS", "HEADS", "FeatureModel", "EmbeddingHead", "create_model", "check_model", "check_model_name", "default_model_for",
            "count_parameters"]
 
 
@@ -173,6 +173,55 @@ class MLP(FeatureModel):
         self.head = nn.Linear(hidden, num_classes)
 
 
+class EmbeddingHead(FeatureModel):
+    """A classifier head on given embeddings: per-dimension standardisation, then a linear map
+    (``hidden=0``) or one hidden ReLU layer of ``hidden`` units.
+
+    The standardisation is a fixed buffer (set by :meth:`standardize_with`), part of the model, so
+    the head takes raw embeddings everywhere - in training, along INN's paths and in a viewer.
+    Everything before the first nonlinearity is affine (:meth:`project`), and an affine map
+    commutes with interpolation: INN may interpolate the projected points through :meth:`tail`
+    instead of the embeddings, with the same result (see :mod:`inn_core.method.embedding_inn`).
+    """
+
+    def __init__(self, num_classes: int, in_features: int, hidden: int = 0) -> None:
+        super().__init__()
+        self.register_buffer("shift", torch.zeros(in_features))
+        self.register_buffer("scale", torch.ones(in_features))
+        self.first = nn.Linear(in_features, hidden or num_classes)
+        self.head = nn.Linear(hidden, num_classes) if hidden else None
+
+    @property
+    def feature_dim(self) -> int:
+        return self.first.out_features if self.head is not None else self.first.in_features
+
+    def standardize_with(self, mean: torch.Tensor, std: torch.Tensor) -> EmbeddingHead:
+        """Use ``(x - mean) / std`` (each ``(d,)``; zero spreads count as 1) as the first step."""
+        with torch.no_grad():
+            self.shift.copy_(mean)
+            self.scale.copy_(torch.where(std > 0, std, torch.ones_like(std)))
+        return self
+
+    def project(self, x: torch.Tensor) -> torch.Tensor:
+        """The affine part: standardise, then the first linear layer; ``(b, hidden or K)``."""
+        return self.first((x - self.shift) / self.scale)
+
+    def tail(self) -> nn.Module:
+        """The rest after :meth:`project` (sharing this head's weights): identity for a linear head."""
+        return nn.Identity() if self.head is None else nn.Sequential(nn.ReLU(), self.head)
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """The standardised embeddings (linear head) or the hidden layer's output (MLP head)."""
+        if self.head is None:
+            return (x - self.shift) / self.scale
+        return torch.relu(self.project(x))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Logits, ``(b, num_classes)``."""
+        z = self.project(x)
+        return z if self.head is None else self.head(torch.relu(z))
+
+
 def _image_model(cls: type[FeatureModel], min_size: int) -> Callable[..., FeatureModel]:
     def check(*, image_size: int | None) -> None:
         if image_size is None or image_size < min_size:
@@ -199,12 +248,30 @@ def _mlp(*, num_classes: int, in_channels: int, image_size: int | None) -> Featu
 _mlp.check = _check_mlp
 
 
+def _check_head(*, image_size: int | None) -> None:
+    if image_size is not None:
+        raise InputError("embedding heads take (n, d) embeddings, not images; use 'small_cnn' for images")
+
+
+def _head(hidden: int) -> Callable[..., FeatureModel]:
+    def build(*, num_classes: int, in_channels: int, image_size: int | None) -> FeatureModel:
+        _check_head(image_size=image_size)
+        return EmbeddingHead(num_classes, in_channels, hidden)
+
+    build.check = _check_head
+    return build
+
+
+#: Heads for INN in embedding space: name -> hidden units (0 = linear).
+HEADS = {"linear_head": 0, "mlp_head": 256}
+
 MODELS: dict[str, Callable[..., FeatureModel]] = {
     "preact_resnet18": _image_model(PreActResNet18, 8),
     "wide_resnet28_2": _image_model(WideResNet28x2, 8),
     "small_cnn": _image_model(SmallCNN, 4),
     "compact_cnn": _compact,
     "mlp": _mlp,
+    **{name: _head(hidden) for name, hidden in HEADS.items()},
 }
 
 
