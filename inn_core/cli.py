@@ -23,14 +23,15 @@ def _noise_from_args(args: argparse.Namespace):
     from inn_core.data.noise import NoiseSpec, read_transition_matrix
     from inn_core.forms import parse_ints, parse_mapping
 
-    noise_kwargs: dict[str, Any] = {"kind": args.noise, "symmetric_mode": args.symmetric_mode}
+    kind = args.noise or "symmetric"
+    noise_kwargs: dict[str, Any] = {"kind": kind, "symmetric_mode": args.symmetric_mode}
     if args.rate is not None:
         noise_kwargs["rate"] = args.rate
-    elif args.noise == "imbalanced":
+    elif kind == "imbalanced":
         noise_kwargs["rate"] = 0.3
     if args.mapping:
         noise_kwargs["mapping"] = parse_mapping(args.mapping)
-    elif args.noise == "asymmetric":
+    elif kind == "asymmetric":
         noise_kwargs["mapping"] = args.dataset if args.dataset in ("cifar10", "cifar100", "digits") else None
     if args.classes:
         noise_kwargs["classes"] = parse_ints(args.classes, "--classes")
@@ -53,12 +54,20 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
             "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
             "cleanlab_folds": args.cleanlab_folds,
         }
+    data_options = dict(parse_option(o) for o in args.data_option)
+    model = args.model
+    if args.backbone:
+        from inn_core.runs.backbone_defaults import backbone_choice
+
+        model, data_options = backbone_choice(args.backbone, args.dataset, data_options, model=args.model)
     return ExperimentConfig(
         dataset=args.dataset,
         data_root=args.data_root,
-        data_options=dict(parse_option(o) for o in args.data_option),
+        data_options=data_options,
         noise=_noise_from_args(args),
-        model=args.model,
+        model=model,
+        # Absolute, so a background worker started elsewhere finds the same file.
+        weights=args.weights if args.weights in (None, "torchvision") else str(Path(args.weights).expanduser().resolve()),
         L=args.L,
         H=args.H,
         seed=args.seed,
@@ -152,12 +161,88 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     return run_id
 
 
+def _load_run_data(config, *, quiet: bool):
+    """The run's data, decoding own images into the cache with a progress bar the first time."""
+    from inn_core.data.cache import decode_progress
+    from inn_core.runs.prepare import prepare_data
+
+    bar = None
+
+    def decoded(done: int, total: int) -> None:
+        nonlocal bar
+        if bar is None and not quiet:
+            from tqdm import tqdm
+
+            bar = tqdm(total=total, unit="img", desc="decoding images (cached for later runs)")
+        if bar is not None:
+            bar.n = done
+            bar.refresh()
+
+    try:
+        with decode_progress(decoded):
+            return prepare_data(config)
+    finally:
+        if bar is not None:
+            bar.close()
+
+
+def _plan(args: argparse.Namespace, config):
+    """Own images without --epochs: the schedule counted in SGD steps; then the time estimate."""
+    from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS
+    from inn_core.runs.estimate import estimate_run
+    from inn_core.runs.schedule import fit_own_data_schedule
+    from inn_core.forms import parse_epochs
+
+    own = config.dataset in OWN_IMAGE_DATASETS and args.epochs is None
+    if not own and args.no_estimate and not args.estimate_only:
+        return config
+    run = _load_run_data(config, quiet=args.quiet)
+    if own:
+        config = fit_own_data_schedule(config, run.n, eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None)
+        print(f"schedule: {config.epochs} epochs of {run.n:,} samples at batch {config.batch_size} "
+              f"(about {config.epochs * -(-run.n // config.batch_size):,} SGD steps per model; --epochs to change)")
+    if args.estimate_only or not args.no_estimate:
+        estimate = estimate_run(config, run)
+        print(estimate.describe(), flush=True)
+        for line in estimate.advice():
+            print(line, file=sys.stderr, flush=True)
+    return config
+
+
 def _cmd_run(args: argparse.Namespace, store) -> int:
-    run_id = _start(args, store, _config_from_args(args))
+    embeddings = bool(args.features or args.labels)
+    if embeddings:
+        config = _embedding_config_from_args(args)
+    else:
+        config = _plan(args, _config_from_args(args))
+        if args.estimate_only:
+            return 0
+    run_id = _start(args, store, config)
     if run_id is not None:
+        if embeddings:
+            data = store.read_json(run_id, "data.json")
+            print(f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
+                  f"neighbours {data['neighbor_backend']})")
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
     return 0
+
+
+def _embedding_config_from_args(args: argparse.Namespace):
+    """``run --features F``: the EmbeddingConfig (INN in embedding space, a run of kind ``embedding``)."""
+    from inn_core.runs.embedding_run import EmbeddingConfig
+    from inn_core.forms import parse_epochs, parse_option
+
+    if not args.features:
+        raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
+    return EmbeddingConfig(
+        features=args.features, labels=args.labels, dataset=None if args.labels else args.dataset,
+        data_root=args.data_root, data_options=dict(parse_option(o) for o in args.data_option),
+        noise=_noise_from_args(args) if args.noise or not args.labels else None, head=args.head,
+        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
+        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None, L=args.L, H=args.H,
+        neighbor_backend=args.neighbor_backend, seed=args.seed, device=args.device, name=args.name,
+    )
 
 
 def _cmd_resume(args: argparse.Namespace, store) -> int:
@@ -226,7 +311,7 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
-        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset', ''):10} {setting:16} {r.name}")
+        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset') or 'embeddings':10} {setting:16} {r.name}")
     return 0
 
 
@@ -253,7 +338,7 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
         print(f"error: {record.error}")
     data = store.read_json(args.run, "data.json")
     if data:
-        dataset = record.experiment["dataset"]
+        dataset = record.experiment.get("dataset") or record.experiment.get("features")
         print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
               + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
     print(_result_table(store, args.run))
@@ -354,7 +439,8 @@ def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
     from inn_core.method.registry import METHODS
     from inn_core.runs.experiment import MODEL_ROLES
-    from inn_core.method.models import MODELS
+    from inn_core.method.models import HEADS, MODELS
+    from inn_core.method.neighbors import BACKENDS
     from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
 
     parser = argparse.ArgumentParser(
@@ -375,7 +461,7 @@ def build_parser() -> argparse.ArgumentParser:
         data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
                           help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
         noise = command.add_argument_group("noise")
-        noise.add_argument("--noise", default="symmetric", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric)")
+        noise.add_argument("--noise", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric; none with --labels)")
         noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
         noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
         noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
@@ -383,7 +469,14 @@ def build_parser() -> argparse.ArgumentParser:
         noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
         noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
         model = command.add_argument_group("model and INN")
-        model.add_argument("--model", help=f"one of {', '.join(MODELS)} (default: by image size)")
+        model.add_argument("--model", help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; "
+                                           f"own images on a CPU: small_cnn)")
+        model.add_argument("--backbone", metavar="NAME",
+                           help="a torchvision classification model as h and f (resnet18, resnet50, ...); own images "
+                                "are then read at its input size (224 for ResNets), resized and centre-cropped")
+        model.add_argument("--weights", metavar="PATH",
+                           help="the backbone's weights: a torch.save(model.state_dict()) file, or 'torchvision' "
+                                "for torchvision's download (online machines only)")
         model.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
         model.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
         model.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
@@ -404,6 +497,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
     train.add_argument("--cleanlab-folds", type=int, default=5,
                        help="K of the cleanlab method: K extra CE models for out-of-fold probabilities (0 = off; default 5)")
+    timing = run.add_argument_group("time estimate")
+    timing.add_argument("--estimate-only", action="store_true",
+                        help="print the run's estimated time (a few seconds of calibration) and exit")
+    timing.add_argument("--no-estimate", action="store_true", help="start without estimating the time first")
+    embedding = run.add_argument_group("embeddings (INN in embedding space: no network is trained on images)")
+    embedding.add_argument("--features", metavar="FILE",
+                           help="your embeddings, one row per sample: .npy, .npz or .parquet; labels from --dataset "
+                                "(rows in its training-split order) or --labels")
+    embedding.add_argument("--labels", metavar="FILE", help="the observed labels: .npy, .csv or .txt (noise: none unless --noise)")
+    embedding.add_argument("--head", default="linear_head", choices=list(HEADS),
+                           help="classifier head f trained with MixUp on the embeddings (default linear_head)")
+    embedding.add_argument("--neighbor-backend", default="auto", choices=[b for b in BACKENDS if b != "torch"],
+                           help="neighbour search (default auto: exact unless that takes minutes, then faiss-ivf)")
     run.set_defaults(func=_cmd_run)
 
     robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",

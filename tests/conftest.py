@@ -7,6 +7,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -23,6 +24,11 @@ ROOT = Path(__file__).resolve().parent.parent
 
 # AppTest pages read the listen address as a served dashboard does; `make run` listens on loopback.
 _streamlit_config.set_option("server.address", "127.0.0.1")
+
+# Decoded-image caches of test folders go to a throw-away folder, never the user's ~/.cache
+# (set before any test runs, so subprocesses - CLI, dashboard workers - inherit it).
+os.environ.setdefault("INN_LAB_CACHE", str(Path(tempfile.mkdtemp(prefix="inn-cache-"))))
+
 
 
 @pytest.fixture(scope="session")

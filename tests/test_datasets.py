@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
 from inn_core.data.datasets import DATASETS, LabelledData, dataset_options, load_dataset, to_uint8_images
+from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
 
 # ---------------------------------------------------------------------------- fixtures
@@ -124,9 +125,10 @@ def write_csv(path: Path, text: str) -> Path:
 
 
 def test_registry_lists_every_loader_and_its_options():
-    assert DATASETS == ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
+    assert DATASETS == ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
     assert dataset_options("digits") == {"test_fraction": 0.2, "max_samples": None}
-    assert set(dataset_options("csv")) == {"csv_path", "image_root", "image_size", "grayscale", "test_fraction"}
+    assert set(dataset_options("csv")) == {"csv_path", "image_root", "image_size", "grayscale", "test_fraction",
+                                           "resize", "cache_dir"}
 
 
 def test_unknown_dataset_lists_the_choices():
@@ -217,10 +219,10 @@ def test_digits_bad_options(option, value):
 def test_cifar10_round_trip(tmp_path, protocol, bytes_keys):
     written = write_cifar10(tmp_path, protocol=protocol, bytes_keys=bytes_keys)
     data = load_dataset("cifar10", root=tmp_path)
-    assert data.images.shape == (10, 3, 32, 32) and data.images.dtype == torch.float32
-    assert_allclose(data.images.numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
+    assert data.images.shape == (10, 3, 32, 32) and data.images.dtype == torch.uint8
+    assert_allclose(as_model_input(data.images).numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
     assert_array_equal(data.true_labels.numpy(), written["train_labels"])
-    assert_allclose(data.test_images.numpy(), expected_images(written["test_rows"]), rtol=0, atol=1e-7)
+    assert_allclose(as_model_input(data.test_images).numpy(), expected_images(written["test_rows"]), rtol=0, atol=1e-7)
     assert_array_equal(data.test_labels.numpy(), written["test_labels"])
     assert data.class_names == tuple(written["names"]) and data.true_labels.dtype == torch.int64
 
@@ -233,7 +235,7 @@ def test_cifar_pickles_written_by_numpy_1_load(tmp_path):
     assert b"numpy.core.multiarray\n_reconstruct" in raw
     batch.write_bytes(raw)
     data = load_dataset("cifar10", root=tmp_path)
-    assert_allclose(data.images.numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
+    assert_allclose(as_model_input(data.images).numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
 
 
 def test_cifar_channel_layout_on_a_known_image(tmp_path):
@@ -255,9 +257,9 @@ def test_cifar_channel_layout_on_a_known_image(tmp_path):
 def test_cifar100_round_trip_with_root_at_the_batches_folder(tmp_path):
     written = write_cifar100(tmp_path)
     data = load_dataset("cifar100", root=tmp_path / "cifar-100-python")
-    assert_allclose(data.images.numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
+    assert_allclose(as_model_input(data.images).numpy(), expected_images(written["train_rows"]), rtol=0, atol=1e-7)
     assert_array_equal(data.true_labels.numpy(), written["train_labels"])
-    assert_allclose(data.test_images.numpy(), expected_images(written["test_rows"]), rtol=0, atol=1e-7)
+    assert_allclose(as_model_input(data.test_images).numpy(), expected_images(written["test_rows"]), rtol=0, atol=1e-7)
     assert_array_equal(data.test_labels.numpy(), written["test_labels"])
     assert data.class_names == tuple(written["names"])
 
@@ -267,7 +269,7 @@ def test_cifar_max_samples_subsamples_the_train_split(tmp_path):
     data = load_dataset("cifar10", root=tmp_path, max_samples=9, random_state=1)
     assert data.n == 9 and len(data.test_images) == 3
     # Every kept image is one of the written rows with its own label.
-    rows = (data.images.numpy().reshape(9, -1) * 255).round().astype(np.uint8)
+    rows = (as_model_input(data.images).numpy().reshape(9, -1) * 255).round().astype(np.uint8)
     written_rows = written["train_rows"]
     matches = [int(np.flatnonzero((written_rows == r).all(axis=1))[0]) for r in rows]
     assert_array_equal(data.true_labels.numpy(), written["train_labels"][matches])
@@ -327,15 +329,15 @@ def test_imagefolder_reads_classes_resizes_and_keeps_sources(rgb_folder):
     assert data.sources == ("cat/c1.png", "cat/c2.png", "dog/d1.png", "dog/d2.PNG", "dog/d3.jpg")
     assert not data.labels_trusted and data.test_images is None
     # Solid colours stay exact through resizing; the gray image becomes equal RGB channels.
-    assert_allclose(data.images[0].mean(dim=(1, 2)).numpy(), np.array([10, 20, 30]) / 255, atol=1e-6)
-    assert_allclose(data.images[1].numpy(), np.full((3, 8, 8), 90 / 255, dtype=np.float32), atol=1e-6)
-    assert_allclose(data.images[2].mean(dim=(1, 2)).numpy(), np.array([200, 10, 30]) / 255, atol=1e-6)
+    assert_allclose(as_model_input(data.images)[0].mean(dim=(1, 2)).numpy(), np.array([10, 20, 30]) / 255, atol=1e-6)
+    assert_allclose(as_model_input(data.images)[1].numpy(), np.full((3, 8, 8), 90 / 255, dtype=np.float32), atol=1e-6)
+    assert_allclose(as_model_input(data.images)[2].mean(dim=(1, 2)).numpy(), np.array([200, 10, 30]) / 255, atol=1e-6)
 
 
 def test_imagefolder_all_gray_gives_one_channel(gray_folder):
     data = load_dataset("imagefolder", root=gray_folder, image_size=5)
     assert data.images.shape == (4, 1, 5, 5) and data.in_channels == 1
-    assert_allclose(data.images.mean(dim=(1, 2, 3)).numpy(), np.array([5, 15, 45, 55]) / 255, atol=1e-6)
+    assert_allclose(as_model_input(data.images).mean(dim=(1, 2, 3)).numpy(), np.array([5, 15, 45, 55]) / 255, atol=1e-6)
     assert data.display_image(3).shape == (5, 5)
 
 
@@ -343,7 +345,7 @@ def test_imagefolder_grayscale_can_be_forced(rgb_folder, gray_folder):
     forced = load_dataset("imagefolder", root=rgb_folder, grayscale=True, image_size=4)
     assert forced.images.shape == (5, 1, 4, 4)
     # ITU-R 601 luma of (0, 255, 0) is 0.587 * 255, as PIL converts.
-    assert_allclose(float(forced.images[3].mean()), round(0.587 * 255) / 255, atol=1.5 / 255)
+    assert_allclose(float(as_model_input(forced.images)[3].mean()), round(0.587 * 255) / 255, atol=1.5 / 255)
     colour = load_dataset("imagefolder", root=gray_folder, grayscale=False, image_size=4)
     assert colour.images.shape == (4, 3, 4, 4)
 
@@ -402,7 +404,7 @@ def test_csv_with_class_names(csv_images):
     assert_array_equal(data.true_labels.numpy(), [1, 0, 1])
     assert data.sources == ("img/one.png", "img/two.png", "img/three.png")
     assert not data.labels_trusted and data.images.shape == (3, 3, 4, 4)
-    assert_allclose(data.images[1, :, 0, 0].numpy(), [0.0, 0.0, 1.0], atol=1e-6)
+    assert_allclose(as_model_input(data.images)[1, :, 0, 0].numpy(), [0.0, 0.0, 1.0], atol=1e-6)
 
 
 def test_csv_with_integer_labels_sorts_by_value(csv_images):

@@ -14,6 +14,8 @@ from inn_core.method.models import MODELS, create_model, default_model_for
         ("wide_resnet28_2", 3, 32, 128),
         ("small_cnn", 1, 8, 128),
         ("mlp", 2, None, 64),
+        ("linear_head", 12, None, 12),
+        ("mlp_head", 12, None, 256),
     ],
 )
 def test_logits_and_feature_shapes(name, channels, size, feature_dim):
@@ -25,7 +27,7 @@ def test_logits_and_feature_shapes(name, channels, size, feature_dim):
 
 
 def test_registry_lists_all_models():
-    assert set(MODELS) == {"preact_resnet18", "wide_resnet28_2", "small_cnn", "mlp"}
+    assert set(MODELS) == {"preact_resnet18", "wide_resnet28_2", "small_cnn", "compact_cnn", "mlp", "linear_head", "mlp_head"}
 
 
 def test_seed_gives_identical_weights_and_leaves_global_rng_alone():
@@ -55,3 +57,14 @@ def test_default_model_for_sizes():
     assert default_model_for(None) == "mlp"
     assert default_model_for(8) == "small_cnn"
     assert default_model_for(32) == "preact_resnet18"
+    # Own images on a CPU: never preact_resnet18 unless asked; no upscaling, a cheap CNN from 16 px.
+    assert default_model_for(32, own_data=True, device="cpu") == "compact_cnn"
+    assert default_model_for(28, own_data=True, device="cpu") == "compact_cnn"
+    assert default_model_for(8, own_data=True, device="cpu") == "small_cnn"
+    assert default_model_for(224, own_data=True, device="cuda") == "preact_resnet18"
+
+
+@pytest.mark.parametrize("size", [8, 28, 64])
+def test_compact_cnn_takes_own_image_sizes(size):
+    model = create_model("compact_cnn", num_classes=3, in_channels=3, image_size=size, seed=0)
+    assert model.features(torch.rand(2, 3, size, size)).shape == (2, 128)

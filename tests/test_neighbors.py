@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose, assert_array_equal
 from sklearn.neighbors import NearestNeighbors
 
 from inn_core.errors import InputError
-from inn_core.method.neighbors import nearest_neighbors
+from inn_core.method.neighbors import choose_backend, nearest_neighbors, neighbor_recall
 
 
 def _reference(points: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -201,3 +201,63 @@ def test_worker_threads_find_the_same_neighbours_and_restore_the_setting():
     assert_array_equal(shared[0], alone[0])
     assert_array_equal(shared[1], alone[1])
     assert_array_equal(alone[0], _reference(points, 5)[0])
+
+
+# --------------------------------------------------------------------------- approximate backends
+
+
+def _clusters(n=3000, d=24, seed=5):
+    rng = np.random.default_rng(seed)
+    centres = rng.normal(size=(12, d)) * 4
+    return (centres[rng.integers(0, 12, n)] + rng.normal(size=(n, d))).astype(np.float32)
+
+
+@pytest.mark.parametrize("backend", ["faiss-ivf", "faiss-hnsw"])
+def test_approximate_backends_reach_their_recall_and_keep_the_exact_conventions(backend):
+    points = _clusters()
+    points[10] = points[11]  # a duplicate: still a neighbour, the sample itself never
+    exact, _ = nearest_neighbors(points, 10, device="cpu", backend="exact")
+    messages = []
+    indices, distances = nearest_neighbors(points, 10, device="cpu", backend=backend, recall_target=0.95,
+                                           progress=messages.append)
+    assert indices.shape == distances.shape == (len(points), 10) and indices.dtype == np.int64
+    assert not (indices == np.arange(len(points))[:, None]).any()
+    assert neighbor_recall(indices, exact) >= 0.9
+    assert indices[10, 0] == 11 and distances[10, 0] == 0
+    # Ordered by true distance, as the exact engine orders.
+    true = np.linalg.norm(points[indices].astype(np.float64) - points[:, None].astype(np.float64), axis=2)
+    assert_allclose(distances, true, rtol=1e-5, atol=1e-6)
+    assert (np.diff(distances, axis=1) >= 0).all()
+    assert len(messages) == 1 and "recall@10" in messages[0]
+
+
+def test_ivf_with_every_list_probed_is_exact():
+    points = _clusters(n=800)
+    exact, _ = nearest_neighbors(points, 5, device="cpu", backend="exact")
+    found, _ = nearest_neighbors(points, 5, device="cpu", backend="faiss-ivf", recall_target=1.0)
+    assert neighbor_recall(found, exact) == pytest.approx(1.0, abs=0.002)
+
+
+def test_auto_goes_approximate_above_the_exact_budget_and_says_so(monkeypatch):
+    from inn_core.method import neighbors as module
+
+    assert choose_backend(10_000, 512) == "exact"
+    assert choose_backend(1_000_000, 512) == "faiss-ivf"
+    monkeypatch.setattr(module, "_EXACT_BUDGET", 1e5)
+    messages = []
+    indices, _ = nearest_neighbors(_clusters(n=500), 4, device="cpu", backend="auto", progress=messages.append)
+    assert indices.shape == (500, 4)
+    assert "exact neighbour search would take minutes" in messages[0] and "faiss-ivf" in messages[0]
+
+
+def test_approximate_backend_without_faiss_is_an_input_error(monkeypatch):
+    monkeypatch.setitem(sys.modules, "faiss", None)
+    with pytest.raises(InputError, match="needs the faiss package"):
+        nearest_neighbors(np.zeros((5, 2)), 1, device="cpu", backend="faiss-hnsw")
+    assert choose_backend(1_000_000, 512) == "exact"  # auto never asks for what is not installed
+
+
+def test_neighbor_recall_counts_exact_neighbours_found():
+    assert neighbor_recall(np.array([[1, 2], [0, 3]]), np.array([[2, 1], [0, 2]])) == 0.75
+    with pytest.raises(InputError, match="same shape"):
+        neighbor_recall(np.zeros((2, 2)), np.zeros((2, 3)))

@@ -8,12 +8,17 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import checked_local_path, get_store, local_paths_off, user_errors
+from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
 from dashboard.images import enlarge
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
 from inn_core.runs.launch import submit
-from inn_core.method.models import MODELS
+from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
+from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
+from inn_core.runs.schedule import own_data_epochs
+from inn_core.method.backbones import torchvision_models
+from inn_core.method.models import HEADS, MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
 from inn_core.forms import parse_epochs, parse_mapping
 from inn_core.views.preview import NoisePreview, noise_preview
@@ -24,7 +29,9 @@ DATASETS = {
     "cifar100": "CIFAR-100 (from a folder)",
     "imagefolder": "Image folder (one sub-folder per class)",
     "csv": "CSV of image paths and labels",
+    "hf": "Hugging Face dataset folder (save_to_disk)",
     "own": "Your own images: upload an archive, or a folder / CSV here",
+    "embeddings": "My embeddings file (.npy / .npz / .parquet) and labels",
 }
 NOISE = {
     "symmetric": "Symmetric: a random label",
@@ -43,6 +50,23 @@ PREVIEW_EXAMPLES = 12
 MIN_DISPLAY = 64
 
 
+BACKBONE = "pretrained backbone"
+
+
+def calibration_key(config: ExperimentConfig) -> str:
+    """The config without what the calibration does not depend on (epochs, evaluations, name)."""
+    d = config.to_dict()
+    for key in ("epochs", "eval_epochs", "name"):
+        d.pop(key)
+    return json.dumps(d, sort_keys=True)
+
+
+@st.cache_data(show_spinner="Timing a few training steps on this machine…", max_entries=16)
+def calibration(key: str) -> Calibration:
+    d = json.loads(key)
+    return calibrate(ExperimentConfig.from_dict({**d, "epochs": 1}))
+
+
 @st.cache_data(show_spinner="Loading the data and injecting the noise…", max_entries=16)
 def preview(config_json: str) -> NoisePreview:
     return noise_preview(ExperimentConfig.from_dict(json.loads(config_json)), examples=PREVIEW_EXAMPLES)
@@ -59,7 +83,7 @@ st.subheader("1 · Data")
 data_col, where_col = st.columns(2)
 def default_noise_for_dataset() -> None:
     # The user's own labels are the possibly-noisy ones already: inject nothing unless asked to.
-    own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "own")
+    own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "hf", "own")
     st.session_state["ne_noise_kind"] = "none" if own else "symmetric"
     default_rate_for_noise()
 
@@ -69,10 +93,23 @@ def default_rate_for_noise() -> None:
     st.session_state["ne_rate"] = 0.3 if st.session_state["ne_noise_kind"] == "imbalanced" else 0.4
 
 
+def own_image_options(col) -> dict:
+    """Size and resize mode of the user's own images; 0 px keeps their own size (at most 224)."""
+    size_col, crop_col = col.columns([2, 1])
+    size = int(size_col.number_input("Resize images to (pixels; 0 = their own size)", 0, 1024, 0, key="ne_image_size"))
+    crop = crop_col.checkbox("Keep aspect ratio (centre crop)", key="ne_crop",
+                             help="Resize the shorter side and crop the centre, as torchvision does; "
+                                  "off: stretch to a square.")
+    return {**({"image_size": size} if size else {}), **({"resize": "crop"} if crop else {})}
+
+
 dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset",
                              on_change=default_noise_for_dataset)
 data_root: str | None = None
 data_options: dict = {}
+if dataset == "embeddings":
+    embeddings_section(store)
+    st.stop()
 if dataset in ("cifar10", "cifar100", "imagefolder", "csv") and (off := local_paths_off()) is not None:
     where_col.info(off, icon=":material/lock:")
 if dataset == "digits":
@@ -89,11 +126,17 @@ elif dataset in ("cifar10", "cifar100"):
         data_options["max_samples"] = int(cap)
 elif dataset == "imagefolder":
     data_root = where_col.text_input("Image folder (root/<class>/<image>)", key="ne_root").strip() or None
-    data_options["image_size"] = int(where_col.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+    data_options.update(own_image_options(where_col))
+elif dataset == "hf":
+    data_root = where_col.text_input("Folder written by datasets' save_to_disk", key="ne_root").strip() or None
+    image_col, label_col = where_col.columns(2)
+    data_options["image_column"] = image_col.text_input("Image column", value="image", key="ne_hf_image").strip()
+    data_options["label_column"] = label_col.text_input("Label column", value="label", key="ne_hf_label").strip()
+    data_options.update(own_image_options(where_col))
 elif dataset == "own":
     with where_col:
         chosen = upload_data_widget("ne_byod")
-        data_options["image_size"] = int(st.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+        data_options.update(own_image_options(st))
     if chosen is None:
         st.info("Upload an archive (one sub-folder per class, or a CSV `filepath,label` beside the images) or "
                 "give a folder or CSV on this machine, then check it.")
@@ -104,7 +147,7 @@ else:
                                       key="ne_image_root").strip()
     if image_root:
         data_options["image_root"] = image_root
-    data_options["image_size"] = int(where_col.number_input("Resize images to (pixels)", 8, 256, 32, key="ne_image_size"))
+    data_options.update(own_image_options(where_col))
 
 st.subheader("2 · Label noise")
 kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
@@ -154,7 +197,7 @@ with user_errors():
         spec = NoiseSpec(**noise_kwargs)
 
 data_config = None
-missing_root = data_root is None and dataset in ("imagefolder", "csv", "cifar10", "cifar100")
+missing_root = data_root is None and dataset in ("imagefolder", "csv", "hf", "cifar10", "cifar100")
 if missing_root and not st.session_state.get("ne_dataset") == "own":
     st.info("Give the data folder or CSV file above to see the preview.")
 if spec is not None and not missing_root:
@@ -200,24 +243,63 @@ if shown is not None:
             st.image([enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
 
 st.subheader("3 · Training")
+own = dataset in OWN_IMAGE_DATASETS
+shown_size = None if shown is None or shown.example_images is None else int(shown.example_images.shape[1])
+# Photos larger than 32 px: a pretrained backbone is the suggestion, at the size its weights expect.
+suggest_backbone = own and shown_size is not None and shown_size > 32
 defaults = DATASET_DEFAULTS[dataset]
+default_epochs = int(defaults["epochs"])
+if own and shown is not None:
+    default_epochs = own_data_epochs(shown.n, int(defaults["batch_size"]))
 model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
-model = model_col.selectbox("Model", ["auto", *MODELS], key="ne_model",
-                            help="auto: small_cnn below 32 px, preact_resnet18 from 32 px.")
-epochs = int(epochs_col.number_input("Epochs", min_value=1, value=int(defaults["epochs"]), key="ne_epochs"))
-eval_text = eval_col.text_input("Evaluate at epochs", key="ne_eval_epochs", placeholder="default: 8 evenly spaced",
+model_choices = ["auto", *(m for m in MODELS if m not in HEADS), BACKBONE]
+model = model_col.selectbox("Model", model_choices, key="ne_model", index=model_choices.index(BACKBONE) if suggest_backbone else 0,
+                            help="auto: small_cnn below 32 px and for own images on a CPU, preact_resnet18 from 32 px. "
+                                 "Pretrained backbone: a torchvision classifier as h and f.")
+epochs = int(epochs_col.number_input("Epochs", min_value=1, value=default_epochs, key="ne_epochs",
+                                     help="Own images: about 800 SGD steps per model, counted from the data's size."))
+eval_text = eval_col.text_input("Evaluate at epochs", key="ne_eval_epochs",
+                                placeholder="default: the last" if own and kind == "none" else "default: 8 evenly spaced",
                                 help="Comma-separated, e.g. 5, 10, 20. Every method is scored at each.")
 L = int(l_col.number_input("Neighbours L", min_value=1, max_value=100, value=10, key="ne_L"))
 H = int(h_col.number_input("Trapezoids H", min_value=1, max_value=50, value=10, key="ne_H"))
+model_name, weights, run_options = (None if model == "auto" else model), None, data_options
+if model == BACKBONE:
+    name_col, weights_col = st.columns([1, 2])
+    names = torchvision_models()
+    backbone = name_col.selectbox("torchvision model", names, index=names.index("resnet18"), key="ne_backbone")
+    weights = weights_col.text_input("Weights file (torch.save(model.state_dict()); empty: random init)",
+                                     key="ne_weights").strip() or None
+    with user_errors():
+        model_name, run_options = backbone_choice(backbone, dataset, data_options)
+        if own:
+            st.caption(f"Images read at {run_options['image_size']} px, the size {backbone}'s weights expect"
+                       f"{', centre-cropped' if run_options.get('resize') == 'crop' else ''}.")
+elif suggest_backbone:
+    st.caption(f"These images are {shown_size} px: a pretrained backbone (Model → {BACKBONE}) is usually faster "
+               f"and better than training from scratch.")
 name = st.text_input("Run name", key="ne_name", placeholder="optional, e.g. digits-sym40")
 
-if st.button("Start", type="primary", key="ne_start", disabled=shown is None):
+config = None
+if shown is not None:
     with user_errors():
         config = ExperimentConfig(
-            dataset=dataset, data_root=data_root, data_options=data_options, noise=spec, seed=seed,
-            model=None if model == "auto" else model, epochs=epochs, eval_epochs=parse_epochs(eval_text), L=L, H=H,
-            name=name.strip(),
+            dataset=dataset, data_root=data_root, data_options=run_options, noise=spec, seed=seed,
+            model=model_name, weights=weights, epochs=epochs,
+            eval_epochs=parse_epochs(eval_text) or ((epochs,) if own and kind == "none" else None),
+            L=L, H=H, name=name.strip(),
         )
+start_col, estimate_col = st.columns([1, 4])
+estimate = None
+if config is not None:
+    with estimate_col, user_errors():
+        estimate = estimate_run(config, calibration=calibration(calibration_key(config)))
+        estimate_col.markdown(f"**About {format_duration(estimate.seconds)}** on {estimate.device} "
+                              f"({estimate.model}; measured with a few real steps here)")
+        if estimate.long:
+            st.warning("\n".join(estimate.advice(cli=False)))
+if start_col.button("Start", type="primary", key="ne_start", disabled=config is None):
+    with user_errors():
         with st.spinner("Checking the data…"):
             run_id = submit(store, config)
         st.session_state["current_run"] = run_id

@@ -14,6 +14,10 @@ from inn_core.data.local_paths import check_local_path, local_paths_off_reason
 from inn_core.errors import InputError
 from inn_core.runs.store import RunRecord, RunStore
 
+#: Run kinds that score every sample (input-space experiments and embedding runs): the pages that
+#: show AUC, histograms, review and export read both alike.
+DETECTION_KINDS = ("experiment", "embedding")
+
 __all__ = ["store_home", "get_store", "run_picker", "run_labels", "user_errors", "local_paths_off", "checked_local_path"]
 
 
@@ -42,7 +46,7 @@ def _label(run: RunRecord, *, repeated: bool = False) -> str:
     noise = run.experiment.get("noise", {})
     kind, rate = noise.get("kind", "?"), noise.get("rate")
     # Noise "none" keeps the given labels; the rate stored beside it means nothing.
-    setting = f"{run.experiment.get('dataset', '?')}, {kind}" + (f" {rate:.0%}" if rate is not None and kind != "none" else "")
+    setting = f"{run.experiment.get('dataset') or 'embeddings'}, {kind}" + (f" {rate:.0%}" if rate is not None and kind != "none" else "")
     name = run.name
     if repeated:
         name += f" ({time.strftime('%Y-%m-%d %H:%M', time.localtime(run.created))}, {run.id[-6:]})"
@@ -55,7 +59,7 @@ def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "R
     Remembers the choice across pages through ``st.session_state["current_run"]`` and across
     reloads through the ``?run=`` query parameter.
     """
-    runs = [r for r in get_store().list_runs(kind="experiment") if r.status in statuses]
+    runs = [r for r in get_store().list_runs() if r.kind in DETECTION_KINDS and r.status in statuses]
     if not runs:
         return None
     ids = [r.id for r in runs]

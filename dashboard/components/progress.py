@@ -40,7 +40,7 @@ def _setting(run: RunRecord) -> str:
     rate = noise.get("rate")
     kind = noise.get("kind", "?")
     shown = f"{kind} {rate:.0%}" if rate is not None and kind not in ("none", "matrix") else kind
-    return f"{run.config.get('dataset', '?')}, {shown}"
+    return f"{run.config.get('dataset') or 'embeddings'}, {shown}"
 
 
 def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:

@@ -1,7 +1,8 @@
 """Labelled training data: built-in sets, CIFAR files on disk and the user's own images.
 
-Every loader returns a :class:`LabelledData`: float32 images in ``[0, 1]`` laid
-out ``(n, C, H, W)`` (or ``(n, 2)`` features for the 2-D toy set), int64 labels
+Every loader returns a :class:`LabelledData`: images laid out ``(n, C, H, W)``, as uint8
+(decoded files, CIFAR; ``value / 255``) or float32 in ``[0, 1]`` (digits, exactly ``count / 16``;
+see :mod:`inn_core.data.pixels`) (or ``(n, 2)`` features for the 2-D toy set), int64 labels
 in ``[0, K)`` and the ``K`` class names. :func:`load_dataset` is the one entry
 point; :data:`DATASETS` lists the names it accepts.
 
@@ -12,7 +13,12 @@ and nothing here uses global random state: splits and subsamples come from the
 
 from __future__ import annotations
 
+import codecs
+import csv
+import importlib
 import math
+import os
+import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,9 +27,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from inn_core.data.cache import cached_file_images
+from inn_core.data.cifar_files import _CIFAR10, _CIFAR100, _CifarLayout
+from inn_core.data.hf import HF_DEFAULTS, load_hf_folder
+from inn_core.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, check_resize, is_image_file, probe_size
 from inn_core._validation import as_generator, check_bool, check_int, check_real
-from inn_core.data.cifar_files import _CIFAR10, _CIFAR100, _CifarLayout, _as_text, _cifar_to_images, _field, _read_cifar_batches, _read_cifar_pickle
-from inn_core.data.image_files import IMAGE_EXTENSIONS, _encode_labels, _inside, _is_image_file, _read_csv_rows, _read_images
 from inn_core.errors import InputError
 
 __all__ = [
@@ -34,11 +42,10 @@ __all__ = [
     "to_uint8_images",
 ]
 
-DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "toy2d")
+DATASETS: tuple[str, ...] = ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
 
-
-# Beyond this a folder of photos no longer fits comfortably in memory as float32.
-MAX_IMAGE_SIZE = 1024
+#: Own images are read at their own size up to this when image_size is None (a backbone's 224).
+NATIVE_MAX = 224
 
 
 @dataclass(frozen=True, eq=False, repr=False)
@@ -49,8 +56,10 @@ class LabelledData:
     ----------
     name : str
         Which loader built it (one of :data:`DATASETS`, or any name for data built by hand).
-    images : torch.Tensor of shape (n, C, H, W), float32 in [0, 1], C in {1, 3}
-        Training images; for non-image data (``toy2d``) a (n, d) float32 feature matrix.
+    images : torch.Tensor of shape (n, C, H, W), uint8 (value / 255) or float32 in [0, 1], C in {1, 3}
+        Training images; for non-image data (``toy2d``) a (n, d) float32 feature matrix. uint8
+        images may be a memory-mapped cache (:mod:`inn_core.data.cache`); consumers convert
+        them to float one batch at a time (:func:`inn_core.data.pixels.as_model_input`).
     true_labels : torch.Tensor of shape (n,), int64 in [0, K)
         The labels believed correct. For user data (``labels_trusted=False``) they
         are the labels the user gave, which may themselves be noisy.
@@ -196,9 +205,9 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
 
     Parameters
     ----------
-    images : torch.Tensor of shape (m, C, H, W), float, C in {1, 3}
-        Values are clipped to [0, 1] first, so interpolated or reconstructed
-        images that overshoot still display.
+    images : torch.Tensor of shape (m, C, H, W), uint8 or float, C in {1, 3}
+        uint8 is returned as it is; float values are clipped to [0, 1] first, so
+        interpolated or reconstructed images that overshoot still display.
 
     Returns
     -------
@@ -208,7 +217,10 @@ def to_uint8_images(images: torch.Tensor) -> np.ndarray:
         raise InputError(f"images must be a torch.Tensor, got {type(images).__name__}")
     if images.ndim != 4 or images.shape[1] not in (1, 3):
         raise InputError(f"images must have shape (m, C, H, W) with C in {{1, 3}}, got {tuple(images.shape)}")
-    scaled = (images.detach().to("cpu", torch.float32).clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
+    if images.dtype == torch.uint8:
+        scaled = images.detach().to("cpu")
+    else:
+        scaled = (images.detach().to("cpu", torch.float32).clamp(0.0, 1.0) * 255.0).round().to(torch.uint8)
     if scaled.shape[1] == 1:
         return scaled[:, 0].numpy()
     return scaled.permute(0, 2, 3, 1).contiguous().numpy()
@@ -226,7 +238,8 @@ def load_dataset(
     Parameters
     ----------
     name : str
-        ``"digits"``, ``"cifar10"``, ``"cifar100"``, ``"imagefolder"``, ``"csv"`` or ``"toy2d"``.
+        ``"digits"``, ``"cifar10"``, ``"cifar100"``, ``"imagefolder"``, ``"csv"``, ``"hf"`` (a
+        Hugging Face ``save_to_disk`` folder, :mod:`inn_core.data.hf`) or ``"toy2d"``.
     root : str or Path, optional
         Where the files lie: the CIFAR folder (its parent or the batches folder
         itself), the image folder, or the CSV file. Built-in sets take none.
@@ -342,6 +355,91 @@ def _load_cifar(
     )
 
 
+def _read_cifar_batches(folder: Path, files: Sequence[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:
+    """Concatenate CIFAR batch files into ``(N, 3072)`` uint8 rows and ``(N,)`` int64 labels."""
+    pixels, labels = [], []
+    for file in files:
+        path = folder / file
+        batch = _read_cifar_pickle(path)
+        data = np.asarray(_field(batch, "data", path))
+        try:
+            batch_labels = np.asarray(_field(batch, label_key, path), dtype=np.int64)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"{path} must hold integer {label_key!r}, got {exc}") from exc
+        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
+            raise InputError(f"{path} must hold uint8 data of shape (N, 3072), got {data.dtype} {data.shape}")
+        if batch_labels.shape != (data.shape[0],):
+            raise InputError(f"{path} has {data.shape[0]} images but {batch_labels.size} labels")
+        pixels.append(data)
+        labels.append(batch_labels)
+    return np.concatenate(pixels), np.concatenate(labels)
+
+
+def _cifar_to_images(rows: np.ndarray) -> torch.Tensor:
+    # Each row is the red plane, then green, then blue, each 32x32 row-major: exactly (3, 32, 32).
+    # Kept as uint8 (150 MB for CIFAR-10 rather than 600 MB); consumers convert per batch.
+    return torch.from_numpy(np.ascontiguousarray(rows.reshape(-1, 3, 32, 32)))
+
+
+def _numpy_module(*names: str) -> Any:
+    for module in names:
+        try:
+            return importlib.import_module(module)
+        except ImportError:
+            continue
+    raise ImportError(f"none of {list(names)} can be imported")
+
+
+# numpy 2 moved numpy.core to numpy._core; pickles name whichever numpy wrote them.
+_MULTIARRAY = _numpy_module("numpy._core.multiarray", "numpy.core.multiarray")
+_NUMERIC = _numpy_module("numpy._core.numeric", "numpy.core.numeric")
+_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): codecs.encode,
+    **{(m, "_reconstruct"): _MULTIARRAY._reconstruct for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
+    **{(m, "scalar"): _MULTIARRAY.scalar for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
+    **{(m, "_frombuffer"): _NUMERIC._frombuffer for m in ("numpy._core.numeric", "numpy.core.numeric")},
+}
+
+
+class _ArrayUnpickler(pickle.Unpickler):
+    """Unpickles only plain containers and numpy arrays.
+
+    CIFAR files are pickles, and a pickle can run arbitrary code when loaded;
+    the folder comes from the user, so only the globals a numpy array needs
+    are let through.
+    """
+
+    def find_class(self, module: str, name: str) -> Any:
+        if (module, name) not in _PICKLE_GLOBALS:
+            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
+        return _PICKLE_GLOBALS[module, name]
+
+
+def _read_cifar_pickle(path: Path) -> dict[str, Any]:
+    """Read one CIFAR pickle; keys come back as ``str`` whether stored as bytes or text."""
+    try:
+        with path.open("rb") as f:
+            # latin1, as torchvision does: the original files are Python 2 pickles of numpy arrays.
+            content = _ArrayUnpickler(f, encoding="latin1").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
+        raise InputError(f"{path} is not a readable CIFAR python-pickle file ({exc})") from exc
+    if not isinstance(content, dict):
+        raise InputError(f"{path} must hold a dict, got {type(content).__name__}")
+    return {_as_text(k): v for k, v in content.items()}
+
+
+def _field(content: dict[str, Any], key: str, path: Path) -> Any:
+    if key not in content:
+        raise InputError(f"{path} has no {key!r} entry; found {sorted(content)}")
+    return content[key]
+
+
+def _as_text(value: Any) -> str:
+    return value.decode("latin1") if isinstance(value, bytes) else str(value)
+
+
 # --------------------------------------------------------------------------- user images
 
 
@@ -349,11 +447,14 @@ def _load_imagefolder(
     *,
     root: Path | None,
     rng: np.random.Generator,
-    image_size: int,
+    image_size: int | None,
     grayscale: bool | None,
     test_fraction: float,
+    resize: str,
+    cache_dir: Any,
 ) -> LabelledData:
     image_size, grayscale, test_fraction = _check_image_options(image_size, grayscale, test_fraction)
+    resize = check_resize(resize)
     if root is None:
         raise InputError("imagefolder needs root= pointing at a folder with one sub-folder of images per class")
     if not root.is_dir():
@@ -366,14 +467,16 @@ def _load_imagefolder(
     files: list[Path] = []
     labels: list[int] = []
     for k, class_dir in enumerate(class_dirs):
-        found = sorted(p for p in class_dir.iterdir() if _is_image_file(p))
+        # Recursive, as torchvision's ImageFolder: a class may keep its images in sub-folders.
+        found = sorted(p for p in class_dir.rglob("*") if is_image_file(p)
+                       and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
         if not found:
             raise InputError(
                 f"class folder {class_dir} has no images; add {'/'.join(sorted(IMAGE_EXTENSIONS))} files or remove it"
             )
         files.extend(found)
         labels.extend([k] * len(found))
-    images = _read_images(files, image_size=image_size, grayscale=grayscale)
+    images = _read_images(files, image_size=image_size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
     sources = tuple(p.relative_to(root).as_posix() for p in files)
     return _split_and_cap(
         "imagefolder",
@@ -394,11 +497,14 @@ def _load_csv(
     rng: np.random.Generator,
     csv_path: str | Path | None,
     image_root: str | Path | None,
-    image_size: int,
+    image_size: int | None,
     grayscale: bool | None,
     test_fraction: float,
+    resize: str,
+    cache_dir: Any,
 ) -> LabelledData:
     image_size, grayscale, test_fraction = _check_image_options(image_size, grayscale, test_fraction)
+    resize = check_resize(resize)
     if csv_path is not None and root is not None:
         raise InputError(
             "give the CSV file either as root or as csv_path, not both; use image_root for the image folder"
@@ -422,7 +528,7 @@ def _load_csv(
             f"fix the paths or image_root"
         )
     class_names, labels = _encode_labels(raw_labels, table)
-    images = _read_images(files, image_size=image_size, grayscale=grayscale)
+    images = _read_images(files, image_size=image_size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
     return _split_and_cap(
         "csv",
         images,
@@ -434,6 +540,86 @@ def _load_csv(
         labels_trusted=False,
         sources=tuple(paths),
     )
+
+
+def _read_csv_rows(table: Path) -> tuple[list[str], list[str]]:
+    """The ``filepath`` and ``label`` cells of a CSV, whitespace stripped."""
+    try:
+        # utf-8-sig: spreadsheets often write a byte-order mark before the header.
+        with table.open(newline="", encoding="utf-8-sig") as f:
+            rows = list(csv.reader(f))
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise InputError(f"{table} is not a readable UTF-8 CSV file ({exc})") from exc
+    rows = [row for row in rows if any(cell.strip() for cell in row)]
+    if not rows:
+        raise InputError(f"CSV file {table} is empty; it needs a header filepath,label and one row per image")
+    header = [cell.strip().lower() for cell in rows[0]]
+    for column in ("filepath", "label"):
+        if column not in header:
+            raise InputError(f"CSV file {table} has no {column!r} column; found columns {rows[0]}")
+    if len(rows) == 1:
+        raise InputError(f"CSV file {table} has a header but no rows; add one row per image")
+    path_col, label_col = header.index("filepath"), header.index("label")
+    paths, labels = [], []
+    for line, row in enumerate(rows[1:], start=2):
+        cells = [row[c].strip() if c < len(row) else "" for c in (path_col, label_col)]
+        if not all(cells):
+            raise InputError(f"row {line} of {table} has an empty filepath or label; every row needs both")
+        paths.append(cells[0])
+        labels.append(cells[1])
+    return paths, labels
+
+
+def _inside(base: Path, relative: str, table: Path) -> Path:
+    """``base / relative``, refusing paths that lead out of ``base``.
+
+    The check is on the written path (not on resolved symlinks), so a dataset
+    folder may itself be a link while ``..`` and outside absolute paths are refused.
+    """
+    joined = os.path.normpath(os.path.join(os.path.abspath(base), relative))
+    if os.path.commonpath([joined, os.path.abspath(base)]) != os.path.abspath(base):
+        raise InputError(f"path {relative!r} in {table} leads outside the image root {base}; use paths inside it")
+    return Path(joined)
+
+
+def _encode_labels(raw: Sequence[str], table: Path) -> tuple[tuple[str, ...], np.ndarray]:
+    """Class names and ``(n,)`` int64 labels: integers sorted by value, other names alphabetically."""
+    try:
+        values = [int(v) for v in raw]
+    except ValueError:
+        names, codes = np.unique(np.asarray(raw, dtype=object).astype(str), return_inverse=True)
+        class_names = tuple(str(n) for n in names)
+    else:
+        ints, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
+        class_names = tuple(str(v) for v in ints)
+    if len(class_names) < 2:
+        raise InputError(f"CSV file {table} has only one class ({class_names[0]!r}); at least two are needed")
+    return class_names, codes.astype(np.int64).reshape(-1)
+
+
+def _read_images(
+    files: Sequence[Path], *, image_size: int | None, grayscale: bool | None, resize: str, cache_dir: Any
+) -> torch.Tensor:
+    """Decode and resize image files through the on-disk cache (:mod:`inn_core.data.cache`).
+
+    Returns
+    -------
+    torch.Tensor of shape (n, C, S, S), uint8 (value / 255), memory-mapped from the cache;
+    ``S`` is ``image_size`` or, for None, :func:`native_size`. C is 1 for grayscale
+    (``grayscale=None``: when every file is mode L or 1), else 3.
+    """
+    size = native_size(files, resize=resize) if image_size is None else image_size
+    return cached_file_images(files, size=size, grayscale=grayscale, resize=resize, cache_dir=cache_dir)
+
+
+def native_size(files: Sequence[Path], *, resize: str = "stretch") -> int:
+    """The size images are read at when ``image_size=None``: the files' own size - 28 px images
+    stay 28 px, no upscaling - as the median over a sample of up to 32 files of their longer side
+    (shorter with ``resize="crop"``), capped at :data:`NATIVE_MAX`."""
+    step = max(1, len(files) // 32)
+    sizes = [probe_size(f) for f in list(files)[::step][:32]]
+    sides = sorted(min(w, h) if resize == "crop" else max(w, h) for w, h in sizes)
+    return int(min(NATIVE_MAX, sides[len(sides) // 2]))
 
 
 # --------------------------------------------------------------------------- toy 2-D
@@ -510,10 +696,12 @@ def _split_and_cap(
     if max_samples is not None and max_samples < len(train_idx):
         train_idx = train_idx[_stratified_take(labels_np[train_idx], max_samples, rng)]
     has_test = len(test_idx) > 0
+    # Everything kept in order: no copy, so a memory-mapped cache stays memory-mapped.
+    everything = len(train_idx) == n
     return LabelledData(
         name=name,
-        images=images[train_idx],
-        true_labels=labels[train_idx],
+        images=images if everything else images[train_idx],
+        true_labels=labels if everything else labels[train_idx],
         class_names=class_names,
         test_images=images[test_idx] if has_test else None,
         test_labels=labels[test_idx] if has_test else None,
@@ -559,13 +747,15 @@ def _as_index(indices: Sequence[int] | np.ndarray | torch.Tensor, n: int) -> tor
 
 
 def _check_samples(what: str, x: torch.Tensor) -> None:
-    if not isinstance(x, torch.Tensor) or x.dtype != torch.float32:
+    is_bytes = isinstance(x, torch.Tensor) and x.dtype == torch.uint8 and x.ndim == 4
+    if not isinstance(x, torch.Tensor) or (x.dtype != torch.float32 and not is_bytes):
         got = x.dtype if isinstance(x, torch.Tensor) else type(x).__name__
-        raise InputError(f"{what} must be a float32 torch.Tensor, got {got}")
+        raise InputError(f"{what} must be a float32 torch.Tensor (or uint8 images), got {got}")
     if x.ndim == 4:
         if x.shape[1] not in (1, 3):
             raise InputError(f"{what} must have 1 or 3 channels in shape (n, C, H, W), got {tuple(x.shape)}")
-        if x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
+        # uint8 is in range by construction; scanning a memory-mapped cache here would read it all.
+        if not is_bytes and x.numel() and (float(x.min()) < 0.0 or float(x.max()) > 1.0):
             raise InputError(f"{what} must hold pixel values in [0, 1], got [{float(x.min())}, {float(x.max())}]")
     elif x.ndim == 2:
         if not bool(torch.isfinite(x).all()):
@@ -596,11 +786,12 @@ def _check_max_samples(value: Any) -> int | None:
     return check_int("max_samples", value, low=1, allow_none=True)
 
 
-def _check_image_options(image_size: Any, grayscale: Any, test_fraction: Any) -> tuple[int, bool | None, float]:
+def _check_image_options(image_size: Any, grayscale: Any, test_fraction: Any) -> tuple[int | None, bool | None, float]:
     """Checked before any file is decoded, so a typo does not cost a full read of the folder."""
     if grayscale is not None and not isinstance(grayscale, bool):
         raise InputError(f"grayscale must be True, False or None (decide from the files), got {grayscale!r}")
-    return check_int("image_size", image_size, low=1, high=MAX_IMAGE_SIZE), grayscale, _check_fraction(test_fraction)
+    size = None if image_size is None else check_int("image_size", image_size, low=1, high=MAX_IMAGE_SIZE)
+    return size, grayscale, _check_fraction(test_fraction)
 
 
 @dataclass(frozen=True)
@@ -610,7 +801,11 @@ class _DatasetSpec:
     uses_root: bool
 
 
-_IMAGE_DEFAULTS: dict[str, Any] = {"image_size": 32, "grayscale": None, "test_fraction": 0.0}
+# image_size None: the files' own size when small (see native_size); resize "crop" keeps the
+# aspect ratio; cache_dir None: the default image cache (False: none).
+_IMAGE_DEFAULTS: dict[str, Any] = {
+    "image_size": None, "grayscale": None, "test_fraction": 0.0, "resize": "stretch", "cache_dir": None,
+}
 
 _SPECS: dict[str, _DatasetSpec] = {
     "digits": _DatasetSpec(_load_digits, {"test_fraction": 0.2, "max_samples": None}, uses_root=False),
@@ -618,6 +813,7 @@ _SPECS: dict[str, _DatasetSpec] = {
     "cifar100": _DatasetSpec(_load_cifar100, {"download": False, "max_samples": None}, uses_root=True),
     "imagefolder": _DatasetSpec(_load_imagefolder, dict(_IMAGE_DEFAULTS), uses_root=True),
     "csv": _DatasetSpec(_load_csv, {"csv_path": None, "image_root": None, **_IMAGE_DEFAULTS}, uses_root=True),
+    "hf": _DatasetSpec(load_hf_folder, dict(HF_DEFAULTS), uses_root=True),
     "toy2d": _DatasetSpec(
         _load_toy2d, {"kind": "blobs", "n_samples": 300, "num_classes": None, "spread": 1.0}, uses_root=False
     ),

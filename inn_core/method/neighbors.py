@@ -32,9 +32,10 @@ duplicates) are searched again with twice as many candidates, up to all n - 1.
 
 from __future__ import annotations
 
+import logging
 import math
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from numbers import Integral
@@ -47,7 +48,7 @@ from inn_core._validation import check_int
 from inn_core.errors import InputError
 from inn_core.method.threads import torch_threads
 
-__all__ = ["nearest_neighbors"]
+__all__ = ["BACKENDS", "nearest_neighbors", "choose_backend", "neighbor_recall"]
 
 # Default tile side: on the CPU a 2048 x 2048 float32 tile (16 MiB) stays in
 # the last-level cache while it is read along rows and columns; on a GPU
@@ -67,11 +68,20 @@ _RERANK_BYTES_DEFAULT = 256 * 2**20
 # Candidates beyond k taken before the exact re-rank; more rarely pays off,
 # fewer makes the boundary check fail (and repeat) more often.
 _EXTRA_CANDIDATES = 4
-_BACKENDS = ("auto", "torch", "faiss")
+#: Exact: ``"exact"`` (torch tiles; ``"torch"`` is its old name) and ``"faiss"`` (a faiss flat index
+#: proposes, the same exact re-rank proves). Approximate: ``"faiss-ivf"`` and ``"faiss-hnsw"``.
+#: ``"auto"``: exact unless that would take minutes (see :func:`choose_backend`).
+BACKENDS = ("auto", "exact", "torch", "faiss", "faiss-ivf", "faiss-hnsw")
+_BACKENDS = BACKENDS
 # Unit roundoff of the inputs of a float32 matrix product under each
 # torch.set_float32_matmul_precision setting (float32, tf32, bfloat16).
 _MATMUL_INPUT_ROUNDOFF = {"highest": 2.0**-24, "high": 2.0**-11, "medium": 2.0**-8}
 _FLOAT32_ROUNDOFF = 2.0**-24
+_APPROXIMATE = ("faiss-ivf", "faiss-hnsw")
+# "auto" leaves exact search above this many multiply-adds (n^2 d / 2, the tiles' arithmetic):
+# about a minute on two CPU cores (benchmarks/bench_embeddings.py).
+_EXACT_BUDGET = 1e12
+_LOG = logging.getLogger(__name__)
 
 
 def nearest_neighbors(
@@ -81,9 +91,11 @@ def nearest_neighbors(
     chunk_size: int | None = None,
     device: str | torch.device = "auto",
     backend: str = "auto",
+    recall_target: float = 0.95,
+    progress: Callable[[str], None] | None = None,
     rows=None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Find the ``k`` nearest other samples of every sample (Euclidean, exact).
+    """Find the ``k`` nearest other samples of every sample (Euclidean; exact unless asked otherwise).
 
     Parameters
     ----------
@@ -98,12 +110,25 @@ def nearest_neighbors(
         search uses ``torch.get_num_threads()`` worker threads.
     device : str or torch.device, keyword-only
         ``"auto"`` (CUDA when present), ``"cpu"``, ``"cuda"`` or ``"cuda:N"``.
-    backend : {"auto", "torch", "faiss"}, keyword-only
-        Who proposes candidates: torch matrix products over the symmetric
-        tiles, or a faiss ``IndexFlatL2`` (needs ``faiss-cpu``). Both feed the
-        same exact re-rank, so the results are identical. ``"auto"`` is torch:
-        the tiles do half of faiss's arithmetic and measured faster on the CPU
-        (``benchmarks/bench_neighbors.py``).
+    backend : {"auto", "exact", "faiss", "faiss-ivf", "faiss-hnsw"}, keyword-only
+        ``"exact"`` (alias ``"torch"``): torch matrix products over the
+        symmetric tiles propose candidates; ``"faiss"``: a faiss
+        ``IndexFlatL2`` proposes them. Both feed the same exact re-rank, so the
+        results are identical. ``"faiss-ivf"`` (``IndexIVFFlat``, nlist about
+        ``4 sqrt(n)``) and ``"faiss-hnsw"`` (``IndexHNSWFlat``, M = 32) are
+        approximate: their search breadth (``nprobe``, ``efSearch >= 2k``) is
+        raised until the recall@k measured against exact search on 256 sampled
+        queries reaches ``recall_target``; the neighbours they return are then
+        ordered by exact distance, ties by index. ``"auto"`` is exact unless
+        the exact search would take minutes (about ``n^2 d / 2`` multiply-adds
+        above ``1e12``, e.g. n = 100,000 at d = 512), then ``"faiss-ivf"``, and
+        says so through ``progress`` and the ``inn_core.method.neighbors``
+        logger. The faiss backends need ``faiss-cpu`` (imported only then).
+    recall_target : float in (0, 1], keyword-only
+        Approximate backends only: the recall@k their search breadth is tuned to.
+    progress : callable or None, keyword-only
+        Called with one-line messages: the backend ``"auto"`` chose, the tuned
+        search breadth and its measured recall.
     rows : (m,) int array or None, keyword-only
         Search only these query rows against all ``n`` samples (one rank's
         shard under torchrun). The rows are searched query by query on full
@@ -124,8 +149,8 @@ def nearest_neighbors(
     ------
     InputError
         ``features`` not 2-D, empty or non-finite; ``k`` outside
-        ``[1, n - 1]``; bad ``chunk_size``; unknown ``backend``, or
-        ``"faiss"`` without faiss installed.
+        ``[1, n - 1]``; bad ``chunk_size``; unknown ``backend``, or a faiss
+        backend without faiss installed.
 
     Notes
     -----
@@ -148,6 +173,20 @@ def nearest_neighbors(
     >>> indices[0].tolist(), distances[0].round(3).tolist()
     ([1, 2], [1.0, 2.0])
     """
+    if backend not in _BACKENDS:
+        raise InputError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
+    if not 0 < recall_target <= 1:
+        raise InputError(f"recall_target must be in (0, 1], got {recall_target}")
+    if rows is None and backend in ("auto", "faiss-ivf", "faiss-hnsw"):
+        shape = _shape_of(features)
+        chosen = choose_backend(shape[0], shape[1]) if backend == "auto" and len(shape) == 2 else backend
+        if chosen in _APPROXIMATE:
+            if backend == "auto":
+                _say(progress, f"{shape[0]:,} samples x {shape[1]} dimensions: exact neighbour search would take "
+                               f"minutes, so 'auto' uses the approximate {chosen} backend (recall@{k} tuned to "
+                               f">= {recall_target:.2f}); pass backend='exact' to insist on exact search")
+            return _approximate_neighbors(features, k, chosen, recall_target=recall_target, progress=progress)
+        backend = "exact"
     points = _as_float64_matrix(features)
     magnitude = _magnitude(points)
     n, d = points.shape
@@ -156,12 +195,10 @@ def nearest_neighbors(
     if not 1 <= k <= n - 1:
         raise InputError(f"k must be between 1 and n-1 = {n - 1}, got {k}")
     check_int("chunk_size", chunk_size, low=1, allow_none=True)
-    if backend not in _BACKENDS:
-        raise InputError(f"backend must be one of {', '.join(_BACKENDS)}, got {backend!r}")
     target = resolve_device(device)
     faiss = _import_faiss() if backend == "faiss" else None
     if backend == "faiss" and faiss is None:
-        raise InputError("backend='faiss' needs the faiss package (pip install faiss-cpu); use backend='torch' or 'auto'")
+        raise InputError("backend='faiss' needs the faiss package (pip install faiss-cpu); use backend='exact' or 'auto'")
     if chunk_size is not None:
         chunk = int(chunk_size)
     else:
@@ -530,3 +567,54 @@ def _import_faiss():
     except ImportError:
         return None
     return faiss
+
+
+def choose_backend(n: int, d: int, *, device: str | torch.device = "cpu") -> str:
+    """The backend ``backend="auto"`` uses for ``n`` samples of ``d`` dimensions.
+
+    ``"exact"`` while the exact search costs at most about ``1e12`` multiply-adds (``n^2 d / 2``;
+    about a minute on two CPU cores: n = 60,000 at d = 512 stays exact, 100,000 does not), else ``"faiss-ivf"``
+    when faiss is installed (``"exact"`` otherwise: a slow exact answer beats none).
+    """
+    if n * n * d / 2 <= _EXACT_BUDGET:
+        return "exact"
+    return "faiss-ivf" if _import_faiss() is not None else "exact"
+
+
+def neighbor_recall(found: np.ndarray, exact: np.ndarray) -> float:
+    """recall@k: the fraction of the exact neighbours that ``found`` contains, over all rows.
+
+    Parameters
+    ----------
+    found, exact : (m, k) int neighbour indices of the same m samples.
+
+    Returns
+    -------
+    float in [0, 1]; 1 when every exact neighbour was found.
+    """
+    found, exact = np.asarray(found), np.asarray(exact)
+    if found.shape != exact.shape or found.ndim != 2:
+        raise InputError(f"found and exact must be (m, k) arrays of the same shape, got {found.shape} and {exact.shape}")
+    hits = (np.sort(found, axis=1)[:, :, None] == exact[:, None, :]).any(axis=1)
+    return float(hits.mean()) if hits.size else 1.0
+
+
+def _say(progress: Callable[[str], None] | None, message: str) -> None:
+    _LOG.info(message)
+    if progress is not None:
+        progress(message)
+
+
+def _shape_of(features) -> tuple[int, ...]:
+    return tuple(features.shape) if hasattr(features, "shape") else np.shape(features)
+
+
+def _approximate_neighbors(features, k: int, backend: str, *, recall_target: float,
+                           progress: Callable[[str], None] | None) -> tuple[np.ndarray, np.ndarray]:
+    from inn_core.method.approximate_neighbors import approximate_neighbors
+
+    faiss = _import_faiss()
+    if faiss is None:
+        raise InputError(f"backend={backend!r} needs the faiss package (pip install faiss-cpu); use backend='exact'")
+    return approximate_neighbors(faiss, features, k, backend, recall_target=recall_target,
+                                 report=lambda message: _say(progress, message))

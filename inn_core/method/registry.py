@@ -102,10 +102,17 @@ class ScoringMethod:
 
 
 def _inn(g: ScoringInputs) -> np.ndarray:
+    from inn_core.method.models import EmbeddingHead
     from inn_core.method.scoring import inn_scores
 
-    return inn_scores(g.models["mixup"], g.inputs, g.observed, g.neighbors, H=g.H, device=g.device,
-                      sample_indices=g.rows)
+    model = g.models["mixup"]
+    if isinstance(model, EmbeddingHead):
+        # Embedding space: the same equation (1), interpolated after the head's affine first layer;
+        # cheap enough to score every row, so it ignores a rank's shard.
+        from inn_core.method.embedding_inn import head_inn_scores
+
+        return head_inn_scores(model, g.inputs, g.observed, g.neighbors, H=g.H, device=g.device)
+    return inn_scores(model, g.inputs, g.observed, g.neighbors, H=g.H, device=g.device, sample_indices=g.rows)
 
 
 def _mixup_fy(g: ScoringInputs) -> np.ndarray:

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
+from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
 from inn_core._types import LabelLike
 from inn_core._validation import as_labels
@@ -76,7 +77,7 @@ def label_probabilities(
     out = torch.empty(inputs.shape[0], device=dev)
     with _evaluating(model) as net, torch.inference_mode():
         for start in range(0, inputs.shape[0], batch_size):
-            x = inputs[start : start + batch_size].to(dev, torch.float32, non_blocking=True)
+            x = as_model_input(inputs[start : start + batch_size], dev)
             probs = torch.softmax(net(x).float(), dim=1)
             out[start : start + batch_size] = probs.gather(1, labels[start : start + batch_size, None]).squeeze(1)
     return out.cpu().numpy()
@@ -103,7 +104,8 @@ def inn_scores(
     Parameters
     ----------
     model : the prediction model ``f`` (MixUp-trained in the paper), returning logits.
-    inputs : (n, *shape) float32, all training inputs (neighbours are looked up here).
+    inputs : (n, *shape) float32, or uint8 images (value / 255), all training inputs (neighbours
+        are looked up here).
     labels : (n,) int64 observed labels.
     neighbor_indices : (n, L) int64 indices into ``inputs``; L <= n - 1.
     H : number of trapezoids, >= 1 (``rule="trapezoid"`` only).
@@ -158,7 +160,8 @@ def inn_scores(
     dev = resolve_device(device)
     model = model.to(dev)
     # Everything the loop indexes lives on the device, so the loop never waits for the host.
-    source = inputs.to(dev, torch.float32)
+    # uint8 images stay uint8 there and are converted per gathered batch.
+    source = inputs.to(dev) if inputs.dtype == torch.uint8 else inputs.to(dev, torch.float32)
     labels, nbr, samples = labels.to(dev), nbr.to(dev), samples.to(dev)
     shape = tuple(source.shape[1:])
     points = weights.numel()
@@ -174,13 +177,13 @@ def inn_scores(
         for start in range(0, m, chunk):
             idx = samples[start : start + chunk]
             b = idx.shape[0]
-            x = source[idx]
+            x = as_model_input(source[idx])
             # [x of every sample | every sample's L paths without x], written in place.
             batch = torch.empty((b * per_sample, *shape), device=dev)
             head = b if with_x else 0
             batch[:head] = x[:head]
             along = batch[head:].view(b, L, points, *shape)
-            torch.lerp(x[:, None, None], source[nbr[idx]][:, :, None], t, out=along)
+            torch.lerp(x[:, None, None], as_model_input(source[nbr[idx]])[:, :, None], t, out=along)
             if layout is not None:
                 batch = batch.contiguous(memory_format=layout)
             fy = torch.softmax(net(batch).float(), dim=1)

@@ -25,6 +25,7 @@ import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
 
+from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
 from inn_core.method.scoring import small_loss_scores
 from inn_core.method.training import augment_batch
@@ -295,8 +296,8 @@ def ssl_epoch(
             continue  # BatchNorm cannot normalise a single sample
         idx_u = order_u[step * b_u : (step + 1) * b_u]
         bx, bu = idx_x.numel(), idx_u.numel()
-        x = inputs[idx_x]
-        u = inputs[idx_u]
+        x = as_model_input(inputs[idx_x])
+        u = as_model_input(inputs[idx_u])
         x1, x2 = augment_batch(x, augment, rng=rng), augment_batch(x, augment, rng=rng)
         u1, u2 = augment_batch(u, augment, rng=rng), augment_batch(u, augment, rng=rng)
         one_hot = F.one_hot(labels[idx_x], num_classes).float()

@@ -16,6 +16,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
 from inn_core._validation import as_generator
 from inn_core.errors import InputError
@@ -157,7 +158,8 @@ class Trainer:
     Parameters
     ----------
     model : a classifier returning logits.
-    inputs : (n, ...) float32 training inputs, kept on the device.
+    inputs : (n, ...) float32 training inputs, or uint8 images (0..255 = value / 255), kept on the
+        device as they are and converted to float32 one batch at a time.
     labels : (n,) int64 observed labels in [0, num_classes).
     config : the objective and schedule.
     num_classes : K.
@@ -190,7 +192,8 @@ class Trainer:
         self.model = model.to(self.device)
         if self.device.type == "cuda" and inputs.dim() == 4:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.inputs = inputs.to(self.device, torch.float32)
+        # uint8 images stay uint8 (4x less memory) and are converted one batch at a time
+        self.inputs = inputs.to(self.device) if inputs.dtype == torch.uint8 else inputs.to(self.device, torch.float32)
         self.labels = labels.to(self.device)
         self.config = config
         self.num_classes = num_classes
@@ -267,7 +270,7 @@ class Trainer:
                 rows = world.batch_rows(idx.numel())
                 if (idx.numel() < 2 and n > 1) or rows is None:
                     continue  # BatchNorm cannot train on a single sample
-                x = augment_batch(self.inputs[idx], cfg.augment, rng=self.rng)
+                x = augment_batch(as_model_input(self.inputs[idx]), cfg.augment, rng=self.rng)
                 if use_amp and x.dim() == 4:
                     x = x.contiguous(memory_format=torch.channels_last)  # faster convolutions on CUDA
                 with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=use_amp):
@@ -337,7 +340,7 @@ def _batched(model: nn.Module, inputs: torch.Tensor, fn: Callable[[torch.Tensor]
     try:
         with torch.inference_mode():
             for start in range(0, inputs.shape[0], batch_size):
-                x = inputs[start : start + batch_size].to(dev, torch.float32)
+                x = as_model_input(inputs[start : start + batch_size], dev)
                 outs.append(fn(x).float().cpu())
     finally:
         model.train(was_training)

@@ -28,7 +28,7 @@ from inn_core.errors import InputError
 from inn_core.method.distributed import SINGLE, World, init_world
 from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
-from inn_core.method.models import MODELS
+from inn_core.method.models import check_model_name
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.data.noise import NoiseSpec
 from inn_core.method.registry import METHODS, ScoringInputs, posterior_key, score_key
@@ -74,7 +74,9 @@ class ExperimentConfig:
     data_root : folder (CIFAR, image folder) or CSV file for datasets read from disk.
     data_options : extra options of :func:`~inn_core.data.datasets.load_dataset` (e.g. ``max_samples``).
     noise : the label noise to inject; ``NoiseSpec("none")`` keeps the given labels.
-    model : a :data:`~inn_core.method.models.MODELS` name; default by image size.
+    model : a :data:`~inn_core.method.models.MODELS` name or ``"tv:NAME"`` (a torchvision backbone);
+        default by image size (own images on a CPU: never ``preact_resnet18``).
+    weights : a torchvision backbone's weights: a state_dict file, ``"torchvision"`` (download) or None.
     epochs : training epochs of each of the three models.
     eval_epochs : epochs (1-based) at which to score; default 8 evenly spaced, always the last.
     batch_size, lr, momentum, weight_decay, lr_milestones, lr_gamma : SGD schedule.
@@ -93,6 +95,7 @@ class ExperimentConfig:
     data_options: dict[str, Any] = field(default_factory=dict)
     noise: NoiseSpec = field(default_factory=lambda: NoiseSpec("symmetric", 0.4))
     model: str | None = None
+    weights: str | None = None
     epochs: int | None = None
     eval_epochs: tuple[int, ...] | None = None
     batch_size: int | None = None
@@ -116,8 +119,10 @@ class ExperimentConfig:
             object.__setattr__(self, "noise", NoiseSpec.from_dict(self.noise))
         if not isinstance(self.noise, NoiseSpec):
             raise InputError("noise must be a NoiseSpec")
-        if self.model is not None and self.model not in MODELS:
-            raise InputError(f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
+        if self.model is not None:
+            check_model_name(self.model)
+        if self.weights is not None and not str(self.model or "").startswith("tv:"):
+            raise InputError("weights need a torchvision backbone: set model='tv:NAME' (CLI: --backbone NAME)")
         if self.feature_model not in MODEL_ROLES:
             raise InputError(f"feature_model must be one of {', '.join(MODEL_ROLES)}, got {self.feature_model!r}")
         defaults = DATASET_DEFAULTS[self.dataset]

@@ -64,6 +64,9 @@ RUN_KINDS: dict[str, RunKind] = {
     "robust": RunKind(config="inn_core.runs.robust:RobustConfig",
                       runner="inn_core.runs.robust:train_robust",
                       check="inn_core.runs.robust:check_data"),
+    "embedding": RunKind(config="inn_core.runs.embedding_run:EmbeddingConfig",
+                         runner="inn_core.runs.embedding_run:run_embedding",
+                         check="inn_core.runs.embedding_run:check_data"),
 }
 
 

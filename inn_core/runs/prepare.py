@@ -16,6 +16,7 @@ import torch
 
 from inn_core.data.datasets import LabelledData, load_dataset
 from inn_core.data.noise import NoiseResult, imbalanced_pair, inject_noise
+from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.models import FeatureModel, check_model, create_model, default_model_for
 from inn_core.runs.store import RunStore
@@ -44,6 +45,7 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "cifar100": {"epochs": 100, "batch_size": 128, "lr": 0.02, "weight_decay": 5e-4},
     "imagefolder": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
     "csv": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
+    "hf": {"epochs": 40, "batch_size": 64, "lr": 0.05, "weight_decay": 5e-4},
 }
 
 
@@ -120,9 +122,11 @@ def check_data(config: ExperimentConfig) -> None:
 
 
 def model_name(config: ExperimentConfig, data: RunData | LabelledData) -> str:
-    """The configured model, or the default for the data's image size."""
+    """The configured model, or the default for the data's image size (own images on a CPU: never
+    ``preact_resnet18``, see :func:`~inn_core.method.models.default_model_for`)."""
     data = data.data if isinstance(data, RunData) else data
-    return config.model or default_model_for(data.image_size)
+    return config.model or default_model_for(data.image_size, own_data=not data.labels_trusted,
+                                             device=resolve_device(config.device))
 
 
 def build_model(config: ExperimentConfig, run: RunData, *, seed: int | None = None) -> FeatureModel:
@@ -132,7 +136,7 @@ def build_model(config: ExperimentConfig, run: RunData, *, seed: int | None = No
     (for weights about to be loaded).
     """
     return create_model(model_name(config, run), num_classes=run.num_classes, in_channels=run.in_channels,
-                        image_size=run.data.image_size, seed=seed)
+                        image_size=run.data.image_size, seed=seed, weights=config.weights)
 
 
 def write_run_data(store: RunStore, run_id: str, run: RunData, config: ExperimentConfig, **extra: Any) -> None:

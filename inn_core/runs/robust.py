@@ -439,7 +439,8 @@ class _Runner:
         self.augment = config.augment or default_augmentation(run.data.image_size)
         self.lambda_u = (config.lambda_u if config.lambda_u is not None
                          else default_lambda_u(exp.noise, num_classes=run.num_classes))
-        self.inputs = run.inputs.to(self.device, torch.float32)
+        # uint8 images stay uint8 on the device; every consumer converts per batch.
+        self.inputs = run.inputs.to(self.device) if run.inputs.dtype == torch.uint8 else run.inputs.to(self.device, torch.float32)
         self.test_images = None if run.test_images is None or not len(run.test_labels) else run.test_images
         write_run_data(store, run_id, run, exp, test_size=0 if self.test_images is None else len(run.test_labels),
                        augment=self.augment, lambda_u=self.lambda_u, network_epochs=config.network_epochs)

@@ -113,7 +113,12 @@ def run_embedding(
         status = store.get_run(run_id).status
         raise InputError(f"run {run_id!r} has no final features yet (status: {status}); wait until it is done")
     report(0.05, "reading the run's features")
-    features = store.read_arrays(run_id, "final.npz")["features"]
+    final = store.read_arrays(run_id, "final.npz")
+    if "features" not in final:
+        # Large embedding runs do not copy the user's embeddings into the store.
+        raise InputError(f"run {run_id!r} kept no copy of its {store.read_json(run_id, 'data.json', {}).get('n', '?')} "
+                         f"embeddings (too large to store twice), so it has no map")
+    features = final["features"]
     seed = int(store.config(run_id).get("seed", 0)) if random_state is None else int(random_state)
     report(0.15, f"projecting {features.shape[0]} samples with UMAP (the first map in a session compiles UMAP first)")
     coords = compute_embedding(features, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)

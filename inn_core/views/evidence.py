@@ -20,7 +20,10 @@ import torch
 from torch import nn
 
 from inn_core.data.datasets import LabelledData, to_uint8_images
+from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
+from inn_core.runs.embedding_run import KIND as EMBEDDING_KIND
+from inn_core.runs.embedding_run import embedding_evidence_data
 from inn_core.runs.experiment import ExperimentConfig, load_model, prepare_data
 from inn_core.method.scoring import inn_scores, interpolation_points
 from inn_core.runs.store import RunStore
@@ -104,7 +107,8 @@ def sample_evidence(
     neighbors = neighbor_indices[sample].astype(np.int64)
     frames = None
     if inputs.ndim == 4:
-        points = interpolation_points(inputs[sample : sample + 1], inputs[torch.from_numpy(neighbors)][None], H)[0]
+        points = interpolation_points(as_model_input(inputs[sample : sample + 1]),
+                                      as_model_input(inputs[torch.from_numpy(neighbors)])[None], H)[0]
         L = neighbors.shape[0]
         frames = to_uint8_images(points.reshape(L * (H + 1), *inputs.shape[1:]))
         frames = frames.reshape(L, H + 1, *frames.shape[1:])
@@ -168,6 +172,12 @@ def load_evidence_source(store: RunStore, run_id: str) -> EvidenceSource:
     if not store.has_file(run_id, "final.npz"):
         status = store.get_run(run_id).status
         raise InputError(f"run {run_id!r} has no final results yet (status: {status}); wait until it is done")
+    neighbors = store.read_arrays(run_id, "final.npz")["neighbors"].astype(np.int64)
+    if store.get_run(run_id).kind == EMBEDDING_KIND:
+        # Paths between embeddings, scored by the run's MixUp head: the same viewer, no images.
+        config, data, head = embedding_evidence_data(store, run_id)
+        observed = store.read_arrays(run_id, "labels.npz")["observed"].astype(np.int64)
+        return EvidenceSource(run_id=run_id, model=head, data=data, observed=observed, neighbors=neighbors, H=config.H)
     config = ExperimentConfig.from_dict(store.config(run_id))
     run = prepare_data(config)
     stored = store.read_arrays(run_id, "labels.npz")["observed"]
@@ -177,6 +187,5 @@ def load_evidence_source(store: RunStore, run_id: str) -> EvidenceSource:
             f"restore the files under {config.data_root or config.dataset} or start a new run"
         )
     model = load_model(store, run_id, "mixup", run=run).cpu()
-    neighbors = store.read_arrays(run_id, "final.npz")["neighbors"].astype(np.int64)
     return EvidenceSource(run_id=run_id, model=model, data=run.data, observed=run.observed_labels.astype(np.int64),
                           neighbors=neighbors, H=config.H)
