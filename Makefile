@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 PORT   ?= 8501
 ADDRESS ?= 127.0.0.1
 
-.PHONY: run test setup setup-dev browser demo clean
+.PHONY: run test lint setup setup-dev browser demo clean
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -40,9 +40,14 @@ demo: setup
 
 # One BLAS/OpenMP thread per process: the suite runs pytest, a dashboard server and background workers
 # side by side on two cores, and oversubscribed small-tensor work is many times slower.
-test: setup-dev browser
+test: setup-dev browser lint
 	@OMP_NUM_THREADS=1 $(PY) -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo 'pytest collected no tests: failing' >&2; exit 1; fi; exit $$rc
+
+# Lint and format check (settings in pyproject.toml's [tool.ruff]).
+lint: setup-dev
+	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 
 clean:
 	rm -rf $(VENV) .pytest_cache

@@ -26,7 +26,6 @@ import time
 
 import numpy as np
 import torch
-
 from common import header, parse_args, table  # noqa: I001 - benchmarks/ is on sys.path when run as a script
 
 from inn_core.data.datasets import load_dataset
@@ -39,12 +38,12 @@ from inn_core.method.scoring import cleanlab_scores
 from inn_core.method.training import TrainConfig, Trainer
 from inn_core.runs.experiment import DATASET_DEFAULTS, score_models
 
-
 # --------------------------------------------------------------------------- data
 
 
-def synthetic_embeddings(n: int, d: int, *, classes: int = 10, rate: float = 0.4, separation: float = 4.0,
-                         seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def synthetic_embeddings(
+    n: int, d: int, *, classes: int = 10, rate: float = 0.4, separation: float = 4.0, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Gaussian class clusters in d dimensions with symmetric label noise: ``(x (n, d) float32, observed (n,),
     is_noisy (n,))``. Unit noise per coordinate; two class centres lie about ``separation`` noise standard
     deviations apart whatever d is, so classes overlap a little and the task does not get easier with d."""
@@ -89,17 +88,28 @@ def pca(x: np.ndarray, components: int) -> np.ndarray:
 # --------------------------------------------------------------------------- table 1: AUC
 
 
-def input_space_inn(images: np.ndarray, observed: np.ndarray, *, epochs: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def input_space_inn(
+    images: np.ndarray, observed: np.ndarray, *, epochs: int, seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Input-space INN with the digits schedule: ``(INN scores (n,), h features (n, 128))``."""
     schedule = DATASET_DEFAULTS["digits"]
     x = torch.from_numpy(images)
     k = int(observed.max()) + 1
     trainers = {}
     for i, role in enumerate(("ce", "mixup")):
-        model = create_model("small_cnn", num_classes=k, in_channels=1, image_size=images.shape[-1], seed=seed * 1000 + 11 * (i + 1))
-        config = TrainConfig(objective=role, epochs=epochs, batch_size=schedule["batch_size"], lr=schedule["lr"],
-                             weight_decay=schedule["weight_decay"])
-        trainers[role] = Trainer(model, x, observed, config, num_classes=k, device="cpu", random_state=seed * 1000 + 17 * (i + 1))
+        model = create_model(
+            "small_cnn", num_classes=k, in_channels=1, image_size=images.shape[-1], seed=seed * 1000 + 11 * (i + 1)
+        )
+        config = TrainConfig(
+            objective=role,
+            epochs=epochs,
+            batch_size=schedule["batch_size"],
+            lr=schedule["lr"],
+            weight_decay=schedule["weight_decay"],
+        )
+        trainers[role] = Trainer(
+            model, x, observed, config, num_classes=k, device="cpu", random_state=seed * 1000 + 17 * (i + 1)
+        )
     for _ in range(epochs):
         for trainer in trainers.values():
             trainer.train_epoch()
@@ -121,7 +131,7 @@ def auc_table(quick: bool) -> list[dict]:
     rows = []
     digits = load_dataset("digits", random_state=0, **({"max_samples": 600} if quick else {}))
     sets = {
-        "digits (8x8, n = %d)" % len(digits.images): (digits.images.numpy(), digits.true_labels.numpy()),
+        f"digits (8x8, n = {len(digits.images)})": (digits.images.numpy(), digits.true_labels.numpy()),
     }
     strokes_n = 600 if quick else 3000
     sets[f"strokes (16x16, n = {strokes_n})"] = strokes(strokes_n)
@@ -168,19 +178,39 @@ def one_size(n: int, d: int, backend: str) -> dict:
     cpu = [b[1] - a[1] for a, b in zip(clock, clock[1:])]
     # On a loaded machine wall time measures the neighbours' share of the cores; CPU seconds (all threads)
     # measure the work, so "CPU s / cores" is what a quiet machine with that many cores would take.
-    return {"n": n, "d": d, "backend": chosen, "generate s": generated, "neighbours s": wall[0], "heads s": wall[1],
-            "scoring s": wall[2], "total s": sum(wall), "neighbours CPU s": cpu[0], "heads CPU s": cpu[1],
-            "scoring CPU s": cpu[2], "total CPU s": sum(cpu), "INN AUC": clean_noisy_auc(scores["inn"], noisy),
-            "peak RSS MiB": peak, "embeddings MiB": 4 * n * d / 2**20}
+    return {
+        "n": n,
+        "d": d,
+        "backend": chosen,
+        "generate s": generated,
+        "neighbours s": wall[0],
+        "heads s": wall[1],
+        "scoring s": wall[2],
+        "total s": sum(wall),
+        "neighbours CPU s": cpu[0],
+        "heads CPU s": cpu[1],
+        "scoring CPU s": cpu[2],
+        "total CPU s": sum(cpu),
+        "INN AUC": clean_noisy_auc(scores["inn"], noisy),
+        "peak RSS MiB": peak,
+        "embeddings MiB": 4 * n * d / 2**20,
+    }
 
 
 def speed_table(args) -> list[dict]:
-    sizes = [(20_000, 512, "auto"), (200_000, 512, "faiss-ivf")] if args.quick else \
-        [(100_000, 512, "auto"), (100_000, 512, "faiss-ivf"), (1_000_000, 512, "faiss-ivf")]
+    sizes = (
+        [(20_000, 512, "auto"), (200_000, 512, "faiss-ivf")]
+        if args.quick
+        else [(100_000, 512, "auto"), (100_000, 512, "faiss-ivf"), (1_000_000, 512, "faiss-ivf")]
+    )
     rows = []
     for n, d, backend in sizes:
-        child = subprocess.run([sys.executable, __file__, "--_one", f"{n},{d},{backend}", "--threads", str(args.threads)],
-                               capture_output=True, text=True, check=False)
+        child = subprocess.run(
+            [sys.executable, __file__, "--_one", f"{n},{d},{backend}", "--threads", str(args.threads)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if child.returncode != 0:
             rows.append({"n": n, "d": d, "backend": backend, "error": child.stderr.strip().splitlines()[-1]})
         else:
@@ -192,12 +222,27 @@ def speed_table(args) -> list[dict]:
         scale = 100_000 / small["n"]
         exact = small["neighbours CPU s"] * scale**2
         rest = (small["heads CPU s"] + small["scoring CPU s"]) * scale
-        rows.append({"n": 100_000, "d": 512, "backend": "exact (extrapolated from 20k)", "neighbours CPU s": exact,
-                     "heads CPU s": small["heads CPU s"] * scale, "scoring CPU s": small["scoring CPU s"] * scale,
-                     "total CPU s": exact + rest})
+        rows.append(
+            {
+                "n": 100_000,
+                "d": 512,
+                "backend": "exact (extrapolated from 20k)",
+                "neighbours CPU s": exact,
+                "heads CPU s": small["heads CPU s"] * scale,
+                "scoring CPU s": small["scoring CPU s"] * scale,
+                "total CPU s": exact + rest,
+            }
+        )
         scale = 100_000 / ivf["n"]
-        rows.append({"n": 100_000, "d": 512, "backend": "faiss-ivf (extrapolated from 200k)",
-                     "neighbours CPU s": ivf["neighbours CPU s"] * scale, "total CPU s": ivf["total CPU s"] * scale})
+        rows.append(
+            {
+                "n": 100_000,
+                "d": 512,
+                "backend": "faiss-ivf (extrapolated from 200k)",
+                "neighbours CPU s": ivf["neighbours CPU s"] * scale,
+                "total CPU s": ivf["total CPU s"] * scale,
+            }
+        )
     return rows
 
 
@@ -216,9 +261,17 @@ def recall_table(quick: bool) -> list[dict]:
         seconds = time.perf_counter() - started
         exact = neighbors if exact is None else exact
         scores = score_heads({"mixup": heads["mixup"]}, features, observed, neighbors, H=10, device="cpu")
-        rows.append({"n": n, "d": 512, "backend": backend, "seconds": seconds,
-                     "recall@10 vs exact": neighbor_recall(neighbors, exact), "INN AUC": clean_noisy_auc(scores["inn"], noisy),
-                     "Deep k-NN AUC": clean_noisy_auc(scores["deep_knn"], noisy)})
+        rows.append(
+            {
+                "n": n,
+                "d": 512,
+                "backend": backend,
+                "seconds": seconds,
+                "recall@10 vs exact": neighbor_recall(neighbors, exact),
+                "INN AUC": clean_noisy_auc(scores["inn"], noisy),
+                "Deep k-NN AUC": clean_noisy_auc(scores["deep_knn"], noisy),
+            }
+        )
         print(table([rows[-1]]), flush=True)
     return rows
 
@@ -232,8 +285,10 @@ def main() -> None:
             torch.set_num_threads(threads)
         print(json.dumps(one_size(int(n), int(d), backend)))
         return
-    args = parse_args(__doc__.splitlines()[0], lambda p: p.add_argument(
-        "--only", choices=["auc", "speed", "recall"], help="run one table only"))
+    args = parse_args(
+        __doc__.splitlines()[0],
+        lambda p: p.add_argument("--only", choices=["auc", "speed", "recall"], help="run one table only"),
+    )
     try:
         import faiss
 

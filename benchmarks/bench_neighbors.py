@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from common import header, mib, parse_args, race, table
 
 from inn_core.data.datasets import load_dataset
@@ -26,13 +25,19 @@ from inn_core.method.training import extract_features
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--sizes", type=int, nargs="+", default=None, help="sample counts n (default 10000 20000 50000)")
+    parser.add_argument(
+        "--sizes", type=int, nargs="+", default=None, help="sample counts n (default 10000 20000 50000)"
+    )
     parser.add_argument("--dim", type=int, default=512, help="feature dimension d of the synthetic features")
     parser.add_argument("-k", type=int, default=10, help="neighbours per sample")
-    parser.add_argument("--sklearn-max", type=int, default=50_000,
-                        help="skip scikit-learn above this n (it is the slowest contender)")
-    parser.add_argument("--faiss-backend", action="store_true",
-                        help="also time the engine with backend='faiss' (faiss proposes, the engine proves)")
+    parser.add_argument(
+        "--sklearn-max", type=int, default=50_000, help="skip scikit-learn above this n (it is the slowest contender)"
+    )
+    parser.add_argument(
+        "--faiss-backend",
+        action="store_true",
+        help="also time the engine with backend='faiss' (faiss proposes, the engine proves)",
+    )
 
 
 def _faiss_search(features: np.ndarray, k: int) -> np.ndarray:
@@ -63,13 +68,17 @@ def _same_sets(found: np.ndarray, exact: np.ndarray) -> str:
 def compare(name: str, features: np.ndarray, args: argparse.Namespace) -> list[dict]:
     n, d = features.shape
     contenders = {
-        "inn_core (torch tiles)": (lambda: nearest_neighbors(features, args.k, device=args.device, backend="torch")[0],
-                                   args.device),
+        "inn_core (torch tiles)": (
+            lambda: nearest_neighbors(features, args.k, device=args.device, backend="torch")[0],
+            args.device,
+        ),
         "faiss IndexFlatL2": (lambda: _faiss_search(features, args.k), "cpu"),
     }
     if args.faiss_backend:
         contenders["inn_core (faiss candidates)"] = (
-            lambda: nearest_neighbors(features, args.k, device="cpu", backend="faiss")[0], "cpu")
+            lambda: nearest_neighbors(features, args.k, device="cpu", backend="faiss")[0],
+            "cpu",
+        )
     if n <= args.sklearn_max:
         contenders["sklearn brute"] = (lambda: _sklearn_search(features, args.k), "cpu")
     results = race(contenders, repeats=args.repeats)
@@ -77,11 +86,19 @@ def compare(name: str, features: np.ndarray, args: argparse.Namespace) -> list[d
     faiss_seconds = results["faiss IndexFlatL2"].seconds
     rows = []
     for method, m in results.items():
-        rows.append({
-            "data": name, "n": n, "d": d, "method": method, "device": contenders[method][1], "seconds": m.seconds,
-            "ratio to faiss": m.seconds / faiss_seconds, "peak MiB": mib(m.peak_bytes),
-            "same neighbour sets": _same_sets(m.result, exact),
-        })
+        rows.append(
+            {
+                "data": name,
+                "n": n,
+                "d": d,
+                "method": method,
+                "device": contenders[method][1],
+                "seconds": m.seconds,
+                "ratio to faiss": m.seconds / faiss_seconds,
+                "peak MiB": mib(m.peak_bytes),
+                "same neighbour sets": _same_sets(m.result, exact),
+            }
+        )
     return rows
 
 
@@ -91,9 +108,11 @@ def main() -> None:
 
     faiss.omp_set_num_threads(args.threads)
     header("bench_neighbors: exact all-pairs kNN", args)
-    print(f"k = {args.k}; synthetic features are standard normal float32 (seed 0); contenders run "
-          f"interleaved, fastest of {args.repeats} (after one untimed run each for peak memory); faiss "
-          f"and scikit-learn always on the CPU with {args.threads} threads.\n")
+    print(
+        f"k = {args.k}; synthetic features are standard normal float32 (seed 0); contenders run "
+        f"interleaved, fastest of {args.repeats} (after one untimed run each for peak memory); faiss "
+        f"and scikit-learn always on the CPU with {args.threads} threads.\n"
+    )
     sizes = args.sizes or ([2_000, 5_000] if args.quick else [10_000, 20_000, 50_000])
     rng = np.random.default_rng(0)
     rows: list[dict] = []
@@ -111,13 +130,28 @@ def main() -> None:
 
     engine = [r for r in rows if r["method"] == "inn_core (torch tiles)" and r["data"] == "gaussian"]
     print("## Summary\n")
-    print(table([{"n": r["n"], "d": r["d"], "inn_core / faiss": r["ratio to faiss"], "inn_core seconds": r["seconds"],
-                  "faiss: same neighbour sets": _summary_agreement(rows, r["n"])} for r in engine]))
+    print(
+        table(
+            [
+                {
+                    "n": r["n"],
+                    "d": r["d"],
+                    "inn_core / faiss": r["ratio to faiss"],
+                    "inn_core seconds": r["seconds"],
+                    "faiss: same neighbour sets": _summary_agreement(rows, r["n"]),
+                }
+                for r in engine
+            ]
+        )
+    )
 
 
 def _summary_agreement(rows: list[dict], n: int) -> float:
-    return next(r["same neighbour sets"] for r in rows
-                if r["n"] == n and r["method"] == "faiss IndexFlatL2" and r["data"] == "gaussian")
+    return next(
+        r["same neighbour sets"]
+        for r in rows
+        if r["n"] == n and r["method"] == "faiss IndexFlatL2" and r["data"] == "gaussian"
+    )
 
 
 if __name__ == "__main__":

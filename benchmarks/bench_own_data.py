@@ -42,8 +42,24 @@ def run_cli(table: Path, home: Path, cache: Path, extra: list[str], threads: int
     env = {**os.environ, "INN_LAB_CACHE": str(cache), "PYTHONPATH": str(ROOT)}
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    cmd = [sys.executable, "-m", "inn_core", "--home", str(home), "run", "--dataset", "csv", "--data-root", str(table),
-           "--noise", "none", "--device", "cpu", "--quiet", *extra]
+    cmd = [
+        sys.executable,
+        "-m",
+        "inn_core",
+        "--home",
+        str(home),
+        "run",
+        "--dataset",
+        "csv",
+        "--data-root",
+        str(table),
+        "--noise",
+        "none",
+        "--device",
+        "cpu",
+        "--quiet",
+        *extra,
+    ]
     start = time.perf_counter()
     done = subprocess.run(cmd, env=env, capture_output=True, text=True, check=False)
     wall = time.perf_counter() - start
@@ -69,7 +85,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="1,000 images, the defaults only (a smoke test)")
     parser.add_argument("--threads", type=int, default=None, help="OMP_NUM_THREADS of the runs (default: all cores)")
-    parser.add_argument("--workdir", type=Path, default=None, help="where data, caches and stores go (default: a temp dir)")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="where data, caches and stores go (default: a temp dir)"
+    )
     args = parser.parse_args()
     n = 1000 if args.quick else 5000
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-own-data-"))
@@ -79,8 +97,10 @@ def main() -> None:
         build_own_csv(folder, n=n, rate=0.3, seed=0)
     routes = [("CLI defaults, cold cache", "defaults", [], "cold")]
     if not args.quick:
-        routes += [("CLI defaults, warm cache", "defaults-warm", [], "cold"),
-                   ("full schedule (--epochs 40)", "full", ["--epochs", "40", "--eval-epochs", "40"], "full")]
+        routes += [
+            ("CLI defaults, warm cache", "defaults-warm", [], "cold"),
+            ("full schedule (--epochs 40)", "full", ["--epochs", "40", "--eval-epochs", "40"], "full"),
+        ]
     rows = []
     for title, home_name, extra, cache_name in routes:
         home = work / home_name
@@ -90,8 +110,10 @@ def main() -> None:
         rows.append((title, epochs, steps, wall, estimate.group(1).strip() if estimate else "-", auc))
     full_auc = rows[-1][5] if not args.quick else None
     cpu = os.cpu_count()
-    print(f"\n## Own data: {n:,} 28x28 PNGs in a CSV, 10 classes, 30 % wrong labels "
-          f"({cpu} cores visible, threads={args.threads or 'all'})\n")
+    print(
+        f"\n## Own data: {n:,} 28x28 PNGs in a CSV, 10 classes, 30 % wrong labels "
+        f"({cpu} cores visible, threads={args.threads or 'all'})\n"
+    )
     print("| route | epochs | SGD steps / model | wall s | estimate | INN AUC | AUC - full |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for title, epochs, steps, wall, estimate, auc in rows:
@@ -99,9 +121,15 @@ def main() -> None:
         print(f"| {title} | {epochs} | {steps:,} | {wall:.1f} | {estimate} | {auc:.4f} | {delta} |")
     defaults = rows[0]
     verdict = "meets" if defaults[3] <= TARGET_SECONDS else "misses"
-    print(f"\ntarget: defaults <= {TARGET_SECONDS:.0f} s end to end ({verdict} it here: {defaults[3]:.1f} s)"
-          + ("" if full_auc is None else f"; AUC within 0.01 of the full schedule "
-             f"({'yes' if abs(defaults[5] - full_auc) <= 0.01 else 'no'}: {defaults[5] - full_auc:+.4f})"))
+    print(
+        f"\ntarget: defaults <= {TARGET_SECONDS:.0f} s end to end ({verdict} it here: {defaults[3]:.1f} s)"
+        + (
+            ""
+            if full_auc is None
+            else f"; AUC within 0.01 of the full schedule "
+            f"({'yes' if abs(defaults[5] - full_auc) <= 0.01 else 'no'}: {defaults[5] - full_auc:+.4f})"
+        )
+    )
     if args.quick:
         print("(--quick: 1,000 images and no full-schedule run; the target is for the full form on a quiet machine)")
 

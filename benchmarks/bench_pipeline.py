@@ -26,14 +26,13 @@ from contextlib import ExitStack
 from unittest import mock
 
 import torch
-
 from common import PeakMemory, header, mib, parse_args, synchronize, table
 
 import inn_core.runs.experiment as experiment
-from inn_core.runs.experiment import ExperimentConfig, run_experiment
 from inn_core.method.models import create_model
-from inn_core.runs.store import RunStore
 from inn_core.method.training import TrainConfig, Trainer
+from inn_core.runs.experiment import ExperimentConfig, run_experiment
+from inn_core.runs.store import RunStore
 
 # What the runner calls, by the phase it belongs to.
 PHASES = {
@@ -54,8 +53,12 @@ STORE_METHODS = ("write_arrays", "write_json", "write_torch", "update_run", "cre
 
 
 def _options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--cifar-n", type=int, default=None,
-                        help="samples of the CIFAR-shaped epoch (default 256 on the CPU, 50000 on CUDA)")
+    parser.add_argument(
+        "--cifar-n",
+        type=int,
+        default=None,
+        help="samples of the CIFAR-shaped epoch (default 256 on the CPU, 50000 on CUDA)",
+    )
     parser.add_argument("--skip-cifar", action="store_true", help="only the digits experiment")
 
 
@@ -92,20 +95,28 @@ def digits_experiment(args: argparse.Namespace) -> list[dict]:
             patches.enter_context(mock.patch.object(experiment, name, clock.wrap(phase, getattr(experiment, name))))
         patches.enter_context(mock.patch.object(Trainer, "train_epoch", clock.wrap(None, Trainer.train_epoch)))
         for name in STORE_METHODS:
-            patches.enter_context(mock.patch.object(RunStore, name, clock.wrap("store (disk)", getattr(RunStore, name))))
+            patches.enter_context(
+                mock.patch.object(RunStore, name, clock.wrap("store (disk)", getattr(RunStore, name)))
+            )
         store = RunStore(home)
         with PeakMemory(args.device) as memory:
             start = time.perf_counter()
             run_experiment(config, store=store)
             synchronize(args.device)
             wall = time.perf_counter() - start
-    rows = [{"phase": phase, "calls": clock.calls[phase], "seconds": seconds, "share": seconds / wall}
-            for phase, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1])]
+    rows = [
+        {"phase": phase, "calls": clock.calls[phase], "seconds": seconds, "share": seconds / wall}
+        for phase, seconds in sorted(clock.seconds.items(), key=lambda item: -item[1])
+    ]
     rest = wall - sum(clock.seconds.values())
-    rows.append({"phase": "rest (data, noise, checkpoints in memory)", "calls": "", "seconds": rest, "share": rest / wall})
+    rows.append(
+        {"phase": "rest (data, noise, checkpoints in memory)", "calls": "", "seconds": rest, "share": rest / wall}
+    )
     rows.append({"phase": "total", "calls": "", "seconds": wall, "share": 1.0})
-    print(f"## Default digits experiment: {config.epochs} epochs x 3 models, evaluations at {list(config.eval_epochs)}, "
-          f"L = {config.L}, H = {config.H}\n")
+    print(
+        f"## Default digits experiment: {config.epochs} epochs x 3 models, evaluations at {list(config.eval_epochs)}, "
+        f"L = {config.L}, H = {config.H}\n"
+    )
     print(f"peak memory during the run: {mib(memory.peak):,.0f} MiB above the start\n")
     return rows
 
@@ -119,17 +130,32 @@ def cifar_epoch(args: argparse.Namespace) -> list[dict]:
     rows = []
     for objective in ("ce", "ce_ne", "mixup"):
         model = create_model("preact_resnet18", num_classes=10, in_channels=3, image_size=32, seed=0)
-        trainer = Trainer(model, inputs, labels, TrainConfig(objective=objective, epochs=1), num_classes=10,
-                          device=args.device, random_state=0)
+        trainer = Trainer(
+            model,
+            inputs,
+            labels,
+            TrainConfig(objective=objective, epochs=1),
+            num_classes=10,
+            device=args.device,
+            random_state=0,
+        )
         with PeakMemory(args.device) as memory:
             synchronize(args.device)
             start = time.perf_counter()
             trainer.train_epoch()
             synchronize(args.device)
             seconds = time.perf_counter() - start
-        rows.append({"objective": objective, "samples": n, "batch": trainer.config.batch_size, "seconds": seconds,
-                     "samples/s": n / seconds, "50k-sample epoch, seconds": 50_000 / (n / seconds),
-                     "peak MiB": mib(memory.peak)})
+        rows.append(
+            {
+                "objective": objective,
+                "samples": n,
+                "batch": trainer.config.batch_size,
+                "seconds": seconds,
+                "samples/s": n / seconds,
+                "50k-sample epoch, seconds": 50_000 / (n / seconds),
+                "peak MiB": mib(memory.peak),
+            }
+        )
     print("## One training epoch, preact_resnet18 on CIFAR-shaped synthetic data (3x32x32)\n")
     if not cuda:
         print(f"On the CPU a {n}-sample subset; the 50k column extrapolates its rate linearly.\n")

@@ -26,10 +26,18 @@ def main() -> None:
     args = parser.parse_args()
     data = load_dataset("digits", random_state=0)
     model = create_model("small_cnn", num_classes=10, in_channels=1, image_size=8, seed=0)
-    trainer = Trainer(model, data.images, data.true_labels,
-                      TrainConfig(objective="ce", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=5e-4),
-                      num_classes=10, device="cpu", random_state=0)
-    print(f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads")
+    trainer = Trainer(
+        model,
+        data.images,
+        data.true_labels,
+        TrainConfig(objective="ce", epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=5e-4),
+        num_classes=10,
+        device="cpu",
+        random_state=0,
+    )
+    print(
+        f"# {platform.processor() or platform.machine()}, torch {torch.__version__}, {torch.get_num_threads()} threads"
+    )
     print(f"train {data.n}, test {len(data.test_labels)}; batch {args.batch_size}, lr {args.lr}")
     print("| epoch | test accuracy | seconds |\n|---|---|---|")
     started, reached = time.perf_counter(), None

@@ -30,7 +30,6 @@ if str(ROOT) not in sys.path:
 
 from inn_core.devices import resolve_device  # noqa: E402
 
-
 # glibc's mallopt parameters.
 _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 
@@ -75,10 +74,15 @@ def parse_args(description: str, extra: Callable[[argparse.ArgumentParser], None
     parser = argparse.ArgumentParser(description=description)
     parser.add_argument("--quick", action="store_true", help="small sizes: a smoke test in seconds")
     parser.add_argument("--device", default="cpu", help="'cpu' (default), 'cuda' or 'auto'")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and faiss (default: all cores)")
-    parser.add_argument("--repeats", type=int, default=1,
-                        help="run every measurement this many times, interleaved, and keep the fastest")
+    parser.add_argument(
+        "--threads", type=int, default=None, help="CPU threads for torch and faiss (default: all cores)"
+    )
+    parser.add_argument(
+        "--repeats",
+        type=int,
+        default=1,
+        help="run every measurement this many times, interleaved, and keep the fastest",
+    )
     if extra is not None:
         extra(parser)
     args = parser.parse_args()
@@ -103,8 +107,10 @@ def machine(device: str) -> str:
     except (ValueError, OSError, AttributeError):
         memory_text = ""
     threads = torch.get_num_threads()
-    line = (f"{cpu}, {os.cpu_count()} cores{memory_text}, torch {torch.__version__} "
-            f"with {threads} thread{'s' if threads != 1 else ''}")
+    line = (
+        f"{cpu}, {os.cpu_count()} cores{memory_text}, torch {torch.__version__} "
+        f"with {threads} thread{'s' if threads != 1 else ''}"
+    )
     if device.startswith("cuda"):
         line += f", GPU {torch.cuda.get_device_name(torch.device(device))}"
     return line

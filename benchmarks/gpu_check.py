@@ -20,7 +20,6 @@ import time
 
 import numpy as np
 import torch
-
 from common import forward_flops, machine, matmul_rate, synchronize, table
 
 from inn_core.data.noise import NoiseSpec, inject_noise
@@ -72,8 +71,16 @@ def _timed(device: torch.device, fn):
     return out, time.perf_counter() - start
 
 
-def _train(objective: str, images: torch.Tensor, labels: np.ndarray, *, epochs: int, device: torch.device,
-           compile_model: bool, seed: int) -> tuple[torch.nn.Module, list[float]]:
+def _train(
+    objective: str,
+    images: torch.Tensor,
+    labels: np.ndarray,
+    *,
+    epochs: int,
+    device: torch.device,
+    compile_model: bool,
+    seed: int,
+) -> tuple[torch.nn.Module, list[float]]:
     model = create_model("preact_resnet18", num_classes=10, in_channels=3, image_size=32, seed=seed)
     config = TrainConfig(objective=objective, epochs=epochs, augment="crop_flip")
     trainer = Trainer(model, images, labels, config, num_classes=10, device=device, random_state=seed)
@@ -86,12 +93,16 @@ def _train(objective: str, images: torch.Tensor, labels: np.ndarray, *, epochs: 
 def run(args: argparse.Namespace) -> list[dict]:
     device = torch.device(args.device)
     n, L, H, epochs = args.n, args.L, args.H, args.epochs
-    print(f"# gpu_check: INN at CIFAR-10 size\n\n- machine: {machine(args.device)}\n- device: {device}\n"
-          f"- n = {n:,}, L = {L}, H = {H}, {epochs} epochs each for h (CE) and f (MixUp), "
-          f"torch.compile {'on' if args.compile else 'off'}\n", flush=True)
+    print(
+        f"# gpu_check: INN at CIFAR-10 size\n\n- machine: {machine(args.device)}\n- device: {device}\n"
+        f"- n = {n:,}, L = {L}, H = {H}, {epochs} epochs each for h (CE) and f (MixUp), "
+        f"torch.compile {'on' if args.compile else 'off'}\n",
+        flush=True,
+    )
     torch.manual_seed(0)
     (images, observed, true, is_noisy), make_s = _timed(
-        device, lambda: synthetic_cifar(n, classes=10, rate=0.4, device=device))
+        device, lambda: synthetic_cifar(n, classes=10, rate=0.4, device=device)
+    )
     mm16 = matmul_rate(device)  # bfloat16 on CUDA (autocast), float32 on the CPU
     mm32 = matmul_rate(device, dtype=torch.float32)
     probe = create_model("preact_resnet18", num_classes=10, in_channels=3, image_size=32, seed=0)
@@ -117,46 +128,89 @@ def run(args: argparse.Namespace) -> list[dict]:
     paper_score = PAPER["INN scores"] * passes / 5_050_000
     rows = [
         {"phase": "make data (on the device)", "seconds": make_s, "images/s": n / make_s, "floor s": float("nan")},
-        {"phase": "training epoch (steady, mean)", "seconds": epoch_s, "images/s": n / epoch_s,
-         "floor s": 3 * per_image * n / mm16, "paper s": paper_epoch},
-        {"phase": "training epoch (first, h / f)", "seconds": h_epochs[0], "images/s": n / h_epochs[0],
-         "floor s": 3 * per_image * n / mm16, "paper s": paper_epoch, "note": f"f: {f_epochs[0]:.2f} s"},
-        {"phase": "features (n forward passes)", "seconds": features_s, "images/s": n / features_s,
-         "floor s": per_image * n / mm16},
-        {"phase": f"exact neighbours {n:,} x {dim}", "seconds": search_s, "images/s": n / search_s,
-         "floor s": 2 * n * n * dim / 2 / mm32, "paper s": paper_search},
-        {"phase": f"INN scores ({passes:,} passes)", "seconds": score_s, "images/s": passes / score_s,
-         "floor s": per_image * passes / mm16, "paper s": paper_score},
+        {
+            "phase": "training epoch (steady, mean)",
+            "seconds": epoch_s,
+            "images/s": n / epoch_s,
+            "floor s": 3 * per_image * n / mm16,
+            "paper s": paper_epoch,
+        },
+        {
+            "phase": "training epoch (first, h / f)",
+            "seconds": h_epochs[0],
+            "images/s": n / h_epochs[0],
+            "floor s": 3 * per_image * n / mm16,
+            "paper s": paper_epoch,
+            "note": f"f: {f_epochs[0]:.2f} s",
+        },
+        {
+            "phase": "features (n forward passes)",
+            "seconds": features_s,
+            "images/s": n / features_s,
+            "floor s": per_image * n / mm16,
+        },
+        {
+            "phase": f"exact neighbours {n:,} x {dim}",
+            "seconds": search_s,
+            "images/s": n / search_s,
+            "floor s": 2 * n * n * dim / 2 / mm32,
+            "paper s": paper_search,
+        },
+        {
+            "phase": f"INN scores ({passes:,} passes)",
+            "seconds": score_s,
+            "images/s": passes / score_s,
+            "floor s": per_image * passes / mm16,
+            "paper s": paper_score,
+        },
     ]
     for row in rows:
         row["x floor"] = row["seconds"] / row["floor s"] if row["floor s"] == row["floor s"] else float("nan")
         row["x paper"] = row["seconds"] / row["paper s"] if "paper s" in row else float("nan")
-    print("floor s: the phase's FLOPs at the measured matmul rate (training: 3 forward passes per image; "
-          "search: n^2 d, the symmetric tiles); paper s: Table E.1 (one TITAN Xp, n = 50,000) scaled to this n.\n")
+    print(
+        "floor s: the phase's FLOPs at the measured matmul rate (training: 3 forward passes per image; "
+        "search: n^2 d, the symmetric tiles); paper s: Table E.1 (one TITAN Xp, n = 50,000) scaled to this n.\n"
+    )
     print(table(rows, ["phase", "seconds", "images/s", "floor s", "x floor", "paper s", "x paper", "note"]), "\n")
     both = search_s + score_s
     paper_both = paper_search + paper_score
     targets = [
-        {"target (one H100/H200)": "neighbours + INN scores <= 60 s", "measured s": both,
-         "paper s": paper_both, "met": "yes" if both <= TARGET_SEARCH_AND_SCORE_S else "no"},
-        {"target (one H100/H200)": "preact_resnet18 training epoch <= 5 s", "measured s": epoch_s,
-         "paper s": paper_epoch, "met": "yes" if epoch_s <= TARGET_EPOCH_S else "no"},
+        {
+            "target (one H100/H200)": "neighbours + INN scores <= 60 s",
+            "measured s": both,
+            "paper s": paper_both,
+            "met": "yes" if both <= TARGET_SEARCH_AND_SCORE_S else "no",
+        },
+        {
+            "target (one H100/H200)": "preact_resnet18 training epoch <= 5 s",
+            "measured s": epoch_s,
+            "paper s": paper_epoch,
+            "met": "yes" if epoch_s <= TARGET_EPOCH_S else "no",
+        },
     ]
     if n != 50_000:
         for row in targets:
             row["met"] = f"n/a (n = {n:,}, not 50,000)"
     print(table(targets), "\n")
-    print(f"sanity: clean/noisy AUC of INN {clean_noisy_auc(scores, is_noisy):.3f}, of small-loss (h) "
-          f"{clean_noisy_auc(small_loss, is_noisy):.3f}; actual noise rate {is_noisy.mean():.3f}; "
-          f"matmul rates: {mm16 / 1e9:,.0f} GFLOP/s (autocast dtype), {mm32 / 1e9:,.0f} GFLOP/s (float32); "
-          f"{per_image / 1e9:.2f} GFLOP per forward pass", flush=True)
+    print(
+        f"sanity: clean/noisy AUC of INN {clean_noisy_auc(scores, is_noisy):.3f}, of small-loss (h) "
+        f"{clean_noisy_auc(small_loss, is_noisy):.3f}; actual noise rate {is_noisy.mean():.3f}; "
+        f"matmul rates: {mm16 / 1e9:,.0f} GFLOP/s (autocast dtype), {mm32 / 1e9:,.0f} GFLOP/s (float32); "
+        f"{per_image / 1e9:.2f} GFLOP per forward pass",
+        flush=True,
+    )
     return rows
 
 
 def parse(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--cpu-smoke", "--quick", dest="cpu_smoke", action="store_true",
-                        help="toy size on the CPU (n = 64, 1 epoch, L = H = 2): catches breakage without a GPU")
+    parser.add_argument(
+        "--cpu-smoke",
+        "--quick",
+        dest="cpu_smoke",
+        action="store_true",
+        help="toy size on the CPU (n = 64, 1 epoch, L = H = 2): catches breakage without a GPU",
+    )
     parser.add_argument("--device", default=None, help="default: cuda (cpu with --cpu-smoke)")
     parser.add_argument("--n", type=int, default=None, help="samples (default 50,000; 64 with --cpu-smoke)")
     parser.add_argument("--epochs", type=int, default=None, help="epochs of each model (default 3; 1 with --cpu-smoke)")

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from inn_core.runs.robust import RobustConfig, robust_summary, train_robust
-from inn_core.runs.experiment import ExperimentConfig
 from inn_core.data.noise import NoiseSpec
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.runs.robust import RobustConfig, robust_summary, train_robust
 from inn_core.runs.store import RunStore
 
 SETTINGS: dict[str, NoiseSpec] = {
@@ -41,14 +41,25 @@ SETTINGS: dict[str, NoiseSpec] = {
     "imbalanced (4, 5)": NoiseSpec.imbalanced((4, 5)),
     "imbalanced (7, 9)": NoiseSpec.imbalanced((7, 9)),
 }
-METHOD_NAMES = {"ce": "CE", "dividemix": "DivideMix", "dividemix70": "DivideMix (70 epochs)",
-                "inn_dividemix": "INN+DivideMix"}
+METHOD_NAMES = {
+    "ce": "CE",
+    "dividemix": "DivideMix",
+    "dividemix70": "DivideMix (70 epochs)",
+    "inn_dividemix": "INN+DivideMix",
+}
 # Benchmark methods that are a robust method with other settings.
 METHOD_VARIANTS = {"dividemix70": ("dividemix", {"epochs": 70})}
 
 
-def run_all(settings: list[str], methods: list[str], seeds: list[int], *, store: RunStore, out: Path,
-            overrides: dict | None = None) -> list[dict]:
+def run_all(
+    settings: list[str],
+    methods: list[str],
+    seeds: list[int],
+    *,
+    store: RunStore,
+    out: Path,
+    overrides: dict | None = None,
+) -> list[dict]:
     """Train every combination not yet in ``out`` (``overrides``: RobustConfig fields); returns all result rows."""
     rows = json.loads(out.read_text()) if out.exists() else []
     done = {(r["setting"], r["method"], r["seed"]) for r in rows}
@@ -59,17 +70,32 @@ def run_all(settings: list[str], methods: list[str], seeds: list[int], *, store:
                     continue
                 base, extra = METHOD_VARIANTS.get(method, (method, {}))
                 settings_ = {**(overrides or {}), **extra} if base == "inn_dividemix" else extra
-                config = RobustConfig(experiment=ExperimentConfig(noise=SETTINGS[setting], seed=seed, device="cpu"),
-                                      method=base, name=f"{setting} {method} seed {seed}", **settings_)
+                config = RobustConfig(
+                    experiment=ExperimentConfig(noise=SETTINGS[setting], seed=seed, device="cpu"),
+                    method=base,
+                    name=f"{setting} {method} seed {seed}",
+                    **settings_,
+                )
                 started = time.monotonic()
                 run_id = train_robust(config, store=store)
                 summary = robust_summary(store, run_id)
-                rows.append({"setting": setting, "method": method, "seed": seed, "run_id": run_id,
-                             "best": summary["best_test_accuracy"], "last": summary["last_test_accuracy"],
-                             "seconds": time.monotonic() - started})
+                rows.append(
+                    {
+                        "setting": setting,
+                        "method": method,
+                        "seed": seed,
+                        "run_id": run_id,
+                        "best": summary["best_test_accuracy"],
+                        "last": summary["last_test_accuracy"],
+                        "seconds": time.monotonic() - started,
+                    }
+                )
                 out.write_text(json.dumps(rows, indent=2))
-                print(f"{setting:18s} {METHOD_NAMES[method]:14s} seed {seed}: best {100 * rows[-1]['best']:.1f} "
-                      f"last {100 * rows[-1]['last']:.1f} ({rows[-1]['seconds']:.0f} s)", flush=True)
+                print(
+                    f"{setting:18s} {METHOD_NAMES[method]:14s} seed {seed}: best {100 * rows[-1]['best']:.1f} "
+                    f"last {100 * rows[-1]['last']:.1f} ({rows[-1]['seconds']:.0f} s)",
+                    flush=True,
+                )
     return rows
 
 
@@ -90,8 +116,10 @@ def table(rows: list[dict], settings: list[str], methods: list[str]) -> str:
             last = [r["last"] for r in picked]
             gap = [b - a for b, a in zip(best, last, strict=True)]
             seconds = np.mean([r["seconds"] for r in picked])
-            lines.append(f"| {setting} | {METHOD_NAMES[method]} | {cell(best)} | {cell(last)} | {cell(gap)} | "
-                         f"{len(picked)} | {seconds:.0f} s |")
+            lines.append(
+                f"| {setting} | {METHOD_NAMES[method]} | {cell(best)} | {cell(last)} | {cell(gap)} | "
+                f"{len(picked)} | {seconds:.0f} s |"
+            )
     return "\n".join(lines)
 
 
@@ -102,15 +130,31 @@ def main() -> None:
     parser.add_argument("--methods", nargs="+", default=list(METHOD_NAMES), choices=list(METHOD_NAMES))
     parser.add_argument("--out", type=Path, default=Path("benchmarks/robust_digits.json"))
     parser.add_argument("--home", type=Path, default=None, help="run store folder (default: a temporary one)")
-    parser.add_argument("--inn-epochs", type=int, default=None,
-                        help="epochs of INN+DivideMix's step-1 INN models (default: the digits default)")
-    parser.add_argument("--mixture-split", choices=["global", "per_class"], default=None,
-                        help="INN+DivideMix's Beta-mixture split (default: the digits default)")
-    parser.add_argument("--mixture-init", choices=["quantile", "arazo"], default=None,
-                        help="how the Beta mixture's EM starts (default: quantile)")
+    parser.add_argument(
+        "--inn-epochs",
+        type=int,
+        default=None,
+        help="epochs of INN+DivideMix's step-1 INN models (default: the digits default)",
+    )
+    parser.add_argument(
+        "--mixture-split",
+        choices=["global", "per_class"],
+        default=None,
+        help="INN+DivideMix's Beta-mixture split (default: the digits default)",
+    )
+    parser.add_argument(
+        "--mixture-init",
+        choices=["quantile", "arazo"],
+        default=None,
+        help="how the Beta mixture's EM starts (default: quantile)",
+    )
     parser.add_argument("--quick", action="store_true", help="one seed, symmetric 80 %% only: checks the script")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="torch CPU threads; 1 suits a machine whose cores are shared with other work")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch CPU threads; 1 suits a machine whose cores are shared with other work",
+    )
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     home = args.home or Path(tempfile.mkdtemp(prefix="robust-digits-"))

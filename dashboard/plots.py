@@ -33,7 +33,11 @@ __all__ = [
 #: Display names of the scoring methods, in the order charts list them (from the engine's method registry).
 METHOD_LABELS = _labels.METHOD_LABELS
 METHOD_COLORS = {
-    "inn": "#1f77b4", "ce": "#d62728", "ce_ne": "#ff7f0e", "deep_knn": "#2ca02c", "mixup_fy": "#9467bd",
+    "inn": "#1f77b4",
+    "ce": "#d62728",
+    "ce_ne": "#ff7f0e",
+    "deep_knn": "#2ca02c",
+    "mixup_fy": "#9467bd",
     "cleanlab": "#8c564b",
 }
 #: Histogram colours by number of groups: the paper's Figure 6 uses blue, orange, green, red.
@@ -68,38 +72,78 @@ def toy_surface_figure(toy: ToyResult) -> go.Figure:
     has the colour of curve ``l`` in :func:`toy_curves_figure` and is joined to it by a dashed line.
     """
     fig = go.Figure()
-    fig.add_trace(go.Heatmap(
-        x=toy.grid_x, y=toy.grid_y, z=toy.surface, zmin=0.0, zmax=1.0, colorscale="RdBu",
-        colorbar={"title": {"text": f"f_y, y = {toy.label}"}}, name="f_y", hovertemplate="f_y = %{z:.2f}<extra></extra>",
-    ))
+    fig.add_trace(
+        go.Heatmap(
+            x=toy.grid_x,
+            y=toy.grid_y,
+            z=toy.surface,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale="RdBu",
+            colorbar={"title": {"text": f"f_y, y = {toy.label}"}},
+            name="f_y",
+            hovertemplate="f_y = %{z:.2f}<extra></extra>",
+        )
+    )
     for k in np.unique(toy.observed_labels):
         members = toy.observed_labels == k
-        fig.add_trace(go.Scatter(
-            x=toy.points[members, 0], y=toy.points[members, 1], mode="markers", name=f"labelled {int(k)}",
-            marker={"symbol": _SYMBOLS[int(k) % len(_SYMBOLS)], "size": 6, "color": _LABEL_COLORS[int(k) % len(_LABEL_COLORS)],
-                    "line": {"width": 0.5, "color": "black"}},
-            opacity=0.8, hoverinfo="skip",
-        ))
+        fig.add_trace(
+            go.Scatter(
+                x=toy.points[members, 0],
+                y=toy.points[members, 1],
+                mode="markers",
+                name=f"labelled {int(k)}",
+                marker={
+                    "symbol": _SYMBOLS[int(k) % len(_SYMBOLS)],
+                    "size": 6,
+                    "color": _LABEL_COLORS[int(k) % len(_LABEL_COLORS)],
+                    "line": {"width": 0.5, "color": "black"},
+                },
+                opacity=0.8,
+                hoverinfo="skip",
+            )
+        )
     for point in toy.highlighted:
         kind = "noisy" if point.is_noisy else "clean"
         x0, y0 = toy.points[point.index]
         for rank, j in enumerate(point.neighbors):
             x1, y1 = toy.points[j]
-            fig.add_trace(go.Scatter(
-                x=[x0, x1], y=[y0, y1], mode="lines+markers", line={"dash": "dash", "width": 2, "color": "black"},
-                marker={"size": [0, 10], "color": _PATH_COLORS[rank % len(_PATH_COLORS)], "line": {"width": 1, "color": "black"}},
-                showlegend=False, name=f"{kind} path {rank + 1}",
-                hovertemplate=f"{kind} point's neighbour {rank + 1}<extra></extra>",
-            ))
-        fig.add_trace(go.Scatter(
-            x=[x0], y=[y0], mode="markers", name=f"{kind} point (labelled {point.observed_label}, truly {point.true_label})",
-            marker={"symbol": "square" if point.is_noisy else "circle", "size": 16, "color": "#ffd92f",
-                    "line": {"width": 2, "color": "black"}},
-        ))
+            fig.add_trace(
+                go.Scatter(
+                    x=[x0, x1],
+                    y=[y0, y1],
+                    mode="lines+markers",
+                    line={"dash": "dash", "width": 2, "color": "black"},
+                    marker={
+                        "size": [0, 10],
+                        "color": _PATH_COLORS[rank % len(_PATH_COLORS)],
+                        "line": {"width": 1, "color": "black"},
+                    },
+                    showlegend=False,
+                    name=f"{kind} path {rank + 1}",
+                    hovertemplate=f"{kind} point's neighbour {rank + 1}<extra></extra>",
+                )
+            )
+        fig.add_trace(
+            go.Scatter(
+                x=[x0],
+                y=[y0],
+                mode="markers",
+                name=f"{kind} point (labelled {point.observed_label}, truly {point.true_label})",
+                marker={
+                    "symbol": "square" if point.is_noisy else "circle",
+                    "size": 16,
+                    "color": "#ffd92f",
+                    "line": {"width": 2, "color": "black"},
+                },
+            )
+        )
     fig.update_layout(
         xaxis={"title": "x1", "range": [toy.grid_x[0], toy.grid_x[-1]]},
         yaxis={"title": "x2", "range": [toy.grid_y[0], toy.grid_y[-1]], "scaleanchor": "x"},
-        legend={"orientation": "h", "y": -0.15}, margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=560,
+        legend={"orientation": "h", "y": -0.15},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=560,
     )
     return fig
 
@@ -110,19 +154,32 @@ def toy_curves_figure(toy: ToyResult) -> go.Figure:
     One panel per highlighted point; curve ``l`` belongs to neighbour ``l`` of the surface figure
     (same colour). The INN score is the mean of the shaded areas.
     """
-    titles = [f"{'noisy point (square)' if p.is_noisy else 'clean point (circle)'}<br>INN score {p.score:.2f}"
-              for p in toy.highlighted]
-    fig = make_subplots(rows=1, cols=len(toy.highlighted), subplot_titles=titles, shared_yaxes=True,
-                        horizontal_spacing=0.08)
+    titles = [
+        f"{'noisy point (square)' if p.is_noisy else 'clean point (circle)'}<br>INN score {p.score:.2f}"
+        for p in toy.highlighted
+    ]
+    fig = make_subplots(
+        rows=1, cols=len(toy.highlighted), subplot_titles=titles, shared_yaxes=True, horizontal_spacing=0.08
+    )
     for col, point in enumerate(toy.highlighted, start=1):
         kind = "noisy" if point.is_noisy else "clean"
         for rank, (curve, area) in enumerate(zip(point.curves, point.areas)):
             color = _PATH_COLORS[rank % len(_PATH_COLORS)]
-            fig.add_trace(go.Scatter(
-                x=toy.alphas, y=curve, mode="lines", fill="tozeroy", line={"color": color, "width": 2},
-                opacity=0.35, name=f"{kind}: neighbour {rank + 1} (area {area:.2f})", legendgroup=kind,
-                hovertemplate=f"neighbour {rank + 1}: " + "alpha %{x:.2f}, f_y %{y:.2f}<extra></extra>",
-            ), row=1, col=col)
+            fig.add_trace(
+                go.Scatter(
+                    x=toy.alphas,
+                    y=curve,
+                    mode="lines",
+                    fill="tozeroy",
+                    line={"color": color, "width": 2},
+                    opacity=0.35,
+                    name=f"{kind}: neighbour {rank + 1} (area {area:.2f})",
+                    legendgroup=kind,
+                    hovertemplate=f"neighbour {rank + 1}: " + "alpha %{x:.2f}, f_y %{y:.2f}<extra></extra>",
+                ),
+                row=1,
+                col=col,
+            )
         fig.update_xaxes(title_text="alpha", range=[0, 1], row=1, col=col)
     fig.update_yaxes(title_text="f_y along the path", range=[0, 1.02], row=1, col=1)
     fig.update_annotations(font_size=13)
@@ -147,10 +204,18 @@ def consistency_means_figure(models: Sequence[Mapping[str, Any]], *, model: str 
         ("E_m_cor", "E^m_cor: halfway to the neighbour, clean", "#1f77b4", "dash"),
         ("E_m_inc", "E^m_inc: halfway to the neighbour, noisy", "#d62728", "dash"),
     ):
-        fig.add_trace(go.Scatter(x=epochs, y=[r[key] for r in rows], mode="lines+markers", name=name,
-                                 line={"color": color, "dash": dash}))
-    fig.update_layout(xaxis=_epoch_axis(epochs), yaxis={"title": "mean f_y", "range": [0, 1.02]},
-                      legend={"orientation": "h", "y": -0.25}, margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=380)
+        fig.add_trace(
+            go.Scatter(
+                x=epochs, y=[r[key] for r in rows], mode="lines+markers", name=name, line={"color": color, "dash": dash}
+            )
+        )
+    fig.update_layout(
+        xaxis=_epoch_axis(epochs),
+        yaxis={"title": "mean f_y", "range": [0, 1.02]},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=380,
+    )
     return fig
 
 
@@ -172,12 +237,22 @@ def auc_figure(runs: Mapping[str, Sequence[Mapping[str, Any]]], *, methods: Sequ
             rows = sorted((r for r in with_auc if r["method"] == method), key=lambda r: r["epoch"])
             epochs.update(r["epoch"] for r in rows)
             name = _labels.method_label(method) + (f" - {label}" if len(runs) > 1 else "")
-            fig.add_trace(go.Scatter(
-                x=[r["epoch"] for r in rows], y=[r["auc"] for r in rows], mode="lines+markers", name=name,
-                line={"color": METHOD_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},
-            ))
-    fig.update_layout(xaxis=_epoch_axis(sorted(epochs)), yaxis={"title": "clean/noisy AUC"},
-                      legend={"orientation": "h", "y": -0.25}, margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=400)
+            fig.add_trace(
+                go.Scatter(
+                    x=[r["epoch"] for r in rows],
+                    y=[r["auc"] for r in rows],
+                    mode="lines+markers",
+                    name=name,
+                    line={"color": METHOD_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},
+                )
+            )
+    fig.update_layout(
+        xaxis=_epoch_axis(sorted(epochs)),
+        yaxis={"title": "clean/noisy AUC"},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=400,
+    )
     return fig
 
 
@@ -214,28 +289,49 @@ def score_histogram_figure(
     fig = go.Figure()
     for code, name in enumerate(group_names):
         members = scores[groups == code]
-        fig.add_trace(go.Histogram(
-            x=members, name=f"{name} ({members.size})", marker={"color": colors[code % len(colors)]},
-            xbins={"start": low, "end": high + 1e-9, "size": width}, opacity=0.75,
-        ))
+        fig.add_trace(
+            go.Histogram(
+                x=members,
+                name=f"{name} ({members.size})",
+                marker={"color": colors[code % len(colors)]},
+                xbins={"start": low, "end": high + 1e-9, "size": width},
+                opacity=0.75,
+            )
+        )
     scale = scores.size * width
     pdf = np.asarray(pdf)
     for column, name, color in ((0, "noisy component", "#d62728"), (1, "clean component", "#1f77b4")):
-        fig.add_trace(go.Scatter(x=grid, y=pdf[:, column] * scale, mode="lines", name=f"Beta mixture: {name}",
-                                 line={"color": color, "dash": "dash", "width": 2}))
-    fig.add_trace(go.Scatter(x=grid, y=pdf.sum(axis=1) * scale, mode="lines", name="Beta mixture",
-                             line={"color": "black", "width": 2}))
+        fig.add_trace(
+            go.Scatter(
+                x=grid,
+                y=pdf[:, column] * scale,
+                mode="lines",
+                name=f"Beta mixture: {name}",
+                line={"color": color, "dash": "dash", "width": 2},
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=grid, y=pdf.sum(axis=1) * scale, mode="lines", name="Beta mixture", line={"color": "black", "width": 2}
+        )
+    )
     if threshold is not None:
         fig.add_vline(x=threshold, line={"color": "black", "dash": "dot"}, annotation_text=f"split {threshold:.2f}")
     top = max(1.0, float(np.histogram(scores, bins=bins, range=(low, high))[0].max()) * 1.15)
-    fig.update_layout(barmode="stack", xaxis={"title": "score (higher = more likely clean)", "range": [low, high]},
-                      yaxis={"title": "samples", "range": [0, top]}, legend={"orientation": "h", "y": -0.25},
-                      margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=420)
+    fig.update_layout(
+        barmode="stack",
+        xaxis={"title": "score (higher = more likely clean)", "range": [low, high]},
+        yaxis={"title": "samples", "range": [0, top]},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=420,
+    )
     return fig
 
 
-def transition_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], *,
-                             counts: np.ndarray | None = None) -> go.Figure:
+def transition_matrix_figure(
+    matrix: np.ndarray, class_names: Sequence[str], *, counts: np.ndarray | None = None
+) -> go.Figure:
     """The observed noise transition ``T[true, observed]`` as a heatmap (rows: true class).
 
     Parameters
@@ -247,17 +343,29 @@ def transition_matrix_figure(matrix: np.ndarray, class_names: Sequence[str], *,
     matrix = np.asarray(matrix, dtype=np.float64)
     names = [str(c) for c in class_names]
     show_text = len(names) <= 20
-    fig = go.Figure(go.Heatmap(
-        z=matrix, x=names, y=names, zmin=0.0, zmax=1.0, colorscale="Blues",
-        text=np.round(matrix, 2) if show_text else None, texttemplate="%{text}" if show_text else None,
-        customdata=counts if counts is not None else None,
-        hovertemplate="true %{y} -> observed %{x}: %{z:.3f}" + (" (%{customdata} samples)" if counts is not None else "")
-        + "<extra></extra>",
-        colorbar={"title": {"text": "share"}},
-    ))
-    fig.update_layout(xaxis={"title": "observed label", "type": "category"},
-                      yaxis={"title": "true label", "type": "category", "autorange": "reversed"},
-                      margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=420)
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale="Blues",
+            text=np.round(matrix, 2) if show_text else None,
+            texttemplate="%{text}" if show_text else None,
+            customdata=counts if counts is not None else None,
+            hovertemplate="true %{y} -> observed %{x}: %{z:.3f}"
+            + (" (%{customdata} samples)" if counts is not None else "")
+            + "<extra></extra>",
+            colorbar={"title": {"text": "share"}},
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": "observed label", "type": "category"},
+        yaxis={"title": "true label", "type": "category", "autorange": "reversed"},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=420,
+    )
     return fig
 
 
@@ -277,12 +385,22 @@ def robust_curves_figure(history: Any, *, value: str, title: str) -> go.Figure:
     for i, (run, rows) in enumerate(history.groupby("run", sort=False)):
         rows = rows.sort_values("epoch")
         method = rows["method"].iloc[0]
-        fig.add_trace(go.Scatter(
-            x=rows["epoch"], y=rows[value], mode="lines", name=f"{ROBUST_LABELS.get(method, method)} - {run}",
-            line={"color": ROBUST_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},
-        ))
-    fig.update_layout(xaxis={"title": "epoch"}, yaxis={"title": title}, legend={"orientation": "h", "y": -0.25},
-                      margin={"t": 30, "b": 10, "l": 10, "r": 10}, height=380)
+        fig.add_trace(
+            go.Scatter(
+                x=rows["epoch"],
+                y=rows[value],
+                mode="lines",
+                name=f"{ROBUST_LABELS.get(method, method)} - {run}",
+                line={"color": ROBUST_COLORS.get(method, "#333333"), "dash": _DASHES[i % len(_DASHES)]},
+            )
+        )
+    fig.update_layout(
+        xaxis={"title": "epoch"},
+        yaxis={"title": title},
+        legend={"orientation": "h", "y": -0.25},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=380,
+    )
     return fig
 
 
@@ -294,14 +412,24 @@ def ablation_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
     rows : :func:`inn_core.runs.ablation.ablate`'s ``rows`` (group, value, auc, ...).
     """
     groups = list(dict.fromkeys(r["group"] for r in rows))
-    fig = make_subplots(rows=1, cols=max(1, len(groups)), subplot_titles=groups, shared_yaxes=True,
-                        horizontal_spacing=0.04)
+    fig = make_subplots(
+        rows=1, cols=max(1, len(groups)), subplot_titles=groups, shared_yaxes=True, horizontal_spacing=0.04
+    )
     for col, group in enumerate(groups, start=1):
         picked = [r for r in rows if r["group"] == group]
-        fig.add_trace(go.Bar(x=[str(r["value"]) for r in picked], y=[r["auc"] for r in picked], name=group,
-                             text=[f"{r['auc']:.3f}" for r in picked], textposition="outside",
-                             marker_color=METHOD_COLORS["inn"],
-                             hovertemplate=f"{group} = " + "%{x}: AUC %{y:.3f}<extra></extra>"), row=1, col=col)
+        fig.add_trace(
+            go.Bar(
+                x=[str(r["value"]) for r in picked],
+                y=[r["auc"] for r in picked],
+                name=group,
+                text=[f"{r['auc']:.3f}" for r in picked],
+                textposition="outside",
+                marker_color=METHOD_COLORS["inn"],
+                hovertemplate=f"{group} = " + "%{x}: AUC %{y:.3f}<extra></extra>",
+            ),
+            row=1,
+            col=col,
+        )
     low = min((r["auc"] for r in rows), default=0.5)
     fig.update_yaxes(range=[max(0.0, low - 0.05), 1.02], row=1, col=1, title_text="clean/noisy AUC")
     fig.update_layout(showlegend=False, margin={"t": 40, "b": 10, "l": 10, "r": 10}, height=360)

@@ -21,8 +21,10 @@ OTHER = "#c62828"  # neighbour carries another label
 
 #: Two-group colourings: a muted grey for the clean group, a strong red for the suspicious one.
 TWO_GROUP_COLORS = {
-    "clean component": "#b0bec5", "flagged (noisy component)": "#d32f2f",
-    "clean": "#b0bec5", "noisy (label flipped)": "#d32f2f",
+    "clean component": "#b0bec5",
+    "flagged (noisy component)": "#d32f2f",
+    "clean": "#b0bec5",
+    "noisy (label flipped)": "#d32f2f",
 }
 
 #: How the embedding map can be coloured: key -> (legend title, table column it needs).
@@ -46,9 +48,17 @@ def _png_data_uri(image: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
-def paths_figure(alphas: np.ndarray, curves: np.ndarray, areas: np.ndarray, *, neighbors: np.ndarray,
-                 neighbor_names: list[str], same_label: np.ndarray, strips: list[np.ndarray] | None = None,
-                 row_height: int = 95) -> go.Figure:
+def paths_figure(
+    alphas: np.ndarray,
+    curves: np.ndarray,
+    areas: np.ndarray,
+    *,
+    neighbors: np.ndarray,
+    neighbor_names: list[str],
+    same_label: np.ndarray,
+    strips: list[np.ndarray] | None = None,
+    row_height: int = 95,
+) -> go.Figure:
     """A sample's neighbour paths, one row per neighbour: the image strip from x to the neighbour and
     ``f_y`` along that path with the area under it shaded.
 
@@ -69,11 +79,19 @@ def paths_figure(alphas: np.ndarray, curves: np.ndarray, areas: np.ndarray, *, n
     titles = []
     for l in range(L):
         colour = SAME if same_label[l] else OTHER
-        title = (f"<b>{l + 1}.</b> neighbour #{int(neighbors[l])} · label <b>{neighbor_names[l]}</b> · "
-                 f"<span style='color:{colour}'>area {areas[l]:.3f}</span>")
+        title = (
+            f"<b>{l + 1}.</b> neighbour #{int(neighbors[l])} · label <b>{neighbor_names[l]}</b> · "
+            f"<span style='color:{colour}'>area {areas[l]:.3f}</span>"
+        )
         titles += [title, ""] if cols == 2 else [title]
-    fig = make_subplots(rows=L, cols=cols, column_widths=[0.6, 0.4] if cols == 2 else None,
-                        horizontal_spacing=0.04, vertical_spacing=min(0.35 / L, 0.06), subplot_titles=titles)
+    fig = make_subplots(
+        rows=L,
+        cols=cols,
+        column_widths=[0.6, 0.4] if cols == 2 else None,
+        horizontal_spacing=0.04,
+        vertical_spacing=min(0.35 / L, 0.06),
+        subplot_titles=titles,
+    )
     for l in range(L):
         colour = SAME if same_label[l] else OTHER
         if strips is not None:
@@ -81,11 +99,20 @@ def paths_figure(alphas: np.ndarray, curves: np.ndarray, areas: np.ndarray, *, n
             fig.add_trace(go.Image(source=_png_data_uri(strip), hoverinfo="skip"), row=l + 1, col=1)
             fig.update_xaxes(visible=False, row=l + 1, col=1)
             fig.update_yaxes(visible=False, row=l + 1, col=1)
-        fig.add_trace(go.Scatter(
-            x=alphas, y=curves[l], mode="lines+markers", fill="tozeroy", line={"color": colour, "width": 2},
-            marker={"size": 4}, showlegend=False,
-            hovertemplate=f"neighbour {l + 1}<br>α = %{{x:.2f}}<br>f_y = %{{y:.3f}}<extra></extra>",
-        ), row=l + 1, col=cols)
+        fig.add_trace(
+            go.Scatter(
+                x=alphas,
+                y=curves[l],
+                mode="lines+markers",
+                fill="tozeroy",
+                line={"color": colour, "width": 2},
+                marker={"size": 4},
+                showlegend=False,
+                hovertemplate=f"neighbour {l + 1}<br>α = %{{x:.2f}}<br>f_y = %{{y:.3f}}<extra></extra>",
+            ),
+            row=l + 1,
+            col=cols,
+        )
         fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], showticklabels=l == L - 1, row=l + 1, col=cols)
         fig.update_yaxes(range=[0, 1.05], tickvals=[0, 1], row=l + 1, col=cols)
     fig.update_xaxes(title={"text": "α  (0 = the sample, 1 = the neighbour)", "standoff": 2}, row=L, col=cols)
@@ -95,8 +122,14 @@ def paths_figure(alphas: np.ndarray, curves: np.ndarray, areas: np.ndarray, *, n
     return fig
 
 
-def embedding_figure(coords: np.ndarray, table: pd.DataFrame, *, color: str = "score",
-                     highlight: np.ndarray | None = None, height: int = 600) -> go.Figure:
+def embedding_figure(
+    coords: np.ndarray,
+    table: pd.DataFrame,
+    *,
+    color: str = "score",
+    highlight: np.ndarray | None = None,
+    height: int = 600,
+) -> go.Figure:
     """The 2-D map of the samples, one marker each, ready for box and lasso selection.
 
     Parameters
@@ -128,12 +161,23 @@ def embedding_figure(coords: np.ndarray, table: pd.DataFrame, *, color: str = "s
 
     fig = go.Figure()
     if color == "score":
-        fig.add_trace(go.Scattergl(
-            x=coords[:, 0], y=coords[:, 1], mode="markers", customdata=custom, hovertemplate=template,
-            marker={"color": table["score"].to_numpy(), "colorscale": "Viridis", "size": 6,
-                    "colorbar": {"title": {"text": title}}},
-            name="samples", showlegend=False,
-        ))
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[:, 0],
+                y=coords[:, 1],
+                mode="markers",
+                customdata=custom,
+                hovertemplate=template,
+                marker={
+                    "color": table["score"].to_numpy(),
+                    "colorscale": "Viridis",
+                    "size": 6,
+                    "colorbar": {"title": {"text": title}},
+                },
+                name="samples",
+                showlegend=False,
+            )
+        )
     else:
         values = table[column]
         if color == "flagged":
@@ -149,20 +193,46 @@ def embedding_figure(coords: np.ndarray, table: pd.DataFrame, *, color: str = "s
             marker = {"size": 6}
             if category in TWO_GROUP_COLORS:
                 marker["color"] = TWO_GROUP_COLORS[category]
-            fig.add_trace(go.Scattergl(
-                x=coords[mask, 0], y=coords[mask, 1], mode="markers", customdata=custom[mask],
-                hovertemplate=template, name=f"{category} ({counts[category]})", marker=marker,
-            ))
+            fig.add_trace(
+                go.Scattergl(
+                    x=coords[mask, 0],
+                    y=coords[mask, 1],
+                    mode="markers",
+                    customdata=custom[mask],
+                    hovertemplate=template,
+                    name=f"{category} ({counts[category]})",
+                    marker=marker,
+                )
+            )
         # Below the map: a legend at the top right would sit under Plotly's toolbar.
-        fig.update_layout(legend={"title": {"text": title}, "orientation": "h", "x": 0, "xanchor": "left",
-                                  "y": -0.02, "yanchor": "top"})
+        fig.update_layout(
+            legend={
+                "title": {"text": title},
+                "orientation": "h",
+                "x": 0,
+                "xanchor": "left",
+                "y": -0.02,
+                "yanchor": "top",
+            }
+        )
     if highlight is not None and len(highlight):
         ring = np.asarray(highlight, dtype=np.int64)
-        fig.add_trace(go.Scattergl(
-            x=coords[ring, 0], y=coords[ring, 1], mode="markers", customdata=custom[ring], hovertemplate=template,
-            marker={"size": 11, "color": "rgba(0,0,0,0)", "line": {"color": "#ff6f00", "width": 2}},
-            name="sent to Review",
-        ))
-    fig.update_layout(height=height, margin={"l": 10, "r": 10, "t": 10, "b": 10}, dragmode="lasso",
-                      xaxis={"visible": False}, yaxis={"visible": False, "scaleanchor": "x"})
+        fig.add_trace(
+            go.Scattergl(
+                x=coords[ring, 0],
+                y=coords[ring, 1],
+                mode="markers",
+                customdata=custom[ring],
+                hovertemplate=template,
+                marker={"size": 11, "color": "rgba(0,0,0,0)", "line": {"color": "#ff6f00", "width": 2}},
+                name="sent to Review",
+            )
+        )
+    fig.update_layout(
+        height=height,
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+        dragmode="lasso",
+        xaxis={"visible": False},
+        yaxis={"visible": False, "scaleanchor": "x"},
+    )
     return fig

@@ -1,7 +1,8 @@
 """INN Lab engine: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).
 
-The one-call API is :func:`inn_core.find_noisy_labels`, the scikit-learn estimator :class:`inn_core.INNDetector`; experiments with a durable run store live in
-:mod:`inn_core.runs.experiment` and :mod:`inn_core.runs.store`; the command line is ``python -m inn_core``.
+The one-call API is :func:`inn_core.find_noisy_labels`, the scikit-learn estimator :class:`inn_core.INNDetector`;
+runs with a durable store start through :mod:`inn_core.runs.launch` (:mod:`inn_core.runs.experiment`,
+:mod:`inn_core.runs.store`); the command line is ``python -m inn_core``.
 """
 
 from typing import Any

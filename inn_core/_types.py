@@ -17,6 +17,6 @@ DeviceLike = Union[str, "torch.device"]
 #: Class ids, ``(n,)``: a sequence of ints, a NumPy array or a torch tensor.
 LabelLike = Union[Sequence[int], np.ndarray, "torch.Tensor"]
 #: A random state: ``None`` (fresh entropy), a non-negative int seed or a ``numpy.random.Generator``.
-SeedLike = Union[int, np.integer, np.random.Generator, None]
+SeedLike = Union[int, np.integer, np.random.Generator, None]  # noqa: UP007 - a runtime alias, like LabelLike
 #: Called with a run's :class:`~inn_core.runs.lifecycle.Progress` after every step.
 ProgressCallback = Callable[[Any], None]

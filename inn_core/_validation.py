@@ -36,8 +36,9 @@ def _range_text(low: float | None, high: float | None) -> str:
     return f"<= {high}"
 
 
-def check_int(name: str, value: Any, *, low: int | None = None, high: int | None = None,
-              allow_none: bool = False) -> int | None:
+def check_int(
+    name: str, value: Any, *, low: int | None = None, high: int | None = None, allow_none: bool = False
+) -> int | None:
     """``value`` as an ``int`` in ``[low, high]`` (either bound optional).
 
     Examples
@@ -64,8 +65,15 @@ def check_int(name: str, value: Any, *, low: int | None = None, high: int | None
     return int(value)
 
 
-def check_real(name: str, value: Any, *, low: float | None = None, high: float | None = None,
-               low_open: bool = False, high_open: bool = False) -> float:
+def check_real(
+    name: str,
+    value: Any,
+    *,
+    low: float | None = None,
+    high: float | None = None,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> float:
     """``value`` as a finite ``float`` between ``low`` and ``high`` (closed unless ``*_open``)."""
     ok = is_real(value) and np.isfinite(float(value))
     if ok and low is not None:

@@ -67,8 +67,14 @@ class NoisyLabels:
         import pandas as pd
 
         given = self.given_labels if self.given_labels is not None else np.full(self.scores.shape[0], -1)
-        return pd.DataFrame({"is_label_issue": self.is_noisy, "label_score": self.scores,
-                             "given_label": given, "predicted_label": self.suggested_labels})
+        return pd.DataFrame(
+            {
+                "is_label_issue": self.is_noisy,
+                "label_score": self.scores,
+                "given_label": given,
+                "predicted_label": self.suggested_labels,
+            }
+        )
 
 
 def find_noisy_labels(
@@ -172,16 +178,31 @@ def find_noisy_labels(
         data = as_labelled_data(dataset, image_size=image_size)
         images, labels = data.images, data.true_labels if labels is None else labels
     if labels is None:
-        raise InputError("give the observed labels: find_noisy_labels(images, labels), (labels=y, features=F) "
-                         "or dataset= (a torch or Hugging Face dataset)")
+        raise InputError(
+            "give the observed labels: find_noisy_labels(images, labels), (labels=y, features=F) "
+            "or dataset= (a torch or Hugging Face dataset)"
+        )
     filtering = {"filter_by": filter_by, "k": k, "fraction": fraction, "threshold": threshold}
     if features is not None:
         if images is not None:
             raise InputError("give images (input-space INN) or features (embedding-space INN), not both")
         check_filter(filter_by, k=k, fraction=fraction, threshold=threshold, n=len(labels))
-        return _embedding_variant(features, labels, model=model, epochs=epochs, batch_size=batch_size, lr=lr,
-                                  weight_decay=weight_decay, neighbor_backend=neighbor_backend, L=L, H=H,
-                                  device=device, random_state=random_state, callback=callback, filtering=filtering)
+        return _embedding_variant(
+            features,
+            labels,
+            model=model,
+            epochs=epochs,
+            batch_size=batch_size,
+            lr=lr,
+            weight_decay=weight_decay,
+            neighbor_backend=neighbor_backend,
+            L=L,
+            H=H,
+            device=device,
+            random_state=random_state,
+            callback=callback,
+            filtering=filtering,
+        )
     if images is None:
         raise InputError("give images (n, C, H, W) or (n, d), embeddings as features=, or dataset=")
     batch_size = 64 if batch_size is None else batch_size
@@ -193,11 +214,14 @@ def find_noisy_labels(
     if x.dim() not in (2, 4):
         raise InputError(f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}")
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
-        raise InputError(f"images and labels must be the same length, but images has {x.shape[0]} and labels has shape {y.shape}")
+        raise InputError(
+            f"images and labels must be the same length, but images has {x.shape[0]} and labels has shape {y.shape}"
+        )
     if y.shape[0] == 0:
         raise InputError("images and labels are empty; give at least two labelled samples")
-    if random_state is not None and (isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer))
-                                     or random_state < 0):
+    if random_state is not None and (
+        isinstance(random_state, bool) or not isinstance(random_state, (int, np.integer)) or random_state < 0
+    ):
         raise InputError(f"random_state must be a non-negative int or None, got {random_state!r}")
     if not np.issubdtype(y.dtype, np.integer) or y.min() < 0:
         raise InputError("labels must be non-negative integers 0..K-1")
@@ -217,11 +241,20 @@ def find_noisy_labels(
     trainers = {}
     # The same streams as an experiment's models with the same roles (ce, mixup) and seed.
     for role, objective in (("ce", "ce"), ("mixup", "mixup")):
-        net = create_model(name, num_classes=num_classes, in_channels=x.shape[1], image_size=image_size,
-                           seed=role_seed(seed, "model_init", role), weights=weights)
-        config = TrainConfig(objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay)
-        trainers[role] = Trainer(net, x, y, config, num_classes=num_classes, device=dev,
-                                 random_state=role_seed(seed, "model_batches", role))
+        net = create_model(
+            name,
+            num_classes=num_classes,
+            in_channels=x.shape[1],
+            image_size=image_size,
+            seed=role_seed(seed, "model_init", role),
+            weights=weights,
+        )
+        config = TrainConfig(
+            objective=objective, epochs=epochs, batch_size=batch_size, lr=lr, weight_decay=weight_decay
+        )
+        trainers[role] = Trainer(
+            net, x, y, config, num_classes=num_classes, device=dev, random_state=role_seed(seed, "model_batches", role)
+        )
     bar = None
     if verbose:
         from tqdm.auto import tqdm
@@ -244,28 +277,80 @@ def find_noisy_labels(
     return _result(inn, suggested, neighbors, y, variant="input", backend="exact", **filtering)
 
 
-def _result(inn: np.ndarray, suggested: np.ndarray, neighbors: np.ndarray, given: np.ndarray, *, variant: str,
-            backend: str, filter_by: str, k: int | None, fraction: float | None, threshold: float | None) -> NoisyLabels:
+def _result(
+    inn: np.ndarray,
+    suggested: np.ndarray,
+    neighbors: np.ndarray,
+    given: np.ndarray,
+    *,
+    variant: str,
+    backend: str,
+    filter_by: str,
+    k: int | None,
+    fraction: float | None,
+    threshold: float | None,
+) -> NoisyLabels:
     _, posterior, _ = split_clean(inn)
     clean_mask = ~flag_by(inn, posterior, filter_by, k=k, fraction=fraction, threshold=threshold)
     flagged = np.flatnonzero(~clean_mask)
     ranked = flagged[np.argsort(inn[flagged], kind="stable")]
-    return NoisyLabels(scores=inn, is_noisy=~clean_mask, ranked_indices=ranked.astype(np.int64),
-                       suggested_labels=suggested.astype(np.int64), clean_posterior=posterior,
-                       neighbor_indices=neighbors, variant=variant, neighbor_backend=backend,
-                       given_labels=np.asarray(given, dtype=np.int64))
+    return NoisyLabels(
+        scores=inn,
+        is_noisy=~clean_mask,
+        ranked_indices=ranked.astype(np.int64),
+        suggested_labels=suggested.astype(np.int64),
+        clean_posterior=posterior,
+        neighbor_indices=neighbors,
+        variant=variant,
+        neighbor_backend=backend,
+        given_labels=np.asarray(given, dtype=np.int64),
+    )
 
 
-def _embedding_variant(features, labels, *, model, epochs, batch_size, lr, weight_decay, neighbor_backend, L, H,
-                       device, random_state, callback, filtering) -> NoisyLabels:
+def _embedding_variant(
+    features,
+    labels,
+    *,
+    model,
+    epochs,
+    batch_size,
+    lr,
+    weight_decay,
+    neighbor_backend,
+    L,
+    H,
+    device,
+    random_state,
+    callback,
+    filtering,
+) -> NoisyLabels:
     from inn_core.method.embedding_inn import HeadSettings, embedding_inn
 
     defaults = HeadSettings()
     settings = HeadSettings(
-        head=model or defaults.head, epochs=defaults.epochs if epochs is None else epochs, batch_size=batch_size,
-        lr=defaults.lr if lr is None else lr, weight_decay=weight_decay,
+        head=model or defaults.head,
+        epochs=defaults.epochs if epochs is None else epochs,
+        batch_size=batch_size,
+        lr=defaults.lr if lr is None else lr,
+        weight_decay=weight_decay,
     )
-    result = embedding_inn(features, labels, settings=settings, L=L, H=H, backend=neighbor_backend, device=device,
-                           random_state=0 if random_state is None else int(random_state), callback=callback)
-    return _result(result.scores["inn"], result.proba.argmax(1), result.neighbors, np.asarray(labels),
-                   variant=result.variant, backend=result.backend, **filtering)
+    result = embedding_inn(
+        features,
+        labels,
+        settings=settings,
+        L=L,
+        H=H,
+        backend=neighbor_backend,
+        device=device,
+        random_state=0 if random_state is None else int(random_state),
+        callback=callback,
+    )
+    return _result(
+        result.scores["inn"],
+        result.proba.argmax(1),
+        result.neighbors,
+        np.asarray(labels),
+        variant=result.variant,
+        backend=result.backend,
+        **filtering,
+    )

@@ -44,13 +44,16 @@ def _noise_from_args(args: argparse.Namespace):
 
 def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
     """The ExperimentConfig the flags describe; ``schedule=False`` leaves its training schedule at defaults."""
-    from inn_core.runs.experiment import ExperimentConfig
     from inn_core.forms import parse_epochs, parse_option
+    from inn_core.runs.experiment import ExperimentConfig
 
     training = {}
     if schedule:
         training = {
-            "epochs": args.epochs, "batch_size": args.batch_size, "lr": args.lr, "weight_decay": args.weight_decay,
+            "epochs": args.epochs,
+            "batch_size": args.batch_size,
+            "lr": args.lr,
+            "weight_decay": args.weight_decay,
             "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
             "cleanlab_folds": args.cleanlab_folds,
         }
@@ -67,7 +70,9 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
         noise=_noise_from_args(args),
         model=model,
         # Absolute, so a background worker started elsewhere finds the same file.
-        weights=args.weights if args.weights in (None, "torchvision") else str(Path(args.weights).expanduser().resolve()),
+        weights=args.weights
+        if args.weights in (None, "torchvision")
+        else str(Path(args.weights).expanduser().resolve()),
         L=args.L,
         H=args.H,
         seed=args.seed,
@@ -83,10 +88,21 @@ def _robust_config_from_args(args: argparse.Namespace):
 
     experiment = _config_from_args(args, schedule=False)
     return RobustConfig(
-        experiment=experiment, method=args.method.replace("-", "_"), epochs=args.epochs,
-        warmup_epochs=args.warmup_epochs, inn_epochs=args.inn_epochs, T1=args.T1, T2=args.T2, T3=args.T3,
-        batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay, lambda_u=args.lambda_u,
-        mixture_split=args.mixture_split, mixture_init=args.mixture_init, name=args.name,
+        experiment=experiment,
+        method=args.method.replace("-", "_"),
+        epochs=args.epochs,
+        warmup_epochs=args.warmup_epochs,
+        inn_epochs=args.inn_epochs,
+        T1=args.T1,
+        T2=args.T2,
+        T3=args.T3,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        lambda_u=args.lambda_u,
+        mixture_split=args.mixture_split,
+        mixture_init=args.mixture_init,
+        name=args.name,
     )
 
 
@@ -188,19 +204,23 @@ def _load_run_data(config, *, quiet: bool):
 
 def _plan(args: argparse.Namespace, config):
     """Own images without --epochs: the schedule counted in SGD steps; then the time estimate."""
+    from inn_core.forms import parse_epochs
     from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS
     from inn_core.runs.estimate import estimate_run
     from inn_core.runs.schedule import fit_own_data_schedule
-    from inn_core.forms import parse_epochs
 
     own = config.dataset in OWN_IMAGE_DATASETS and args.epochs is None
     if not own and args.no_estimate and not args.estimate_only:
         return config
     run = _load_run_data(config, quiet=args.quiet)
     if own:
-        config = fit_own_data_schedule(config, run.n, eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None)
-        print(f"schedule: {config.epochs} epochs of {run.n:,} samples at batch {config.batch_size} "
-              f"(about {config.epochs * -(-run.n // config.batch_size):,} SGD steps per model; --epochs to change)")
+        config = fit_own_data_schedule(
+            config, run.n, eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None
+        )
+        print(
+            f"schedule: {config.epochs} epochs of {run.n:,} samples at batch {config.batch_size} "
+            f"(about {config.epochs * -(-run.n // config.batch_size):,} SGD steps per model; --epochs to change)"
+        )
     if args.estimate_only or not args.no_estimate:
         estimate = estimate_run(config, run)
         print(estimate.describe(), flush=True)
@@ -221,8 +241,10 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
     if run_id is not None:
         if embeddings:
             data = store.read_json(run_id, "data.json")
-            print(f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
-                  f"neighbours {data['neighbor_backend']})")
+            print(
+                f"variant: embedding (INN on the given {data['feature_dim']}-d embeddings, head {data['model']}, "
+                f"neighbours {data['neighbor_backend']})"
+            )
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
     return 0
@@ -230,18 +252,30 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
 
 def _embedding_config_from_args(args: argparse.Namespace):
     """``run --features F``: the EmbeddingConfig (INN in embedding space, a run of kind ``embedding``)."""
-    from inn_core.runs.embedding_run import EmbeddingConfig
     from inn_core.forms import parse_epochs, parse_option
+    from inn_core.runs.embedding_run import EmbeddingConfig
 
     if not args.features:
         raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
     return EmbeddingConfig(
-        features=args.features, labels=args.labels, dataset=None if args.labels else args.dataset,
-        data_root=args.data_root, data_options=dict(parse_option(o) for o in args.data_option),
-        noise=_noise_from_args(args) if args.noise or not args.labels else None, head=args.head,
-        epochs=args.epochs, batch_size=args.batch_size, lr=args.lr, weight_decay=args.weight_decay,
-        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None, L=args.L, H=args.H,
-        neighbor_backend=args.neighbor_backend, seed=args.seed, device=args.device, name=args.name,
+        features=args.features,
+        labels=args.labels,
+        dataset=None if args.labels else args.dataset,
+        data_root=args.data_root,
+        data_options=dict(parse_option(o) for o in args.data_option),
+        noise=_noise_from_args(args) if args.noise or not args.labels else None,
+        head=args.head,
+        epochs=args.epochs,
+        batch_size=args.batch_size,
+        lr=args.lr,
+        weight_decay=args.weight_decay,
+        eval_epochs=parse_epochs(args.eval_epochs) if args.eval_epochs else None,
+        L=args.L,
+        H=args.H,
+        neighbor_backend=args.neighbor_backend,
+        seed=args.seed,
+        device=args.device,
+        name=args.name,
     )
 
 
@@ -264,9 +298,22 @@ def _robust_table(store, run_id: str) -> str:
     records = store.read_json(run_id, "metrics.json", {}).get("robust", [])
     if not records:
         return "(no epoch finished yet)"
-    columns = [c for c in ("epoch", "phase", "test_accuracy", "best_test_accuracy", "labelled_size_net1",
-                           "labelled_precision_net1", "labelled_recall_net1", "labelled_size_net2",
-                           "labelled_precision_net2", "labelled_recall_net2") if c in records[-1]]
+    columns = [
+        c
+        for c in (
+            "epoch",
+            "phase",
+            "test_accuracy",
+            "best_test_accuracy",
+            "labelled_size_net1",
+            "labelled_precision_net1",
+            "labelled_recall_net1",
+            "labelled_size_net2",
+            "labelled_precision_net2",
+            "labelled_recall_net2",
+        )
+        if c in records[-1]
+    ]
     return pd.DataFrame(records)[columns].to_string(index=False, float_format="%.3f")
 
 
@@ -311,13 +358,24 @@ def _cmd_list(args: argparse.Namespace, store) -> int:
         setting = noise.get("kind", "") + ("" if noise.get("kind") == "none" else f" {noise.get('rate', '')}")
         created = time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created))
         kind = r.config.get("method", r.kind) if r.kind == "robust" else r.kind
-        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {experiment.get('dataset') or 'embeddings':10} {setting:16} {r.name}")
+        dataset = experiment.get("dataset") or "embeddings"
+        print(f"{r.id:24} {kind:10} {r.status:10} {r.progress:8.0%}  {created:16}  {dataset:10} {setting:16} {r.name}")
     return 0
 
 
 def _run_json(r) -> dict[str, Any]:
-    return {"id": r.id, "name": r.name, "kind": r.kind, "status": r.status, "progress": r.progress, "phase": r.phase,
-            "created": r.created, "updated": r.updated, "error": r.error, "config": r.config}
+    return {
+        "id": r.id,
+        "name": r.name,
+        "kind": r.kind,
+        "status": r.status,
+        "progress": r.progress,
+        "phase": r.phase,
+        "created": r.created,
+        "updated": r.updated,
+        "error": r.error,
+        "config": r.config,
+    }
 
 
 def _cmd_show(args: argparse.Namespace, store) -> int:
@@ -325,9 +383,16 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
     metrics = store.metrics(args.run)
     if args.json:
         out = {
-            "run": {"id": record.id, "name": record.name, "status": record.status, "progress": record.progress,
-                    "created": record.created, "error": record.error, "config": record.config,
-                    "data": store.read_json(args.run, "data.json")},
+            "run": {
+                "id": record.id,
+                "name": record.name,
+                "status": record.status,
+                "progress": record.progress,
+                "created": record.created,
+                "error": record.error,
+                "config": record.config,
+                "data": store.read_json(args.run, "data.json"),
+            },
             "metrics": metrics.get("methods", metrics.get("robust", [])),
             "models": metrics.get("models", []),
         }
@@ -339,8 +404,11 @@ def _cmd_show(args: argparse.Namespace, store) -> int:
     data = store.read_json(args.run, "data.json")
     if data:
         dataset = record.experiment.get("dataset") or record.experiment.get("features")
-        print(f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; noise: {data['noise']}"
-              + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else ""))
+        print(
+            f"data: {dataset}, n = {data['n']}, {data['num_classes']} classes, model {data['model']}; "
+            f"noise: {data['noise']}"
+            + (f", actual noisy fraction {data['actual_rate']:.3f}" if data.get("actual_rate") is not None else "")
+        )
     print(_result_table(store, args.run))
     if record.kind != "robust":
         print(_fit_table(store, args.run))
@@ -357,9 +425,14 @@ def _cmd_flagged(args: argparse.Namespace, store) -> int:
     from inn_core.views.review import flagged_samples
 
     table = flagged_samples(store, args.run, method=args.method, epoch=args.epoch, top=args.top)
-    columns = [c for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
-               if c in table.columns]
-    text = table[columns].to_json(orient="records", indent=1) + "\n" if args.json else table[columns].to_csv(index=False)
+    columns = [
+        c
+        for c in ("index", "source", "observed_label", "predicted_label", "score", "clean_posterior", "true_label")
+        if c in table.columns
+    ]
+    text = (
+        table[columns].to_json(orient="records", indent=1) + "\n" if args.json else table[columns].to_csv(index=False)
+    )
     if args.output:
         Path(args.output).write_text(text)
         print(f"{len(table)} flagged samples written to {args.output}", file=sys.stderr)
@@ -392,6 +465,7 @@ def _cmd_ablate(args: argparse.Namespace, store) -> int:
     from inn_core.runs.ablation import ablate
 
     bar = None if args.quiet or args.json else _tqdm_bar("ablations")
+
     def progress(fraction: float, message: str) -> None:
         if bar is not None:
             bar.n = round(100 * fraction)
@@ -419,8 +493,9 @@ def _tqdm_bar(desc: str):
 def _cmd_toy(args: argparse.Namespace, store) -> int:
     from inn_core.views.teaching import ToyConfig, consistency_toy, toy_summary
 
-    config = ToyConfig(noise_rate=args.noise_rate, L=args.L, H=args.H, epochs=args.steps, objective=args.objective,
-                       seed=args.seed)
+    config = ToyConfig(
+        noise_rate=args.noise_rate, L=args.L, H=args.H, epochs=args.steps, objective=args.objective, seed=args.seed
+    )
     summary = toy_summary(consistency_toy(config))
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -437,20 +512,24 @@ def _cmd_toy(args: argparse.Namespace, store) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     from inn_core.data.datasets import DATASETS
-    from inn_core.method.registry import METHODS
-    from inn_core.runs.experiment import MODEL_ROLES
+    from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
     from inn_core.method.models import HEADS, MODELS
     from inn_core.method.neighbors import BACKENDS
-    from inn_core.data.noise import NOISE_KINDS, SYMMETRIC_MODES
+    from inn_core.method.registry import METHODS
+    from inn_core.runs.experiment import MODEL_ROLES
 
     parser = argparse.ArgumentParser(
         prog="python -m inn_core",
-        description="INN Lab: find wrongly labelled training samples with INN (Integration with the Nearest Neighborhoods).",
+        description="INN Lab: find wrongly labelled training samples with INN "
+        "(Integration with the Nearest Neighborhoods).",
     )
     from inn_core import __version__
 
-    parser.add_argument("--home", default=os.environ.get("INN_LAB_HOME") or "runs",
-                        help="run store folder (default: $INN_LAB_HOME, else ./runs - the dashboard's store)")
+    parser.add_argument(
+        "--home",
+        default=os.environ.get("INN_LAB_HOME") or "runs",
+        help="run store folder (default: $INN_LAB_HOME, else ./runs - the dashboard's store)",
+    )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -458,81 +537,147 @@ def build_parser() -> argparse.ArgumentParser:
         data = command.add_argument_group("data")
         data.add_argument("--dataset", default="digits", help=f"one of {', '.join(DATASETS)} (default: digits)")
         data.add_argument("--data-root", help="CIFAR folder, image folder, or CSV file of filepath,label")
-        data.add_argument("--data-option", action="append", default=[], metavar="KEY=VALUE",
-                          help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true")
+        data.add_argument(
+            "--data-option",
+            action="append",
+            default=[],
+            metavar="KEY=VALUE",
+            help="dataset option, e.g. max_samples=500, test_fraction=0.2, image_size=32, download=true",
+        )
         noise = command.add_argument_group("noise")
         noise.add_argument("--noise", help=f"one of {', '.join(NOISE_KINDS)} (default: symmetric; none with --labels)")
         noise.add_argument("--rate", type=float, help="noise rate r in [0, 1] (default 0.4; 0.3 for imbalanced)")
-        noise.add_argument("--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)")
+        noise.add_argument(
+            "--symmetric-mode", default="paper", help=f"one of {', '.join(SYMMETRIC_MODES)} (default: paper)"
+        )
         noise.add_argument("--mapping", help="asymmetric mapping: cifar10, cifar100, digits, or pairs like 3->5,5->3")
         noise.add_argument("--classes", help="imbalanced: majority,minority classes, e.g. 0,1")
-        noise.add_argument("--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)")
-        noise.add_argument("--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]")
+        noise.add_argument(
+            "--minority-fraction", type=float, help="imbalanced: fraction of the minority class kept (default 0.1)"
+        )
+        noise.add_argument(
+            "--matrix", help="matrix noise: CSV file of a row-stochastic K x K transition matrix T[true, observed]"
+        )
         model = command.add_argument_group("model and INN")
-        model.add_argument("--model", help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; "
-                                           f"own images on a CPU: small_cnn)")
-        model.add_argument("--backbone", metavar="NAME",
-                           help="a torchvision classification model as h and f (resnet18, resnet50, ...); own images "
-                                "are then read at its input size (224 for ResNets), resized and centre-cropped")
-        model.add_argument("--weights", metavar="PATH",
-                           help="the backbone's weights: a torch.save(model.state_dict()) file, or 'torchvision' "
-                                "for torchvision's download (online machines only)")
+        model.add_argument(
+            "--model",
+            help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; own images on a CPU: small_cnn)",
+        )
+        model.add_argument(
+            "--backbone",
+            metavar="NAME",
+            help="a torchvision classification model as h and f (resnet18, resnet50, ...); own images "
+            "are then read at its input size (224 for ResNets), resized and centre-cropped",
+        )
+        model.add_argument(
+            "--weights",
+            metavar="PATH",
+            help="the backbone's weights: a torch.save(model.state_dict()) file, or 'torchvision' "
+            "for torchvision's download (online machines only)",
+        )
         model.add_argument("--L", type=int, default=10, help="neighbours per sample (default 10)")
         model.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
-        model.add_argument("--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}")
+        model.add_argument(
+            "--feature-model", default="ce", help=f"model whose penultimate layer is h: {', '.join(MODEL_ROLES)}"
+        )
         model.add_argument("--seed", type=int, default=0, help="seed of data split, noise and training (default 0)")
         model.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
         command.add_argument("--name", default="", help="a name for listings")
-        command.add_argument("--background", action="store_true", help="start in a background process and print the run id")
+        command.add_argument(
+            "--background", action="store_true", help="start in a background process and print the run id"
+        )
         command.add_argument("--quiet", action="store_true", help="no progress bar")
 
-    run = sub.add_parser("run", help="run an experiment (defaults: digits, symmetric 40%% noise, small_cnn)",
-                         description="Train CE, CE+NE and MixUp models on noisy labels and score every sample at each evaluation epoch.")
+    run = sub.add_parser(
+        "run",
+        help="run an experiment (defaults: digits, symmetric 40%% noise, small_cnn)",
+        description="Train CE, CE+NE and MixUp models on noisy labels and score every sample at each evaluation epoch.",
+    )
     data_and_noise(run)
     train = run.add_argument_group("training")
     train.add_argument("--epochs", type=int, help="training epochs (default per dataset; digits 40)")
     train.add_argument("--eval-epochs", help="comma-separated epochs to score at (default: 8 evenly spaced)")
     train.add_argument("--batch-size", type=int, help="SGD batch size (default per dataset; digits 64)")
-    train.add_argument("--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4")
+    train.add_argument(
+        "--lr", type=float, help="learning rate (default per dataset; digits 0.1), divided by 5 at 1/2 and 3/4"
+    )
     train.add_argument("--weight-decay", type=float, help="weight decay (default per dataset; digits 0)")
-    train.add_argument("--cleanlab-folds", type=int, default=5,
-                       help="K of the cleanlab method: K extra CE models for out-of-fold probabilities (0 = off; default 5)")
+    train.add_argument(
+        "--cleanlab-folds",
+        type=int,
+        default=5,
+        help="K of the cleanlab method: K extra CE models for out-of-fold probabilities (0 = off; default 5)",
+    )
     timing = run.add_argument_group("time estimate")
-    timing.add_argument("--estimate-only", action="store_true",
-                        help="print the run's estimated time (a few seconds of calibration) and exit")
+    timing.add_argument(
+        "--estimate-only",
+        action="store_true",
+        help="print the run's estimated time (a few seconds of calibration) and exit",
+    )
     timing.add_argument("--no-estimate", action="store_true", help="start without estimating the time first")
     embedding = run.add_argument_group("embeddings (INN in embedding space: no network is trained on images)")
-    embedding.add_argument("--features", metavar="FILE",
-                           help="your embeddings, one row per sample: .npy, .npz or .parquet; labels from --dataset "
-                                "(rows in its training-split order) or --labels")
-    embedding.add_argument("--labels", metavar="FILE", help="the observed labels: .npy, .csv or .txt (noise: none unless --noise)")
-    embedding.add_argument("--head", default="linear_head", choices=list(HEADS),
-                           help="classifier head f trained with MixUp on the embeddings (default linear_head)")
-    embedding.add_argument("--neighbor-backend", default="auto", choices=[b for b in BACKENDS if b != "torch"],
-                           help="neighbour search (default auto: exact unless that takes minutes, then faiss-ivf)")
+    embedding.add_argument(
+        "--features",
+        metavar="FILE",
+        help="your embeddings, one row per sample: .npy, .npz or .parquet; labels from --dataset "
+        "(rows in its training-split order) or --labels",
+    )
+    embedding.add_argument(
+        "--labels", metavar="FILE", help="the observed labels: .npy, .csv or .txt (noise: none unless --noise)"
+    )
+    embedding.add_argument(
+        "--head",
+        default="linear_head",
+        choices=list(HEADS),
+        help="classifier head f trained with MixUp on the embeddings (default linear_head)",
+    )
+    embedding.add_argument(
+        "--neighbor-backend",
+        default="auto",
+        choices=[b for b in BACKENDS if b != "torch"],
+        help="neighbour search (default auto: exact unless that takes minutes, then faiss-ivf)",
+    )
     run.set_defaults(func=_cmd_run)
 
-    robust = sub.add_parser("train", help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",
-                            description="Train a classifier on noisy labels with DivideMix, INN+DivideMix (the paper's "
-                                        "Algorithm D.1) or cross-entropy, reporting test accuracy per epoch.")
-    robust.add_argument("--method", default="inn-dividemix", choices=["inn-dividemix", "dividemix", "ce"],
-                        help="training method (default inn-dividemix)")
+    robust = sub.add_parser(
+        "train",
+        help="train a noise-robust classifier: DivideMix or INN+DivideMix (or plain CE)",
+        description="Train a classifier on noisy labels with DivideMix, INN+DivideMix (the paper's "
+        "Algorithm D.1) or cross-entropy, reporting test accuracy per epoch.",
+    )
+    robust.add_argument(
+        "--method",
+        default="inn-dividemix",
+        choices=["inn-dividemix", "dividemix", "ce"],
+        help="training method (default inn-dividemix)",
+    )
     data_and_noise(robust)
     schedule = robust.add_argument_group("schedule (defaults per dataset; see inn_core.runs.robust.ROBUST_DEFAULTS)")
     schedule.add_argument("--epochs", type=int, help="epochs of dividemix and ce, warm-up included (digits 40)")
     schedule.add_argument("--warmup-epochs", type=int, help="DivideMix CE warm-up epochs (digits 10)")
-    schedule.add_argument("--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 40, CIFAR 50)")
+    schedule.add_argument(
+        "--inn-epochs", type=int, help="INN+DivideMix step 1: epochs of the INN models (digits 40, CIFAR 50)"
+    )
     schedule.add_argument("--T1", type=int, help="INN+DivideMix: MixMatch epochs after step 1 (digits 6)")
     schedule.add_argument("--T2", type=int, help="INN+DivideMix: rounds of re-scoring (digits 4)")
     schedule.add_argument("--T3", type=int, help="INN+DivideMix: SSL epochs per round (digits 6)")
     schedule.add_argument("--batch-size", type=int, help="SGD batch size (digits 32)")
     schedule.add_argument("--lr", type=float, help="learning rate (digits 0.02)")
     schedule.add_argument("--weight-decay", type=float, help="weight decay (digits 5e-4)")
-    schedule.add_argument("--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)")
-    schedule.add_argument("--mixture-split", choices=["global", "per_class"],
-                          help="INN+DivideMix: one Beta mixture, or one per class (digits default per_class)")
-    schedule.add_argument("--mixture-init", choices=["quantile", "arazo"], default="quantile",
-                          help="Beta mixture EM start: quantile (default) or Arazo et al.'s Beta(1,2)/Beta(2,1), 10 iterations")
+    schedule.add_argument(
+        "--lambda-u", type=float, help="unlabelled loss weight (default by noise level, as DivideMix)"
+    )
+    schedule.add_argument(
+        "--mixture-split",
+        choices=["global", "per_class"],
+        help="INN+DivideMix: one Beta mixture, or one per class (digits default per_class)",
+    )
+    schedule.add_argument(
+        "--mixture-init",
+        choices=["quantile", "arazo"],
+        default="quantile",
+        help="Beta mixture EM start: quantile (default) or Arazo et al.'s Beta(1,2)/Beta(2,1), 10 iterations",
+    )
     robust.set_defaults(func=_cmd_train)
 
     listing = sub.add_parser("list", help="list runs")
@@ -541,7 +686,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     show = sub.add_parser("show", help="a run's metrics")
     show.add_argument("run")
-    show.add_argument("--json", action="store_true", help="JSON: {run, metrics: [{epoch, method, auc, ...}], models: [...]}")
+    show.add_argument(
+        "--json", action="store_true", help="JSON: {run, metrics: [{epoch, method, auc, ...}], models: [...]}"
+    )
     show.set_defaults(func=_cmd_show)
 
     resume = sub.add_parser("resume", help="continue an interrupted, failed or cancelled run from its last checkpoint")
@@ -564,21 +711,34 @@ def build_parser() -> argparse.ArgumentParser:
 
     from inn_core.views.exports import EXPORT_FORMATS
 
-    export = sub.add_parser("export", help="the reviewed run as csv, imagefolder, hf, labelstudio or datalab",
-                            description="Write a run with its review decisions applied, in a format other tools read: "
-                                        + "; ".join(f"{k}: {v}" for k, v in EXPORT_FORMATS.items()) + ".")
+    export = sub.add_parser(
+        "export",
+        help="the reviewed run as csv, imagefolder, hf, labelstudio or datalab",
+        description="Write a run with its review decisions applied, in a format other tools read: "
+        + "; ".join(f"{k}: {v}" for k, v in EXPORT_FORMATS.items())
+        + ".",
+    )
     export.add_argument("run")
-    export.add_argument("--format", "-f", default="csv", choices=list(EXPORT_FORMATS), help="export format (default csv)")
+    export.add_argument(
+        "--format", "-f", default="csv", choices=list(EXPORT_FORMATS), help="export format (default csv)"
+    )
     export.add_argument("--output", "-o", help="folder (default: <run dir>/export)")
-    export.add_argument("--link", default="hardlink", choices=["hardlink", "copy"],
-                        help="imagefolder from image files: hard links (default) or copies")
+    export.add_argument(
+        "--link",
+        default="hardlink",
+        choices=["hardlink", "copy"],
+        help="imagefolder from image files: hard links (default) or copies",
+    )
     export.add_argument("--method", default="inn", help="method whose scores go into scores.csv (default inn)")
     export.set_defaults(func=_cmd_export)
 
-    ablate = sub.add_parser("ablate", help="a finished run's AUC with INN's ingredients changed (Figure 3, Appendix E.1)",
-                            description="Rescore a finished run from its stored models: midpoint vs integral, "
-                                        "L in 1,5,10,20, H in 1,2,5,10, f = MixUp or CE, h = CE, CE+NE or MixUp. "
-                                        "Cached in the run directory as ablation.json.")
+    ablate = sub.add_parser(
+        "ablate",
+        help="a finished run's AUC with INN's ingredients changed (Figure 3, Appendix E.1)",
+        description="Rescore a finished run from its stored models: midpoint vs integral, "
+        "L in 1,5,10,20, H in 1,2,5,10, f = MixUp or CE, h = CE, CE+NE or MixUp. "
+        "Cached in the run directory as ablation.json.",
+    )
     ablate.add_argument("run")
     ablate.add_argument("--device", default="auto", help="auto, cpu or cuda (default auto)")
     ablate.add_argument("--refresh", action="store_true", help="recompute even if a cached table exists")
@@ -586,8 +746,11 @@ def build_parser() -> argparse.ArgumentParser:
     ablate.add_argument("--quiet", action="store_true", help="no progress bar")
     ablate.set_defaults(func=_cmd_ablate)
 
-    toy = sub.add_parser("toy", help="the consistency toy of the landing page: its numbers for scripts and slides",
-                         description="Train the 2-D toy of 'The consistency effect' page and print its numbers.")
+    toy = sub.add_parser(
+        "toy",
+        help="the consistency toy of the landing page: its numbers for scripts and slides",
+        description="Train the 2-D toy of 'The consistency effect' page and print its numbers.",
+    )
     toy.add_argument("--noise-rate", type=float, default=0.1, help="fraction of flipped labels (default 0.1)")
     toy.add_argument("--L", type=int, default=5, help="neighbours per point (default 5)")
     toy.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
@@ -597,7 +760,9 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--json", action="store_true", help="JSON: clean_point, noisy_point, means, auc")
     toy.set_defaults(func=_cmd_toy)
 
-    demo = sub.add_parser("demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo")
+    demo = sub.add_parser(
+        "demo-assets", help="rerun the default digits experiment and write its metrics to assets/demo"
+    )
     demo.add_argument("--output", help="folder to write to (default: the package's assets/demo, read by the dashboard)")
     demo.set_defaults(func=_cmd_demo_assets)
     return parser

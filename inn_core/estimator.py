@@ -42,10 +42,24 @@ class INNDetector(BaseEstimator):
     >>> detector.ranked_indices_[:5]                                             # doctest: +SKIP
     """
 
-    def __init__(self, L: int = 10, H: int = 10, *, model: str | None = None, epochs: int = 40, batch_size: int = 64,
-                 lr: float = 0.05, weight_decay: float = 5e-4, filter_by: str = "beta_mixture", k: int | None = None,
-                 fraction: float | None = None, threshold: float | None = None, device: str = "auto",
-                 random_state: int | None = None, verbose: bool = False) -> None:
+    def __init__(
+        self,
+        L: int = 10,
+        H: int = 10,
+        *,
+        model: str | None = None,
+        epochs: int = 40,
+        batch_size: int = 64,
+        lr: float = 0.05,
+        weight_decay: float = 5e-4,
+        filter_by: str = "beta_mixture",
+        k: int | None = None,
+        fraction: float | None = None,
+        threshold: float | None = None,
+        device: str = "auto",
+        random_state: int | None = None,
+        verbose: bool = False,
+    ) -> None:
         self.L = L
         self.H = H
         self.model = model
@@ -72,9 +86,22 @@ class INNDetector(BaseEstimator):
         from inn_core.api import find_noisy_labels
 
         result = find_noisy_labels(
-            X, y, model=self.model, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            weight_decay=self.weight_decay, L=self.L, H=self.H, device=self.device, random_state=self.random_state,
-            filter_by=self.filter_by, k=self.k, fraction=self.fraction, threshold=self.threshold, verbose=self.verbose,
+            X,
+            y,
+            model=self.model,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            L=self.L,
+            H=self.H,
+            device=self.device,
+            random_state=self.random_state,
+            filter_by=self.filter_by,
+            k=self.k,
+            fraction=self.fraction,
+            threshold=self.threshold,
+            verbose=self.verbose,
         )
         self.scores_ = result.scores
         self.is_noisy_ = result.is_noisy

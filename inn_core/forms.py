@@ -33,8 +33,10 @@ def parse_mapping(text: str) -> str | tuple[tuple[int, int], ...]:
     for item in text.split(","):
         match = _PAIR.match(item)
         if match is None:
-            raise InputError(f"cannot read {item.strip()!r} as a mapping pair; write pairs like 3->5, 5->3 "
-                             f"or a name ({', '.join(sorted(NAMED_MAPPINGS))})")
+            raise InputError(
+                f"cannot read {item.strip()!r} as a mapping pair; write pairs like 3->5, 5->3 "
+                f"or a name ({', '.join(sorted(NAMED_MAPPINGS))})"
+            )
         pairs.append((int(match.group(1)), int(match.group(2))))
     return tuple(pairs)
 
@@ -47,7 +49,9 @@ def parse_epochs(text: str) -> tuple[int, ...] | None:
     try:
         return tuple(int(item) for item in items)
     except ValueError:
-        raise InputError(f"evaluation epochs must be whole numbers separated by commas, like 5, 10, 20; got {text!r}") from None
+        raise InputError(
+            f"evaluation epochs must be whole numbers separated by commas, like 5, 10, 20; got {text!r}"
+        ) from None
 
 
 def parse_option(text: str) -> tuple[str, Any]:

@@ -30,7 +30,6 @@ _streamlit_config.set_option("server.address", "127.0.0.1")
 os.environ.setdefault("INN_LAB_CACHE", str(Path(tempfile.mkdtemp(prefix="inn-cache-"))))
 
 
-
 @pytest.fixture(scope="session")
 def tiny_run_home(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     """A store holding one finished tiny run, built once per session: ``(home, run_id)``.
@@ -73,10 +72,27 @@ def start_dashboard(home: Path, *, timeout: float = 60.0) -> tuple[subprocess.Po
     port = free_port()
     env = {**os.environ, "INN_LAB_HOME": str(home), "PYTHONUNBUFFERED": "1"}
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "dashboard" / "app.py"),
-         "--server.address", "127.0.0.1", "--server.port", str(port), "--server.headless", "true",
-         "--browser.gatherUsageStats", "false", "--server.fileWatcherType", "none"],
-        cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "dashboard" / "app.py"),
+            "--server.address",
+            "127.0.0.1",
+            "--server.port",
+            str(port),
+            "--server.headless",
+            "true",
+            "--browser.gatherUsageStats",
+            "false",
+            "--server.fileWatcherType",
+            "none",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + timeout

@@ -43,8 +43,13 @@ def test_shared_password_gates_every_page(tmp_path, monkeypatch):
 
 
 def test_identity_provider_asks_to_log_in(tmp_path, monkeypatch):
-    auth = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x" * 32,
-            "client_id": "lab", "client_secret": "y", "server_metadata_url": "https://idp.example/.well-known/openid-configuration"}
+    auth = {
+        "redirect_uri": "http://localhost:8501/oauth2callback",
+        "cookie_secret": "x" * 32,
+        "client_id": "lab",
+        "client_secret": "y",
+        "server_metadata_url": "https://idp.example/.well-known/openid-configuration",
+    }
     at = _app(tmp_path, monkeypatch, {"auth": auth})
     assert "The consistency effect" not in _titles(at)
     assert [b.label for b in at.button] == ["Log in"]

@@ -5,15 +5,17 @@ import pytest
 
 import inn_core
 from inn_core.data.datasets import load_dataset
+from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc
-from inn_core.data.noise import NoiseSpec, inject_noise
 
 
 @pytest.fixture(scope="module")
 def blobs():
     data = load_dataset("toy2d", n_samples=300, num_classes=3, random_state=0)
-    observed, noisy = inject_noise(data.true_labels.numpy(), NoiseSpec("symmetric", 0.3, symmetric_mode="flip"), random_state=0)
+    observed, noisy = inject_noise(
+        data.true_labels.numpy(), NoiseSpec("symmetric", 0.3, symmetric_mode="flip"), random_state=0
+    )
     return data.images.numpy(), observed, noisy
 
 

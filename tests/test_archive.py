@@ -32,7 +32,9 @@ def make_zip(members: dict[str, bytes]) -> bytes:
     return buf.getvalue()
 
 
-def make_tar(members: dict[str, bytes], *, mode: str = "w:gz", links: dict[str, tuple[bytes, str]] | None = None) -> bytes:
+def make_tar(
+    members: dict[str, bytes], *, mode: str = "w:gz", links: dict[str, tuple[bytes, str]] | None = None
+) -> bytes:
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode=mode) as archive:
         for name, data in members.items():
@@ -65,8 +67,12 @@ def test_zip_of_class_folders_becomes_an_imagefolder(tmp_path):
 
 
 def test_tar_gz_with_a_csv_becomes_a_csv_dataset(tmp_path):
-    members = {"img/a.png": png_bytes(10), "img/b.png": png_bytes(200), "img/c.png": png_bytes(90),
-               "labels.csv": b"filepath,label\nimg/a.png,0\nimg/b.png,1\nimg/c.png,1\n"}
+    members = {
+        "img/a.png": png_bytes(10),
+        "img/b.png": png_bytes(200),
+        "img/c.png": png_bytes(90),
+        "labels.csv": b"filepath,label\nimg/a.png,0\nimg/b.png,1\nimg/c.png,1\n",
+    }
     data = import_archive(tmp_path, "mine.tar.gz", make_tar(members), name="my data")
     assert data.dataset == "csv"
     assert data.root == tmp_path / "uploads" / "my_data" / "labels.csv"
@@ -113,7 +119,8 @@ def test_size_and_member_limits(tmp_path):
     assert not (tmp_path / "uploads").exists()
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert files_under(unpack_archive(archive, tmp_path / "d", name="d.zip", max_members=5, max_bytes=500)) == {
-        f"c/{i}.png" for i in range(5)}
+        f"c/{i}.png" for i in range(5)
+    }
 
 
 def test_corrupt_and_unsupported_archives(tmp_path):

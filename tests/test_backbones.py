@@ -20,8 +20,9 @@ def resnet18_weights(tmp_path_factory):
 
 
 def test_resnet18_from_a_weights_file_exposes_its_penultimate_features(resnet18_weights):
-    model = create_model("tv:resnet18", num_classes=4, in_channels=3, image_size=32, weights=str(resnet18_weights),
-                         seed=0).eval()
+    model = create_model(
+        "tv:resnet18", num_classes=4, in_channels=3, image_size=32, weights=str(resnet18_weights), seed=0
+    ).eval()
     saved = torch.load(resnet18_weights, weights_only=True)
     # The backbone carries the file's weights; the head is new, for 4 classes.
     assert torch.equal(model.body.net.conv1.weight, saved["conv1.weight"])
@@ -82,9 +83,32 @@ def test_cli_runs_an_own_folder_with_a_backbone_from_a_weights_file(resnet18_wei
     from inn_core.cli import main
     from inn_core.runs.store import RunStore
 
-    args = ["--home", str(tmp_path / "runs"), "run", "--dataset", "imagefolder", "--data-root", str(pics),
-            "--noise", "none", "--backbone", "resnet18", "--weights", str(resnet18_weights), "--device", "cpu",
-            "--data-option", "image_size=32", "--epochs", "1", "--L", "2", "--H", "1", "--quiet"]
+    args = [
+        "--home",
+        str(tmp_path / "runs"),
+        "run",
+        "--dataset",
+        "imagefolder",
+        "--data-root",
+        str(pics),
+        "--noise",
+        "none",
+        "--backbone",
+        "resnet18",
+        "--weights",
+        str(resnet18_weights),
+        "--device",
+        "cpu",
+        "--data-option",
+        "image_size=32",
+        "--epochs",
+        "1",
+        "--L",
+        "2",
+        "--H",
+        "1",
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "estimated time: about" in out and "tv:resnet18 at 32 px" in out
@@ -99,8 +123,30 @@ def test_cli_unknown_backbone_and_bad_weights_are_one_line(pics, tmp_path, capsy
     assert main(["--home", str(tmp_path), "run", "--backbone", "resnet19"]) == 2
     assert "close names: resnet18" in capsys.readouterr().err
     torch.save(torchvision.models.resnet34(weights=None).state_dict(), tmp_path / "r34.pt")
-    assert main(["--home", str(tmp_path), "run", "--dataset", "imagefolder", "--data-root", str(pics), "--L", "2", "--quiet", "--noise",
-                 "none", "--data-option", "image_size=32", "--backbone", "resnet18",
-                 "--weights", str(tmp_path / "r34.pt")]) == 2
+    assert (
+        main(
+            [
+                "--home",
+                str(tmp_path),
+                "run",
+                "--dataset",
+                "imagefolder",
+                "--data-root",
+                str(pics),
+                "--L",
+                "2",
+                "--quiet",
+                "--noise",
+                "none",
+                "--data-option",
+                "image_size=32",
+                "--backbone",
+                "resnet18",
+                "--weights",
+                str(tmp_path / "r34.pt"),
+            ]
+        )
+        == 2
+    )
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "does not match torchvision's resnet18" in err

@@ -7,9 +7,9 @@ import re
 import time
 
 import pytest
-from helpers import launch_chromium
 from test_browser_review import assert_no_exception, open_sample_number, shot, wait_for
 
+from helpers import launch_chromium
 from inn_core.views.review import flagged_samples
 
 pytestmark = pytest.mark.browser

@@ -10,9 +10,16 @@ from helpers import launch_chromium
 
 pytestmark = pytest.mark.browser
 
-PAGES = [("", "The consistency effect"), ("new_experiment", "New experiment"), ("auc", "AUC across epochs"),
-         ("histograms", "Score histograms"), ("robust", "Robust training"), ("review", "Review"),
-         ("embedding", "Embedding map"), ("export", "Export")]
+PAGES = [
+    ("", "The consistency effect"),
+    ("new_experiment", "New experiment"),
+    ("auc", "AUC across epochs"),
+    ("histograms", "Score histograms"),
+    ("robust", "Robust training"),
+    ("review", "Review"),
+    ("embedding", "Embedding map"),
+    ("export", "Export"),
+]
 
 
 @pytest.fixture(scope="module")
@@ -54,8 +61,9 @@ def test_review_buttons_keep_their_labels_at_800_px(dashboard_server, narrow_pag
     keep = tab.get_by_role("button", name=re.compile(r"^Keep '")).first
     keep.wait_for(timeout=30_000)
     box = keep.bounding_box()
-    text_width = keep.evaluate("b => { const r = document.createRange(); r.selectNodeContents(b); "
-                               "return r.getBoundingClientRect().width; }")
+    text_width = keep.evaluate(
+        "b => { const r = document.createRange(); r.selectNodeContents(b); return r.getBoundingClientRect().width; }"
+    )
     assert box["width"] >= 60 and text_width <= box["width"] + 1, (box, text_width)
     # A label that wraps per letter is many lines tall.
     assert box["height"] < 80, box

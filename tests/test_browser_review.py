@@ -9,10 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from helpers import launch_chromium
 from inn_core.views.embedding import EMBEDDING_FILE
 from inn_core.views.review import export_run
-
-from helpers import launch_chromium
 
 pytestmark = pytest.mark.browser
 
@@ -48,7 +47,9 @@ def open_page(tab, url: str, heading: str, *, timeout_ms: int = 30_000) -> None:
 
 
 def assert_no_exception(tab) -> None:
-    assert tab.locator('[data-testid="stException"]').count() == 0, tab.locator('[data-testid="stException"]').first.inner_text()
+    assert tab.locator('[data-testid="stException"]').count() == 0, tab.locator(
+        '[data-testid="stException"]'
+    ).first.inner_text()
 
 
 def shot(tab, name: str) -> None:
@@ -111,8 +112,13 @@ def test_embedding_map_computes_once_and_draws(dashboard_server, page):
     # Lasso round the left half of the map, then send the selection to Review.
     area = page.locator('[data-testid="stPlotlyChart"] .nsewdrag').first.bounding_box()
     x, y, w, h = area["x"], area["y"], area["width"], area["height"]
-    corners = [(x + 0.02 * w, y + 0.02 * h), (x + 0.5 * w, y + 0.02 * h), (x + 0.5 * w, y + 0.98 * h),
-               (x + 0.02 * w, y + 0.98 * h), (x + 0.02 * w, y + 0.03 * h)]
+    corners = [
+        (x + 0.02 * w, y + 0.02 * h),
+        (x + 0.5 * w, y + 0.02 * h),
+        (x + 0.5 * w, y + 0.98 * h),
+        (x + 0.02 * w, y + 0.98 * h),
+        (x + 0.02 * w, y + 0.03 * h),
+    ]
     page.mouse.move(*corners[0])
     page.mouse.down()
     for (x0, y0), (x1, y1) in zip(corners, corners[1:]):
@@ -129,8 +135,11 @@ def test_embedding_map_computes_once_and_draws(dashboard_server, page):
     assert_no_exception(page)
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a single click on a WebGL point does not select it yet "
-                   "(hover works; box and lasso select); clickmode='event+select' did not help")
+@pytest.mark.xfail(
+    strict=True,
+    reason="issue 16: a single click on a WebGL point does not select it yet "
+    "(hover works; box and lasso select); clickmode='event+select' did not help",
+)
 def test_embedding_single_click_shows_the_image(dashboard_server, page):
     url, store, run_id = dashboard_server
     open_page(page, f"{url}/embedding", "Embedding map")

@@ -20,8 +20,9 @@ def test_batch_is_all_or_nothing_in_one_transaction(tmp_path):
     # A real SQLite trigger that fails the third insert: if the batch were several transactions,
     # the first two rows would stay behind.
     with sqlite3.connect(store.db_path) as conn:
-        conn.execute("CREATE TRIGGER boom BEFORE INSERT ON decisions WHEN NEW.sample = 7 "
-                     "BEGIN SELECT RAISE(ABORT, 'boom'); END")
+        conn.execute(
+            "CREATE TRIGGER boom BEFORE INSERT ON decisions WHEN NEW.sample = 7 BEGIN SELECT RAISE(ABORT, 'boom'); END"
+        )
     with pytest.raises(sqlite3.IntegrityError, match="boom"):
         store.record_decisions(run, [(5, "drop", None), (6, "relabel", 1), (7, "keep", None)])
     assert set(store.current_decisions(run)) == {2}
@@ -89,15 +90,18 @@ def test_rule_preview_apply_on_a_real_run(tiny_store):
     t = float(np.quantile(table["score"], 0.5))
     chosen = rule_selection(table, proba, max_score=t, min_probability=0.1)
     suggested = proba.argmax(1)
-    expected = [i for i in range(len(table)) if table["score"][i] < t and proba[i, suggested[i]] > 0.1
-                and suggested[i] != table["observed_label"][i]]
+    expected = [
+        i
+        for i in range(len(table))
+        if table["score"][i] < t and proba[i, suggested[i]] > 0.1 and suggested[i] != table["observed_label"][i]
+    ]
     assert sorted(chosen.tolist()) == expected and len(expected) > 0
     assert np.all(np.diff(table["score"].to_numpy()[chosen]) >= 0)  # lowest score first
 
     store.record_decision(run, int(chosen[0]), "relabel", new_label=int(suggested[chosen[0]]))
     preview = preview_bulk(store, run, chosen, "accept", proba=proba)
     assert len(preview) == len(chosen) and set(preview["decision"]) == {"relabel"}
-    assert preview.set_index("index").loc[int(chosen[0]), "changes"] == False
+    assert not preview.set_index("index").loc[int(chosen[0]), "changes"]
     assert store.current_decisions(run).keys() == {int(chosen[0])}  # a preview writes nothing
 
     batch = apply_bulk(store, run, preview)

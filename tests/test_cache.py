@@ -91,6 +91,7 @@ def test_bad_resize_mode_is_one_clear_error(folder):
 def test_unreadable_file_is_one_clear_error(folder, tmp_path):
     (folder / "dog" / "broken.png").write_bytes(b"not an image")
     with pytest.raises(InputError, match=r"cannot read image .*broken\.png"):
-        cached_file_images(sorted((folder / "dog").iterdir()), size=4, grayscale=None, resize="stretch",
-                           cache_dir=tmp_path / "c")
+        cached_file_images(
+            sorted((folder / "dog").iterdir()), size=4, grayscale=None, resize="stretch", cache_dir=tmp_path / "c"
+        )
     assert not any(p.name.endswith("images.npy") for p in (tmp_path / "c").rglob("*"))

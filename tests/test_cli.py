@@ -48,8 +48,11 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, message):
 
 
 def test_unknown_flag_exits_2_through_argparse(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "inn_core", "--home", str(tmp_path), "run", "--colour", "red"],
-                          capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "inn_core", "--home", str(tmp_path), "run", "--colour", "red"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 2
     assert "unrecognized arguments: --colour red" in proc.stderr
 
@@ -63,8 +66,25 @@ def test_help_lists_commands():
 
 def test_run_then_list_show_flagged_export(capsys, tmp_path):
     home = str(tmp_path / "runs")
-    code, out, _ = _cli(capsys, "--home", home, "run", "--data-option", "max_samples=150", "--epochs", "2",
-                        "--L", "4", "--H", "2", "--name", "cli", "--quiet", "--device", "cpu")
+    code, out, _ = _cli(
+        capsys,
+        "--home",
+        home,
+        "run",
+        "--data-option",
+        "max_samples=150",
+        "--epochs",
+        "2",
+        "--L",
+        "4",
+        "--H",
+        "2",
+        "--name",
+        "cli",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert code == 0
     assert "clean/noisy AUC" in out and "inn" in out
     [run] = RunStore(home).list_runs()
@@ -96,8 +116,25 @@ def test_run_then_list_show_flagged_export(capsys, tmp_path):
 
 def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
     home = str(tmp_path / "runs")
-    code, out, _ = _cli(capsys, "--home", home, "train", "--method", "dividemix", "--data-option", "max_samples=150",
-                        "--epochs", "2", "--warmup-epochs", "1", "--quiet", "--device", "cpu", "--name", "dm")
+    code, out, _ = _cli(
+        capsys,
+        "--home",
+        home,
+        "train",
+        "--method",
+        "dividemix",
+        "--data-option",
+        "max_samples=150",
+        "--epochs",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+        "--name",
+        "dm",
+    )
     assert code == 0
     assert "test accuracy: best" in out and "labelled_precision_net1" in out
     [run] = RunStore(home).list_runs()
@@ -113,9 +150,25 @@ def test_train_dividemix_then_show_and_resume_errors(capsys, tmp_path):
 
 def test_train_without_test_split_reports_no_test_accuracy(capsys, tmp_path):
     home = str(tmp_path / "runs")
-    code, out, err = _cli(capsys, "--home", home, "train", "--method", "ce", "--data-option", "max_samples=100",
-                          "--data-option", "test_fraction=0", "--epochs", "2", "--warmup-epochs", "1", "--quiet",
-                          "--device", "cpu")
+    code, out, err = _cli(
+        capsys,
+        "--home",
+        home,
+        "train",
+        "--method",
+        "ce",
+        "--data-option",
+        "max_samples=100",
+        "--data-option",
+        "test_fraction=0",
+        "--epochs",
+        "2",
+        "--warmup-epochs",
+        "1",
+        "--quiet",
+        "--device",
+        "cpu",
+    )
     assert code == 0, err
     assert "test accuracy: not measured" in out
 
@@ -152,8 +205,9 @@ def test_version_and_home_from_the_environment(tmp_path, tiny_run_home):
     assert proc.returncode == 0 and proc.stdout.strip().endswith(__version__)
     home, run_id = tiny_run_home
     env = {**__import__("os").environ, "INN_LAB_HOME": str(home)}
-    proc = subprocess.run([sys.executable, "-m", "inn_core", "list", "--json"], capture_output=True, text=True,
-                          env=env, cwd=tmp_path)
+    proc = subprocess.run(
+        [sys.executable, "-m", "inn_core", "list", "--json"], capture_output=True, text=True, env=env, cwd=tmp_path
+    )
     assert proc.returncode == 0, proc.stderr
     assert [r["id"] for r in json.loads(proc.stdout)] == [run_id]
     assert not (tmp_path / "runs").exists()  # the store came from $INN_LAB_HOME, not ./runs
@@ -176,15 +230,22 @@ def test_json_on_list_show_flagged(capsys, tiny_run_home):
 def test_a_closed_pipe_ends_quietly(tiny_run_home):
     home, run_id = tiny_run_home
     # A reader that closes the pipe before the CLI writes: the write fails with EPIPE for certain.
-    proc = subprocess.Popen([sys.executable, "-m", "inn_core", "--home", str(home), "show", run_id, "--json"],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inn_core", "--home", str(home), "show", run_id, "--json"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     proc.stdout.close()
     err = proc.stderr.read().decode()
     assert proc.wait(timeout=120) == 141
     assert "Traceback" not in err and "BrokenPipeError" not in err and err == ""
     # And through a shell pipe, as a user types it.
-    shell = subprocess.run(f"{sys.executable} -m inn_core --home {home} show {run_id} --json | head -c 10",
-                           shell=True, capture_output=True, text=True)
+    shell = subprocess.run(
+        f"{sys.executable} -m inn_core --home {home} show {run_id} --json | head -c 10",
+        shell=True,
+        capture_output=True,
+        text=True,
+    )
     assert shell.stdout == '{\n  "run":' and "Traceback" not in shell.stderr
 
 

@@ -72,15 +72,25 @@ def test_out_of_fold_probabilities_resume_and_determinism():
         return create_model("mlp", num_classes=2, in_channels=2, image_size=None, seed=k)
 
     seen = []
-    probs = out_of_fold_probabilities(make, x, labels, config, folds=3, num_classes=2, device="cpu",
-                                      on_fold=lambda k, p: seen.append(k))
+    probs = out_of_fold_probabilities(
+        make, x, labels, config, folds=3, num_classes=2, device="cpu", on_fold=lambda k, p: seen.append(k)
+    )
     assert probs.shape == (60, 2) and seen == [0, 1, 2]
     assert_allclose(probs.sum(1), 1, atol=1e-5)
     assert (probs[np.arange(60), labels] > 0.5).mean() > 0.8  # separable blobs, predicted out of fold
     held = fold_indices(labels, 3, random_state=0)
     again = []
-    resumed = out_of_fold_probabilities(make, x, labels, config, folds=3, num_classes=2, device="cpu",
-                                        done={0: probs[held[0]]}, on_fold=lambda k, p: again.append(k))
+    resumed = out_of_fold_probabilities(
+        make,
+        x,
+        labels,
+        config,
+        folds=3,
+        num_classes=2,
+        device="cpu",
+        done={0: probs[held[0]]},
+        on_fold=lambda k, p: again.append(k),
+    )
     assert again == [1, 2]
     assert_array_equal(resumed, probs)
 

@@ -70,8 +70,13 @@ def write_cifar100(parent: Path) -> dict:
     _dump(folder / "train", {b"data": train_rows, b"fine_labels": train_labels, b"coarse_labels": [0] * 6}, 4)
     _dump(folder / "test", {b"data": test_rows, b"fine_labels": test_labels, b"coarse_labels": [0] * 2}, 4)
     _dump(folder / "meta", {b"fine_label_names": names, b"coarse_label_names": ["x"]}, 4)
-    return {"train_rows": train_rows, "train_labels": np.asarray(train_labels), "test_rows": test_rows,
-            "test_labels": np.asarray(test_labels), "names": names}
+    return {
+        "train_rows": train_rows,
+        "train_labels": np.asarray(train_labels),
+        "test_rows": test_rows,
+        "test_labels": np.asarray(test_labels),
+        "names": names,
+    }
 
 
 def expected_images(rows: np.ndarray) -> np.ndarray:
@@ -127,8 +132,15 @@ def write_csv(path: Path, text: str) -> Path:
 def test_registry_lists_every_loader_and_its_options():
     assert DATASETS == ("digits", "cifar10", "cifar100", "imagefolder", "csv", "hf", "toy2d")
     assert dataset_options("digits") == {"test_fraction": 0.2, "max_samples": None}
-    assert set(dataset_options("csv")) == {"csv_path", "image_root", "image_size", "grayscale", "test_fraction",
-                                           "resize", "cache_dir"}
+    assert set(dataset_options("csv")) == {
+        "csv_path",
+        "image_root",
+        "image_size",
+        "grayscale",
+        "test_fraction",
+        "resize",
+        "cache_dir",
+    }
 
 
 def test_unknown_dataset_lists_the_choices():
@@ -440,8 +452,10 @@ def test_csv_paths_cannot_leave_the_image_root(csv_images, escape):
         load_dataset("csv", csv_path=table)
 
 
-@pytest.mark.parametrize(("text", "message"), [("", "is empty"), ("filepath,label\n", "no rows"),
-                                                ("filepath,label\nimg/one.png,\n", "row 2")])
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "is empty"), ("filepath,label\n", "no rows"), ("filepath,label\nimg/one.png,\n", "row 2")],
+)
 def test_csv_empty_or_incomplete(csv_images, text, message):
     table = write_csv(csv_images / "labels.csv", text)
     with pytest.raises(InputError, match=message):
@@ -489,9 +503,16 @@ def test_toy2d_blobs_separate_when_tight():
     assert torch.equal(nearest, data.true_labels)
 
 
-@pytest.mark.parametrize(("options", "message"), [({"kind": "moons", "num_classes": 3}, "always has 2"),
-                                                  ({"kind": "spiral"}, "kind"), ({"spread": 0}, "spread"),
-                                                  ({"num_classes": 1}, "num_classes"), ({"n_samples": 3}, "n_samples")])
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"kind": "moons", "num_classes": 3}, "always has 2"),
+        ({"kind": "spiral"}, "kind"),
+        ({"spread": 0}, "spread"),
+        ({"num_classes": 1}, "num_classes"),
+        ({"n_samples": 3}, "n_samples"),
+    ],
+)
 def test_toy2d_bad_options(options, message):
     with pytest.raises(InputError, match=message):
         load_dataset("toy2d", **options)

@@ -34,8 +34,19 @@ def _env() -> dict[str, str]:
 
 
 def _torchrun(nproc: int, home: Path, *args: str) -> list[str]:
-    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc-per-node", str(nproc),
-            "-m", "inn_core", "--home", str(home), *args]
+    return [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc-per-node",
+        str(nproc),
+        "-m",
+        "inn_core",
+        "--home",
+        str(home),
+        *args,
+    ]
 
 
 def _cli(home: Path, *args: str) -> list[str]:
@@ -77,6 +88,7 @@ def _wait_for(predicate, timeout: float, proc: subprocess.Popen) -> None:
 
 # ---- in-process: the helpers -----------------------------------------------------------------
 
+
 def test_shards_and_batch_rows_cover_everything_in_order():
     for size in (1, 2, 3, 5):
         worlds = [World(rank=r, size=size) for r in range(size)]
@@ -112,11 +124,19 @@ def test_a_rank_that_cannot_reach_the_rendezvous_ends_with_one_line(tmp_path):
     with socket.socket() as s:  # a port nobody listens on
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    env = {**_env(), "RANK": "1", "WORLD_SIZE": "2", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
-           "MASTER_PORT": str(port), "INN_LAB_DIST_TIMEOUT": "3"}
+    env = {
+        **_env(),
+        "RANK": "1",
+        "WORLD_SIZE": "2",
+        "LOCAL_RANK": "0",
+        "MASTER_ADDR": "127.0.0.1",
+        "MASTER_PORT": str(port),
+        "INN_LAB_DIST_TIMEOUT": "3",
+    }
     started = time.monotonic()
-    out = subprocess.run(_cli(tmp_path, "run", *SMALL, "--epochs", "1"), env=env, capture_output=True,
-                         text=True, timeout=90)
+    out = subprocess.run(
+        _cli(tmp_path, "run", *SMALL, "--epochs", "1"), env=env, capture_output=True, text=True, timeout=90
+    )
     assert out.returncode == 2, out.stderr
     lines = out.stderr.strip().splitlines()
     assert len(lines) == 1 and "could not join the process group at 127.0.0.1" in lines[0], out.stderr
@@ -125,6 +145,7 @@ def test_a_rank_that_cannot_reach_the_rendezvous_ends_with_one_line(tmp_path):
 
 
 # ---- torchrun launches -----------------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_two_ranks_match_one_process(tmp_path):
@@ -155,8 +176,9 @@ def test_cancel_reaches_every_rank_and_a_killed_rank_leaves_the_run_resumable(tm
     home = tmp_path / "runs"
     store = RunStore(home)
     args = ["run", *SMALL, "--epochs", "12", "--eval-epochs", "12"]
-    proc = subprocess.Popen(_torchrun(2, home, *args), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _torchrun(2, home, *args), env=_env(), stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
     try:
         _wait_for(lambda: store.list_runs() and store.has_file(_only_run(store).id, "checkpoint.pt"), 180, proc)
         run_id = _only_run(store).id
@@ -171,11 +193,17 @@ def test_cancel_reaches_every_rank_and_a_killed_rank_leaves_the_run_resumable(tm
 
     # Resume on two ranks, then kill rank 1 once it has trained an epoch past the resume.
     epoch_at_cancel = store.read_torch(run_id, "checkpoint.pt")["epoch"]
-    proc = subprocess.Popen(_torchrun(2, home, "resume", run_id, "--quiet"), env=_env(), stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(
+        _torchrun(2, home, "resume", run_id, "--quiet"),
+        env=_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
     try:
-        _wait_for(lambda: (store.read_torch(run_id, "checkpoint.pt") or {}).get("epoch", 0) > epoch_at_cancel,
-                  180, proc)
+        _wait_for(
+            lambda: (store.read_torch(run_id, "checkpoint.pt") or {}).get("epoch", 0) > epoch_at_cancel, 180, proc
+        )
         pid = _rank_pid(f"--home {home} resume", 1)
         assert pid is not None
         os.kill(pid, 9)
@@ -190,10 +218,13 @@ def test_cancel_reaches_every_rank_and_a_killed_rank_leaves_the_run_resumable(tm
     # A single process continues from the last checkpoint and finishes.
     checkpoint_epoch = store.read_torch(run_id, "checkpoint.pt")["epoch"]
     assert 0 < checkpoint_epoch < 12
-    out = subprocess.run(_cli(home, "resume", run_id, "--quiet"), env=_env(), capture_output=True, text=True, timeout=240)
+    out = subprocess.run(
+        _cli(home, "resume", run_id, "--quiet"), env=_env(), capture_output=True, text=True, timeout=240
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert store.get_run(run_id).status == "done"
-    assert [r["epoch"] for r in store.metrics(run_id)["methods"]].count(12) == 5
+    methods = {r["method"] for r in store.metrics(run_id)["methods"] if r["epoch"] == 12}
+    assert methods == {"inn", "ce", "ce_ne", "deep_knn", "mixup_fy", "cleanlab"}
 
 
 @pytest.mark.slow
@@ -207,18 +238,22 @@ def test_world_larger_than_the_data_ends_with_one_line(tmp_path):
 
 # ---- the GPU check's CPU smoke ---------------------------------------------------------------
 
+
 @pytest.mark.slow
-def test_gpu_check_runs_at_toy_size_on_the_cpu(capsys):
-    sys.path.insert(0, str(ROOT / "benchmarks"))
-    try:
-        import gpu_check
-    finally:
-        sys.path.remove(str(ROOT / "benchmarks"))
-    rows = gpu_check.main(["--cpu-smoke", "--n", "24", "--L", "2", "--H", "1"])
-    printed = capsys.readouterr().out
-    phases = [row["phase"] for row in rows]
-    assert any(p.startswith("exact neighbours 24 x 512") for p in phases)
-    assert any(p.startswith("INN scores") for p in phases)
-    assert all(row["seconds"] > 0 for row in rows)
+def test_gpu_check_runs_at_toy_size_on_the_cpu():
+    # A subprocess, as a user runs it: the script sets torch's process-wide thread count and seed,
+    # which must not leak into the tests that follow (bit-identity tests depend on the thread count).
+    script = ROOT / "benchmarks" / "gpu_check.py"
+    out = subprocess.run(
+        [sys.executable, str(script), "--cpu-smoke", "--n", "24", "--L", "2", "--H", "1"],
+        env=_env(),
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    printed = out.stdout
+    assert "exact neighbours 24 x 512" in printed
+    assert "INN scores" in printed
     assert "neighbours + INN scores <= 60 s" in printed and "n/a (n = 24, not 50,000)" in printed
     assert "clean/noisy AUC of INN" in printed

@@ -7,9 +7,9 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import inn_core.views.embedding as embedding
-from inn_core.views.embedding import EMBEDDING_FILE, compute_embedding, run_embedding, stored_embedding
 from inn_core.errors import InputError
 from inn_core.runs.store import RunStore
+from inn_core.views.embedding import EMBEDDING_FILE, compute_embedding, run_embedding, stored_embedding
 
 
 def blobs(n_per: int = 40, k: int = 3, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:

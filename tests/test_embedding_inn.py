@@ -58,8 +58,9 @@ def test_lemma_1_in_embedding_space_with_neighbours_found_there():
         noisy[flip] = True
     neighbors, _ = nearest_neighbors(x, L, device="cpu")
     assert (true[neighbors] == true[:, None]).all()  # the embedding space groups the true classes
-    scores = head_inn_scores(_LinearBetweenEmbeddings(x, observed, k), torch.from_numpy(x), observed, neighbors,
-                             H=10, device="cpu")
+    scores = head_inn_scores(
+        _LinearBetweenEmbeddings(x, observed, k), torch.from_numpy(x), observed, neighbors, H=10, device="cpu"
+    )
     agree = (observed[neighbors] == observed[:, None]).sum(1)
     np.testing.assert_allclose(scores, 0.5 + agree / (2 * L), atol=1e-4)
     assert scores[~noisy].min() > scores[noisy].max()
@@ -76,8 +77,9 @@ def test_scoring_after_the_affine_layer_equals_scoring_interpolated_embeddings(h
     np.testing.assert_allclose(fast, plain, atol=1e-5)
     np.testing.assert_allclose(fast_paths, plain_paths, atol=1e-5)
     # Tiny chunks (one sample per forward pass) give the same scores.
-    np.testing.assert_allclose(head_inn_scores(model, torch.from_numpy(x), y, neighbors, H=6, device="cpu",
-                                               chunk_bytes=4), fast, atol=1e-6)
+    np.testing.assert_allclose(
+        head_inn_scores(model, torch.from_numpy(x), y, neighbors, H=6, device="cpu", chunk_bytes=4), fast, atol=1e-6
+    )
 
 
 def test_head_standardises_raw_embeddings_inside_the_model():
@@ -112,17 +114,21 @@ def test_find_noisy_labels_with_features_says_it_ran_in_embedding_space():
 
 def test_find_noisy_labels_with_approximate_neighbours_names_the_backend():
     x, y, _ = _blobs()
-    result = inn_core.find_noisy_labels(labels=y, features=x, epochs=2, L=5, H=2, device="cpu",
-                                        neighbor_backend="faiss-hnsw")
+    result = inn_core.find_noisy_labels(
+        labels=y, features=x, epochs=2, L=5, H=2, device="cpu", neighbor_backend="faiss-hnsw"
+    )
     assert result.neighbor_backend == "faiss-hnsw"
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"features": np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]])}, "NaN or infinite values in 1 of 3 rows"),
-    ({"features": np.zeros((4, 2))}, "same number of rows"),
-    ({"features": np.zeros((3, 2, 2))}, "2-D"),
-    ({"features": np.zeros((3, 2)), "images": np.zeros((3, 2))}, "not both"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"features": np.array([[0.0, np.nan], [1.0, 1.0], [2.0, 2.0]])}, "NaN or infinite values in 1 of 3 rows"),
+        ({"features": np.zeros((4, 2))}, "same number of rows"),
+        ({"features": np.zeros((3, 2, 2))}, "2-D"),
+        ({"features": np.zeros((3, 2)), "images": np.zeros((3, 2))}, "not both"),
+    ],
+)
 def test_bad_embeddings_are_one_clear_input_error(kwargs, message):
     with pytest.raises(InputError, match=message):
         inn_core.find_noisy_labels(labels=np.array([0, 1, 0]), L=1, **kwargs)
@@ -133,7 +139,9 @@ def test_features_files_in_every_format(tmp_path):
     np.save(tmp_path / "f.npy", x)
     np.savez(tmp_path / "f.npz", embeddings=x, ids=np.arange(4))
     pq.write_table(pa.table({"embedding": list(x), "label": [0, 1, 0, 1]}), tmp_path / "list.parquet")
-    pq.write_table(pa.table({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": [0, 1, 0, 1]}), tmp_path / "cols.parquet")
+    pq.write_table(
+        pa.table({"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "label": [0, 1, 0, 1]}), tmp_path / "cols.parquet"
+    )
     for name in ("f.npy", "f.npz", "list.parquet", "cols.parquet"):
         got = read_features(tmp_path / name)
         assert got.dtype == np.float32
@@ -153,11 +161,14 @@ def test_labels_files_in_every_format(tmp_path):
     assert labels.tolist() == [3, 0, 1] and names == ("0", "1", "2", "3")
 
 
-@pytest.mark.parametrize(("name", "content", "message"), [
-    ("f.csv", b"1,2", "must end in .npy, .npz, .parquet"),
-    ("f.npy", b"not an array", "cannot read features file f.npy"),
-    ("f.parquet", b"PAR1 damaged", "cannot read features file f.parquet"),
-])
+@pytest.mark.parametrize(
+    ("name", "content", "message"),
+    [
+        ("f.csv", b"1,2", "must end in .npy, .npz, .parquet"),
+        ("f.npy", b"not an array", "cannot read features file f.npy"),
+        ("f.parquet", b"PAR1 damaged", "cannot read features file f.parquet"),
+    ],
+)
 def test_unreadable_features_files_are_input_errors(tmp_path, name, content, message):
     (tmp_path / name).write_bytes(content)
     with pytest.raises(InputError, match=message):

@@ -35,8 +35,9 @@ def _cli(capsys, *argv):
 
 def test_embedding_run_with_dataset_labels_is_stored_like_an_experiment(tmp_path, digits_pixels):
     store = RunStore(tmp_path / "runs")
-    config = EmbeddingConfig(features=str(digits_pixels), dataset="digits", data_options={"max_samples": 300},
-                             epochs=6, L=5, H=4)
+    config = EmbeddingConfig(
+        features=str(digits_pixels), dataset="digits", data_options={"max_samples": 300}, epochs=6, L=5, H=4
+    )
     run_id = run_embedding(config, store=store)
     record = store.get_run(run_id)
     assert record.kind == "embedding" and record.status == "done" and record.config["variant"] == "embedding"
@@ -62,6 +63,7 @@ def test_embedding_run_resumes_to_the_same_scores(tmp_path, digits_pixels):
     assert config.noise.kind == "none"
     store = RunStore(tmp_path / "runs")
     straight = run_embedding(config, store=store)
+
     def stop_after_epoch_2() -> bool:
         return len(store.metrics(interrupted)["methods"]) > 0 if store.has_file(interrupted, "metrics.json") else False
 
@@ -76,13 +78,16 @@ def test_embedding_run_resumes_to_the_same_scores(tmp_path, digits_pixels):
     assert "auc" not in store.metrics(straight)["methods"][0]  # labels as given: truth unknown
 
 
-@pytest.mark.parametrize(("settings", "message"), [
-    ({}, "give a labels file, or the dataset"),
-    ({"dataset": "digits"}, "has 300 rows but the digits training split has 1437 labels"),
-    ({"labels": "y.npy", "dataset": "digits"}, "not both"),
-    ({"labels": "y.npy", "head": "resnet"}, "unknown head"),
-    ({"labels": "y.npy", "neighbor_backend": "annoy"}, "neighbor_backend must be one of"),
-])
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        ({}, "give a labels file, or the dataset"),
+        ({"dataset": "digits"}, "has 300 rows but the digits training split has 1437 labels"),
+        ({"labels": "y.npy", "dataset": "digits"}, "not both"),
+        ({"labels": "y.npy", "head": "resnet"}, "unknown head"),
+        ({"labels": "y.npy", "neighbor_backend": "annoy"}, "neighbor_backend must be one of"),
+    ],
+)
 def test_embedding_config_and_data_errors(tmp_path, digits_pixels, settings, message):
     from inn_core.runs.embedding_run import prepare_embeddings
 
@@ -95,10 +100,26 @@ def test_embedding_config_and_data_errors(tmp_path, digits_pixels, settings, mes
 def test_cli_run_features_with_a_labels_file_then_show_and_list(capsys, tmp_path, digits_pixels):
     labels = tmp_path / "labels.csv"
     pd.DataFrame({"label": load_dataset("digits", random_state=0, max_samples=300).true_labels.numpy()}).to_csv(
-        labels, index=False)
+        labels, index=False
+    )
     home = str(tmp_path / "runs")
-    code, out, err = _cli(capsys, "--home", home, "run", "--features", str(digits_pixels), "--labels", str(labels),
-                          "--epochs", "3", "--L", "4", "--H", "2", "--quiet")
+    code, out, err = _cli(
+        capsys,
+        "--home",
+        home,
+        "run",
+        "--features",
+        str(digits_pixels),
+        "--labels",
+        str(labels),
+        "--epochs",
+        "3",
+        "--L",
+        "4",
+        "--H",
+        "2",
+        "--quiet",
+    )
     assert code == 0, err
     assert "variant: embedding" in out and "no clean/noisy AUC" in out
     (run,) = RunStore(home).list_runs()
@@ -110,24 +131,54 @@ def test_cli_run_features_with_a_labels_file_then_show_and_list(capsys, tmp_path
 
 
 def test_cli_run_features_with_dataset_labels_and_noise_prints_auc(capsys, tmp_path, digits_pixels):
-    code, out, err = _cli(capsys, "--home", str(tmp_path / "runs"), "run", "--features", str(digits_pixels),
-                          "--data-option", "max_samples=300", "--epochs", "3", "--L", "4", "--H", "2", "--quiet",
-                          "--neighbor-backend", "faiss-hnsw")
+    code, out, err = _cli(
+        capsys,
+        "--home",
+        str(tmp_path / "runs"),
+        "run",
+        "--features",
+        str(digits_pixels),
+        "--data-option",
+        "max_samples=300",
+        "--epochs",
+        "3",
+        "--L",
+        "4",
+        "--H",
+        "2",
+        "--quiet",
+        "--neighbor-backend",
+        "faiss-hnsw",
+    )
     assert code == 0, err
     assert "clean/noisy AUC" in out and "neighbours faiss-hnsw" in out
 
 
-@pytest.mark.parametrize(("make", "message"), [
-    (lambda p: np.save(p / "f.npy", np.array([[np.nan, 1.0]] * 5)), "NaN or infinite values in 5 of 5 rows"),
-    (lambda p: np.save(p / "f.npy", np.zeros((7, 2))), "features file has 7 rows but labels file y.txt has 5"),
-    (lambda p: np.save(p / "f.npy", np.zeros((5, 2, 2))), "2-D (n, d)"),
-    (lambda p: (p / "f.npy").write_bytes(b"garbage"), "cannot read features file f.npy"),
-])
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda p: np.save(p / "f.npy", np.array([[np.nan, 1.0]] * 5)), "NaN or infinite values in 5 of 5 rows"),
+        (lambda p: np.save(p / "f.npy", np.zeros((7, 2))), "features file has 7 rows but labels file y.txt has 5"),
+        (lambda p: np.save(p / "f.npy", np.zeros((5, 2, 2))), "2-D (n, d)"),
+        (lambda p: (p / "f.npy").write_bytes(b"garbage"), "cannot read features file f.npy"),
+    ],
+)
 def test_cli_bad_features_exit_2_with_one_line(capsys, tmp_path, make, message):
     make(tmp_path)
     (tmp_path / "y.txt").write_text("0\n1\n0\n1\n0\n")
-    code, out, err = _cli(capsys, "--home", str(tmp_path / "runs"), "run", "--features", str(tmp_path / "f.npy"),
-                          "--labels", str(tmp_path / "y.txt"), "--L", "2", "--quiet")
+    code, out, err = _cli(
+        capsys,
+        "--home",
+        str(tmp_path / "runs"),
+        "run",
+        "--features",
+        str(tmp_path / "f.npy"),
+        "--labels",
+        str(tmp_path / "y.txt"),
+        "--L",
+        "2",
+        "--quiet",
+    )
     assert code == 2
     assert err.startswith("error: ") and message in err and len(err.strip().splitlines()) == 1
 

@@ -40,10 +40,17 @@ def test_embeddings_route_waits_for_both_files(tmp_path, monkeypatch):
     assert not at.get("plotly_chart")  # the image route's noise preview is not drawn
 
 
-@pytest.mark.parametrize(("nan", "rows", "message"), [
-    (True, 60, "features contain NaN or infinite values in 1 of 60 rows (first: row 7)"),
-    (False, 50, "the features file has 50 rows but labels file labels.txt has 60 labels; they must match row for row"),
-])
+@pytest.mark.parametrize(
+    ("nan", "rows", "message"),
+    [
+        (True, 60, "features contain NaN or infinite values in 1 of 60 rows (first: row 7)"),
+        (
+            False,
+            50,
+            "the features file has 50 rows but labels file labels.txt has 60 labels; they must match row for row",
+        ),
+    ],
+)
 def test_embeddings_route_bad_files_show_one_error_and_start_nothing(tmp_path, monkeypatch, nan, rows, message):
     features, labels = _files(tmp_path, nan=nan, rows=rows)
     at = _embeddings_page(tmp_path / "runs", monkeypatch)
@@ -87,8 +94,18 @@ def test_review_and_histogram_pages_read_an_embedding_run(tmp_path, monkeypatch)
 
     features, labels = _files(tmp_path)
     store = RunStore(tmp_path / "runs")
-    run_embedding(EmbeddingConfig(features=str(features), labels=str(labels), noise=NoiseSpec("symmetric", 0.3),
-                                  epochs=3, L=4, H=3, name="emb-run"), store=store)
+    run_embedding(
+        EmbeddingConfig(
+            features=str(features),
+            labels=str(labels),
+            noise=NoiseSpec("symmetric", 0.3),
+            epochs=3,
+            L=4,
+            H=3,
+            name="emb-run",
+        ),
+        store=store,
+    )
     monkeypatch.setenv("INN_LAB_HOME", str(tmp_path / "runs"))
     pages = Path(NEW).parent
     for name in ("review", "histograms", "auc"):

@@ -12,8 +12,16 @@ from inn_core.runs.estimate import LONG_RUN_SECONDS, calibrate, estimate_run, fo
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.schedule import OWN_DATA_MAX_EPOCHS, OWN_DATA_MIN_EPOCHS, OWN_DATA_STEPS, own_data_epochs
 
-CONFIG = ExperimentConfig(dataset="digits", data_options={"max_samples": 200}, noise=NoiseSpec("symmetric", 0.4),
-                          epochs=4, eval_epochs=(2, 4), L=5, H=3, device="cpu")
+CONFIG = ExperimentConfig(
+    dataset="digits",
+    data_options={"max_samples": 200},
+    noise=NoiseSpec("symmetric", 0.4),
+    epochs=4,
+    eval_epochs=(2, 4),
+    L=5,
+    H=3,
+    device="cpu",
+)
 
 
 @pytest.fixture(scope="module")

@@ -16,7 +16,9 @@ from inn_core.errors import InputError
 @pytest.fixture(scope="module")
 def blobs():
     data = load_dataset("toy2d", n_samples=120, num_classes=3, random_state=0)
-    observed, noisy = inject_noise(data.true_labels.numpy(), NoiseSpec("symmetric", 0.3, symmetric_mode="flip"), random_state=0)
+    observed, noisy = inject_noise(
+        data.true_labels.numpy(), NoiseSpec("symmetric", 0.3, symmetric_mode="flip"), random_state=0
+    )
     return data.images.numpy(), observed, noisy
 
 
@@ -56,14 +58,19 @@ def test_filter_by_top_k_fraction_threshold_and_verbose(blobs, capsys):
     np.testing.assert_array_equal(frame["is_label_issue"], below.is_noisy)
 
 
-@pytest.mark.parametrize(("kwargs", "message"), [
-    ({"filter_by": "confident"}, "unknown filter_by 'confident'; choose one of beta_mixture"),
-    ({"filter_by": "top_k"}, "needs k"),
-    ({"filter_by": "top_k", "k": 1000}, "between 1 and n = 120"),
-    ({"filter_by": "fraction", "fraction": 1.5}, "fraction in (0, 1]"),
-    ({"filter_by": "threshold"}, "needs a finite threshold"),
-])
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"filter_by": "confident"}, "unknown filter_by 'confident'; choose one of beta_mixture"),
+        ({"filter_by": "top_k"}, "needs k"),
+        ({"filter_by": "top_k", "k": 1000}, "between 1 and n = 120"),
+        ({"filter_by": "fraction", "fraction": 1.5}, "fraction in (0, 1]"),
+        ({"filter_by": "threshold"}, "needs a finite threshold"),
+    ],
+)
 def test_filter_errors_before_any_training(blobs, kwargs, message):
     x, y, _ = blobs
-    with pytest.raises(InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")):
+    with pytest.raises(
+        InputError, match=message.replace("(", r"\(").replace(")", r"\)").replace("[", r"\[").replace("]", r"\]")
+    ):
         inn_core.INNDetector(epochs=1000, device="cpu", **kwargs).fit(x, y)

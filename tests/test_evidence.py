@@ -12,9 +12,9 @@ from torch import nn
 
 from inn_core.data.datasets import to_uint8_images
 from inn_core.errors import InputError
+from inn_core.method.scoring import inn_scores
 from inn_core.views.evidence import load_evidence_source, sample_evidence
 from inn_core.views.review import sample_table
-from inn_core.method.scoring import inn_scores
 
 
 def tiny_problem(n: int = 12, channels: int = 1, size: int = 4, L: int = 3, seed: int = 0):

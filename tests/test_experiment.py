@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 from helpers import TINY_CONFIG
+from inn_core.data.noise import NoiseSpec
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
     METHODS,
@@ -21,7 +22,6 @@ from inn_core.runs.experiment import (
     resume_experiment,
     run_experiment,
 )
-from inn_core.data.noise import NoiseSpec
 from inn_core.runs.store import RunStore
 
 SHORT = dataclasses.replace(TINY_CONFIG, epochs=4, eval_epochs=(2, 4), name="short")
@@ -47,7 +47,13 @@ def test_config_validation(kwargs, message):
 
 def test_config_defaults_and_round_trip():
     config = ExperimentConfig()
-    assert (config.dataset, config.epochs, config.batch_size, config.lr, config.weight_decay) == ("digits", 40, 64, 0.1, 0.0)
+    assert (config.dataset, config.epochs, config.batch_size, config.lr, config.weight_decay) == (
+        "digits",
+        40,
+        64,
+        0.1,
+        0.0,
+    )
     assert config.eval_epochs == (5, 10, 15, 20, 25, 30, 35, 40)
     assert config.noise == NoiseSpec("symmetric", 0.4)
     assert ExperimentConfig.from_dict(config.to_dict()) == config
@@ -65,8 +71,9 @@ def test_prepare_data_validates_against_the_data():
 
 
 def test_prepare_data_imbalanced_keeps_two_classes():
-    run = prepare_data(dataclasses.replace(TINY_CONFIG, data_options={},
-                                           noise=NoiseSpec.imbalanced(classes=(3, 8), rate=0.3)))
+    run = prepare_data(
+        dataclasses.replace(TINY_CONFIG, data_options={}, noise=NoiseSpec.imbalanced(classes=(3, 8), rate=0.3))
+    )
     assert run.num_classes == 2
     assert set(np.unique(run.true_labels)) == {0, 1}
     assert (run.true_labels == 0).sum() > 5 * (run.true_labels == 1).sum()
@@ -82,18 +89,23 @@ def test_tiny_run_stores_everything_it_promises(tiny_run_home):
     metrics = store.metrics(run_id)
     # cleanlab scores once, at the last evaluation epoch (K fold models trained to the end).
     assert {(r["epoch"], r["method"]) for r in metrics["methods"]} == (
-        {(e, m) for e in (1, 3) for m in METHODS if m != "cleanlab"} | {(3, "cleanlab")})
+        {(e, m) for e in (1, 3) for m in METHODS if m != "cleanlab"} | {(3, "cleanlab")}
+    )
     assert all(0.0 <= r["auc"] <= 1.0 for r in metrics["methods"])
-    assert {(r["epoch"], r["model"]) for r in metrics["models"]} == {(e, m) for e in (1, 3) for m in ("ce", "ce_ne", "mixup")}
+    assert {(r["epoch"], r["model"]) for r in metrics["models"]} == {
+        (e, m) for e in (1, 3) for m in ("ce", "ce_ne", "mixup")
+    }
     assert all({"E_cor", "E_inc", "E_m_cor", "E_m_inc", "test_accuracy"} <= set(r) for r in metrics["models"])
     final = store.read_arrays(run_id, "final.npz")
     n = store.read_json(run_id, "data.json")["n"]
     assert final["neighbors"].shape == (n, 5) and final["proba"].shape == (n, 10)
     scores = store.epoch_scores(run_id, 3)
-    assert 0 <= scores["scores_inn"].min() and scores["scores_inn"].max() <= 1
+    assert scores["scores_inn"].min() >= 0 and scores["scores_inn"].max() <= 1
     assert scores["proba_cleanlab"].shape == (n, 10) and scores["issues_cleanlab"].dtype == bool
-    np.testing.assert_allclose(scores["scores_cleanlab"],
-                               scores["proba_cleanlab"][np.arange(n), store.read_arrays(run_id, "labels.npz")["observed"]])
+    np.testing.assert_allclose(
+        scores["scores_cleanlab"],
+        scores["proba_cleanlab"][np.arange(n), store.read_arrays(run_id, "labels.npz")["observed"]],
+    )
     assert load_model(store, run_id, "mixup").training is False
 
 
@@ -115,8 +127,12 @@ def test_cancel_then_resume_equals_uninterrupted(tmp_path):
         epochs_seen.append(progress.epoch)
 
     with pytest.raises(Cancelled):
-        run_experiment(SHORT, store=store, callbacks=[stop_after_epoch_3],
-                       should_stop=lambda: bool(epochs_seen) and epochs_seen[-1] >= 3)
+        run_experiment(
+            SHORT,
+            store=store,
+            callbacks=[stop_after_epoch_3],
+            should_stop=lambda: bool(epochs_seen) and epochs_seen[-1] >= 3,
+        )
     [interrupted] = [r for r in store.list_runs() if r.id != straight]
     assert interrupted.status == "cancelled"
     assert store.read_torch(interrupted.id, "checkpoint.pt")["epoch"] == 3
@@ -154,8 +170,11 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     victim = store.create_run(config.to_dict(), name="victim")
     # Same thread count as this process (conftest runs tests single-threaded): float reductions, and so
     # bit-identical results, depend on it.
-    proc = subprocess.Popen([sys.executable, "-m", "inn_core", "--home", str(tmp_path), "resume", victim, "--quiet"],
-                            start_new_session=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "inn_core", "--home", str(tmp_path), "resume", victim, "--quiet"],
+        start_new_session=True,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         checkpoint = store.read_torch(victim, "checkpoint.pt") if store.has_file(victim, "checkpoint.pt") else None

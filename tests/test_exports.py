@@ -112,8 +112,17 @@ def test_image_files_are_hard_linked_into_their_cleaned_class(tmp_path):
             pixels = (rng.random((8, 8, 3)) * 80 + 170 * k).astype(np.uint8)
             Image.fromarray(pixels).save(source / name / f"{name}{j:02d}.png")
     store = RunStore(tmp_path / "runs")
-    config = ExperimentConfig(dataset="imagefolder", data_root=str(source), data_options={"image_size": 8, "test_fraction": 0.0},
-                              noise=NoiseSpec("none"), epochs=1, eval_epochs=(1,), L=3, H=2, device="cpu")
+    config = ExperimentConfig(
+        dataset="imagefolder",
+        data_root=str(source),
+        data_options={"image_size": 8, "test_fraction": 0.0},
+        noise=NoiseSpec("none"),
+        epochs=1,
+        eval_epochs=(1,),
+        L=3,
+        H=2,
+        device="cpu",
+    )
     run = run_experiment(config, store=store)
     sources = store.read_json(run, "sources.json")
     store.record_decision(run, 0, "relabel", new_label=1 - int(store.read_arrays(run, "labels.npz")["observed"][0]))

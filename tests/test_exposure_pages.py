@@ -26,8 +26,8 @@ def listening_on():
 def _pictures(folder: Path) -> Path:
     for cls in ("cat", "dog"):
         (folder / cls).mkdir(parents=True)
-        for i in range(3):
-            Image.new("L", (8, 8), color=40 * i).save(folder / cls / f"{i}.png")
+        for i in range(8):  # 16 samples: more than L = 10 neighbours need
+            Image.new("L", (8, 8), color=30 * i).save(folder / cls / f"{i}.png")
     return folder
 
 
@@ -64,4 +64,4 @@ def test_roots_fence_the_folder_field(tmp_path, monkeypatch, listening_on):
     at.text_input(key="ne_byod_path").input(str(allowed)).run()
     at.button(key="ne_byod_check").click().run()
     assert not at.error, [e.value for e in at.error]
-    assert any(m.label == "Training samples" and m.value == "6" for m in at.metric)
+    assert any(m.label == "Training samples" and m.value == "16" for m in at.metric)

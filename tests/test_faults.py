@@ -17,9 +17,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from helpers import TINY_CONFIG
 
 import inn_core.runs.store as store_module
+from helpers import TINY_CONFIG
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
     launch_in_background,
@@ -91,7 +91,7 @@ class _FullDisk:
         self.name, self.fail_on, self.room, self.seen = name, fail_on, room, 0
 
     def __call__(self, path, mode="r", *args, **kwargs):
-        fh = builtins.open(path, mode, *args, **kwargs)
+        fh = builtins.open(path, mode, *args, **kwargs)  # noqa: SIM115 - handed back to the caller, who closes it
         if "w" in mode and Path(path).name.startswith(f".{self.name}."):
             self.seen += 1
             if self.seen == self.fail_on:
@@ -168,8 +168,9 @@ conn.execute("COMMIT")
 
 
 def _hold_write_lock(store: RunStore, seconds: float) -> subprocess.Popen:
-    proc = subprocess.Popen([sys.executable, "-c", _HOLD_LOCK, str(store.db_path), str(seconds)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", _HOLD_LOCK, str(store.db_path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
     assert proc.stdout.readline().strip() == "locked"
     return proc
 
@@ -223,14 +224,18 @@ resume(RunStore(home), run_id)
 """
 
 
-@pytest.mark.parametrize("dies_writing", ["checkpoint.pt", "model_mixup.pt"],
-                         ids=["before-first-checkpoint", "during-final-write"])
+@pytest.mark.parametrize(
+    "dies_writing", ["checkpoint.pt", "model_mixup.pt"], ids=["before-first-checkpoint", "during-final-write"]
+)
 def test_worker_killed_at_a_bad_moment_is_resumable(tmp_path, dies_writing):
     store = RunStore(tmp_path / "runs")
     straight = run_experiment(SHORT, store=store)
     victim = store.create_run(SHORT.to_dict(), name="victim")
-    proc = subprocess.run([sys.executable, "-c", _KILL_WHILE_WRITING, str(store.home), victim, dies_writing],
-                          env={**os.environ, "OMP_NUM_THREADS": "1"}, timeout=300)
+    proc = subprocess.run(
+        [sys.executable, "-c", _KILL_WHILE_WRITING, str(store.home), victim, dies_writing],
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        timeout=300,
+    )
     assert proc.returncode == -9
     record = [r for r in store.list_runs() if r.id == victim][0]
     assert record.status == "failed" and "resume" in record.error

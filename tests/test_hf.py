@@ -35,8 +35,9 @@ def test_save_to_disk_folder_loads_with_class_names(tmp_path):
 def test_dataset_dict_uses_train_and_test_splits_and_named_columns(tmp_path):
     dd = datasets.DatasetDict({"train": _tiny(6, image="img", label="y"), "test": _tiny(3, image="img", label="y")})
     dd.save_to_disk(str(tmp_path / "hf"))
-    data = load_dataset("hf", root=tmp_path / "hf", image_column="img", label_column="y", image_size=4,
-                        cache_dir=tmp_path / "cache")
+    data = load_dataset(
+        "hf", root=tmp_path / "hf", image_column="img", label_column="y", image_size=4, cache_dir=tmp_path / "cache"
+    )
     assert data.images.shape == (6, 3, 4, 4) and data.test_images.shape == (3, 3, 4, 4)
 
 
@@ -52,8 +53,9 @@ def test_not_a_save_to_disk_folder(tmp_path):
 
 
 def test_dataset_object_with_integer_labels_and_array_images():
-    ds = datasets.Dataset.from_dict({"image": [np.full((4, 4), 7 * i, np.uint8) for i in range(4)],
-                                     "label": [3, 5, 3, 5]})
+    ds = datasets.Dataset.from_dict(
+        {"image": [np.full((4, 4), 7 * i, np.uint8) for i in range(4)], "label": [3, 5, 3, 5]}
+    )
     data = from_hf_dataset(ds)
     assert data.class_names == ("3", "5") and data.images.shape == (4, 1, 4, 4)
     assert_array_equal(data.true_labels.numpy(), [0, 1, 0, 1])

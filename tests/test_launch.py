@@ -71,8 +71,9 @@ def run_count(config: CountConfig, *, store: RunStore, callbacks=(), should_stop
     run_id = run_id or store.create_run(config.to_dict(), name=config.name, kind="count")
 
     def body() -> None:
-        reporter = Reporter(store, run_id, total=config.steps, epochs=config.steps, callbacks=callbacks,
-                            should_stop=should_stop)
+        reporter = Reporter(
+            store, run_id, total=config.steps, epochs=config.steps, callbacks=callbacks, should_stop=should_stop
+        )
         done = store.read_json(run_id, "done.json", 0)
         reporter.start(done)
         for step in range(done + 1, config.steps + 1):
@@ -86,8 +87,13 @@ def run_count(config: CountConfig, *, store: RunStore, callbacks=(), should_stop
 
 
 def test_a_new_run_kind_registers_with_one_entry(tmp_path, monkeypatch):
-    monkeypatch.setitem(launch.RUN_KINDS, "count", launch.RunKind(
-        config="test_launch:CountConfig", runner="test_launch:run_count", check="test_launch:check_count"))
+    monkeypatch.setitem(
+        launch.RUN_KINDS,
+        "count",
+        launch.RunKind(
+            config="test_launch:CountConfig", runner="test_launch:run_count", check="test_launch:check_count"
+        ),
+    )
     store = RunStore(tmp_path)
     with pytest.raises(InputError, match="steps must be at least 1"):
         launch.submit(store, CountConfig(steps=0))

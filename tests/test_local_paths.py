@@ -10,9 +10,19 @@ from inn_core.data.local_paths import ROOTS_ENV, check_local_path, is_loopback, 
 from inn_core.errors import InputError
 
 
-@pytest.mark.parametrize(("address", "loopback"), [("127.0.0.1", True), ("localhost", True), ("::1", True),
-                                                   ("[::1]", True), ("0.0.0.0", False), ("", False),
-                                                   (None, False), ("192.168.1.5", False)])
+@pytest.mark.parametrize(
+    ("address", "loopback"),
+    [
+        ("127.0.0.1", True),
+        ("localhost", True),
+        ("::1", True),
+        ("[::1]", True),
+        ("0.0.0.0", False),
+        ("", False),
+        (None, False),
+        ("192.168.1.5", False),
+    ],
+)
 def test_loopback_addresses(address, loopback):
     assert is_loopback(address) is loopback
 

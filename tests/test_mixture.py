@@ -44,9 +44,7 @@ def test_pdf_integrates_to_one_and_matches_the_data(fitted, two_betas):
 
 @settings(max_examples=25, deadline=None)
 @given(
-    scores=st.lists(
-        st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 0.5])), min_size=1, max_size=60
-    ),
+    scores=st.lists(st.one_of(st.floats(0.0, 1.0), st.sampled_from([0.0, 1.0, 0.5])), min_size=1, max_size=60),
     n_components=st.integers(1, 3),
 )
 def test_posteriors_are_probabilities(scores, n_components):
@@ -212,7 +210,11 @@ def test_clean_posterior_is_monotone_and_the_split_a_threshold():
 
 @settings(max_examples=40, deadline=None)
 @given(
-    st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.3, 40), st.floats(0.05, 0.95),
+    st.floats(0.3, 40),
+    st.floats(0.3, 40),
+    st.floats(0.3, 40),
+    st.floats(0.3, 40),
+    st.floats(0.05, 0.95),
     st.sampled_from(["quantile", "arazo"]),
 )
 def test_clean_posterior_is_monotone_for_any_fit(a0, b0, a1, b1, share, init):

@@ -27,7 +27,15 @@ def test_logits_and_feature_shapes(name, channels, size, feature_dim):
 
 
 def test_registry_lists_all_models():
-    assert set(MODELS) == {"preact_resnet18", "wide_resnet28_2", "small_cnn", "compact_cnn", "mlp", "linear_head", "mlp_head"}
+    assert set(MODELS) == {
+        "preact_resnet18",
+        "wide_resnet28_2",
+        "small_cnn",
+        "compact_cnn",
+        "mlp",
+        "linear_head",
+        "mlp_head",
+    }
 
 
 def test_seed_gives_identical_weights_and_leaves_global_rng_alone():

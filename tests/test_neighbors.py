@@ -218,8 +218,9 @@ def test_approximate_backends_reach_their_recall_and_keep_the_exact_conventions(
     points[10] = points[11]  # a duplicate: still a neighbour, the sample itself never
     exact, _ = nearest_neighbors(points, 10, device="cpu", backend="exact")
     messages = []
-    indices, distances = nearest_neighbors(points, 10, device="cpu", backend=backend, recall_target=0.95,
-                                           progress=messages.append)
+    indices, distances = nearest_neighbors(
+        points, 10, device="cpu", backend=backend, recall_target=0.95, progress=messages.append
+    )
     assert indices.shape == distances.shape == (len(points), 10) and indices.dtype == np.int64
     assert not (indices == np.arange(len(points))[:, None]).any()
     assert neighbor_recall(indices, exact) >= 0.9

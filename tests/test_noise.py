@@ -12,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
-from inn_core.errors import InputError
 from inn_core.data.noise import (
     NAMED_MAPPINGS,
     NOISE_KINDS,
@@ -24,6 +23,7 @@ from inn_core.data.noise import (
     inject_noise,
     transition_matrix,
 )
+from inn_core.errors import InputError
 
 N = 20_000
 
@@ -158,14 +158,17 @@ def test_flip_mode_never_keeps_the_label():
     assert_allclose(off_diagonal, 1 / 3, atol=0.05)
 
 
-@pytest.mark.parametrize("spec", [
-    NoiseSpec(rate=0.0),
-    NoiseSpec(rate=0.0, symmetric_mode="exact"),
-    NoiseSpec(rate=0.0, symmetric_mode="flip"),
-    NoiseSpec(kind="asymmetric", rate=0.0, mapping="cifar10"),
-    NoiseSpec(kind="none", rate=0.9),
-    NoiseSpec(kind="matrix", matrix=np.eye(10)),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NoiseSpec(rate=0.0),
+        NoiseSpec(rate=0.0, symmetric_mode="exact"),
+        NoiseSpec(rate=0.0, symmetric_mode="flip"),
+        NoiseSpec(kind="asymmetric", rate=0.0, mapping="cifar10"),
+        NoiseSpec(kind="none", rate=0.9),
+        NoiseSpec(kind="matrix", matrix=np.eye(10)),
+    ],
+)
 def test_no_noise(spec):
     labels = _uniform_labels(10, 500)
     result = inject_noise(labels, spec, num_classes=10, random_state=0)
@@ -243,14 +246,17 @@ def test_imbalanced_pair_keeps_everything_unflipped():
 # ---------------------------------------------------------------- determinism and inputs
 
 
-@pytest.mark.parametrize("spec", [
-    NoiseSpec(rate=0.4),
-    NoiseSpec(rate=0.4, symmetric_mode="exact"),
-    NoiseSpec(rate=0.4, symmetric_mode="flip"),
-    NoiseSpec(kind="asymmetric", rate=0.5, mapping="cifar10"),
-    NoiseSpec(kind="matrix", matrix=np.full((10, 10), 0.1)),
-    NoiseSpec.imbalanced((1, 2)),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NoiseSpec(rate=0.4),
+        NoiseSpec(rate=0.4, symmetric_mode="exact"),
+        NoiseSpec(rate=0.4, symmetric_mode="flip"),
+        NoiseSpec(kind="asymmetric", rate=0.5, mapping="cifar10"),
+        NoiseSpec(kind="matrix", matrix=np.full((10, 10), 0.1)),
+        NoiseSpec.imbalanced((1, 2)),
+    ],
+)
 def test_same_seed_identical_different_seed_differs(spec):
     labels = _uniform_labels(10, 3000)
     a = inject_noise(labels, spec, random_state=5)
@@ -369,15 +375,18 @@ def test_spec_must_be_a_noisespec():
 # ---------------------------------------------------------------- serialisation and text
 
 
-@pytest.mark.parametrize("spec", [
-    NoiseSpec(),
-    NoiseSpec(kind="none"),
-    NoiseSpec(rate=0.2, symmetric_mode="exact"),
-    NoiseSpec(kind="asymmetric", rate=0.3, mapping="cifar100"),
-    NoiseSpec(kind="asymmetric", rate=0.3, mapping={5: 3, 3: 5}),
-    NoiseSpec.imbalanced((4, 5), rate=0.25, minority_fraction=0.2),
-    NoiseSpec(kind="matrix", matrix=[[0.9, 0.1], [0.2, 0.8]]),
-])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        NoiseSpec(),
+        NoiseSpec(kind="none"),
+        NoiseSpec(rate=0.2, symmetric_mode="exact"),
+        NoiseSpec(kind="asymmetric", rate=0.3, mapping="cifar100"),
+        NoiseSpec(kind="asymmetric", rate=0.3, mapping={5: 3, 3: 5}),
+        NoiseSpec.imbalanced((4, 5), rate=0.25, minority_fraction=0.2),
+        NoiseSpec(kind="matrix", matrix=[[0.9, 0.1], [0.2, 0.8]]),
+    ],
+)
 def test_to_dict_from_dict_round_trip_through_json(spec):
     restored = NoiseSpec.from_dict(json.loads(json.dumps(spec.to_dict())))
     assert restored == spec

@@ -19,17 +19,36 @@ def _toy(L: int = 3, H: int = 4, with_noisy: bool = True) -> ToyResult:
     def point(index: int, noisy: bool) -> ToyPoint:
         curves = rng.uniform(size=(L, H + 1))
         areas = ((curves[:, :-1] + curves[:, 1:]) / 2).mean(axis=1)
-        return ToyPoint(index=index, is_noisy=noisy, true_label=1 if noisy else 0, observed_label=0,
-                        neighbors=np.arange(index + 1, index + 1 + L), curves=curves, areas=areas,
-                        score=float(areas.mean()), fy=float(curves[0, 0]))
+        return ToyPoint(
+            index=index,
+            is_noisy=noisy,
+            true_label=1 if noisy else 0,
+            observed_label=0,
+            neighbors=np.arange(index + 1, index + 1 + L),
+            curves=curves,
+            areas=areas,
+            score=float(areas.mean()),
+            fy=float(curves[0, 0]),
+        )
 
     highlighted = (point(0, False), point(5, True)) if with_noisy else (point(0, False),)
     observed = np.array([0, 1] * (n // 2))
     return ToyResult(
-        config=ToyConfig(L=L, H=H), points=points, true_labels=observed.copy(), observed_labels=observed,
-        is_noisy=np.zeros(n, bool), label=0, grid_x=np.linspace(-2, 2, g), grid_y=np.linspace(-1, 1, g),
-        surface=rng.uniform(size=(g, g)), highlighted=highlighted, alphas=alphas, scores=rng.uniform(size=n),
-        fy=rng.uniform(size=n), auc_inn=0.9, auc_fy=0.8,
+        config=ToyConfig(L=L, H=H),
+        points=points,
+        true_labels=observed.copy(),
+        observed_labels=observed,
+        is_noisy=np.zeros(n, bool),
+        label=0,
+        grid_x=np.linspace(-2, 2, g),
+        grid_y=np.linspace(-1, 1, g),
+        surface=rng.uniform(size=(g, g)),
+        highlighted=highlighted,
+        alphas=alphas,
+        scores=rng.uniform(size=n),
+        fy=rng.uniform(size=n),
+        auc_inn=0.9,
+        auc_fy=0.8,
     )
 
 
@@ -134,8 +153,9 @@ def test_score_histogram_groups_counts_and_mixture_scaled_to_counts():
 
 def test_score_histogram_four_groups_use_figure_6_colours_and_no_line_without_threshold():
     scores = np.linspace(0, 1, 8)
-    fig = plots.score_histogram_figure(scores, np.arange(8) % 4, ("a", "b", "c", "d"), grid=np.linspace(0, 1, 3),
-                                       pdf=np.ones((3, 2)))
+    fig = plots.score_histogram_figure(
+        scores, np.arange(8) % 4, ("a", "b", "c", "d"), grid=np.linspace(0, 1, 3), pdf=np.ones((3, 2))
+    )
     assert [t.marker.color for t in fig.data if t.type == "histogram"] == list(plots.GROUP_COLORS[4])
     assert len(fig.layout.shapes) == 0
 

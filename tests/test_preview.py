@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from inn_core.errors import InputError
-from inn_core.runs.experiment import ExperimentConfig, prepare_data
 from inn_core.data.noise import NoiseSpec
+from inn_core.errors import InputError
 from inn_core.forms import parse_epochs, parse_mapping
+from inn_core.runs.experiment import ExperimentConfig, prepare_data
 from inn_core.views.preview import noise_preview
 
 

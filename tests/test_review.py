@@ -5,13 +5,22 @@ import pandas as pd
 import pytest
 
 from inn_core.errors import InputError
-from inn_core.views.review import cleaned_labels, decision_log, export_run, flagged_samples, review_progress, sample_table
+from inn_core.views.review import (
+    cleaned_labels,
+    decision_log,
+    export_run,
+    flagged_samples,
+    review_progress,
+    sample_table,
+)
 
 
 def test_sample_table_columns_and_truth(tiny_store):
     store, run = tiny_store
     table = sample_table(store, run)
-    assert {"index", "observed_label", "predicted_label", "score", "clean_posterior", "flagged", "is_noisy"} <= set(table)
+    assert {"index", "observed_label", "predicted_label", "score", "clean_posterior", "flagged", "is_noisy"} <= set(
+        table
+    )
     labels = store.read_arrays(run, "labels.npz")
     np.testing.assert_array_equal(table["is_noisy"], labels["is_noisy"])
     np.testing.assert_array_equal(table["flagged"], table["clean_posterior"] < 0.5)

@@ -91,7 +91,10 @@ def test_bulk_on_every_sample_of_the_list_drops_them(tiny_store, monkeypatch):
 def test_decision_buttons_have_keyboard_shortcuts(tiny_store, monkeypatch):
     store, _ = tiny_store
     at = page(REVIEW, store.home, monkeypatch)
-    shortcuts = {key: at.button(key=key).proto.shortcut for key in ("review_keep", "review_relabel", "review_drop", "review_undo")}
+    shortcuts = {
+        key: at.button(key=key).proto.shortcut
+        for key in ("review_keep", "review_relabel", "review_drop", "review_undo")
+    }
     assert shortcuts == {"review_keep": "k", "review_relabel": "l", "review_drop": "d", "review_undo": "u"}
 
 
@@ -111,7 +114,10 @@ def test_the_demo_button_starts_the_default_run_and_shows_its_progress(tmp_path,
 
 
 def test_the_streamlit_config_hides_the_deploy_button_when_run_from_the_repo_root():
-    code = "from streamlit import config; config.get_config_options(force_reparse=True); print(config.get_option('client.toolbarMode'))"
+    code = (
+        "from streamlit import config; config.get_config_options(force_reparse=True); "
+        "print(config.get_option('client.toolbarMode'))"
+    )
     out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True).stdout
     assert out.strip() == "minimal"
     assert "dashboard/app.py" in (ROOT / "Makefile").read_text()  # `make run` starts from the root, where it is read
@@ -125,8 +131,16 @@ def _map_selection_panel(home: str, run_id: str, selection: list[int]) -> None:
     from inn_core.views.review import sample_table
 
     store = RunStore(home)
-    bulk_panel(store, run_id, None, sample_table(store, run_id), store.read_arrays(run_id, "final.npz")["proba"],
-               [str(k) for k in range(10)], key="embedding_bulk", selection=np.asarray(selection))
+    bulk_panel(
+        store,
+        run_id,
+        None,
+        sample_table(store, run_id),
+        store.read_arrays(run_id, "final.npz")["proba"],
+        [str(k) for k in range(10)],
+        key="embedding_bulk",
+        selection=np.asarray(selection),
+    )
 
 
 def test_a_map_selection_is_decided_as_one_batch_and_undone_from_the_panel(tiny_store):

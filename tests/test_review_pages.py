@@ -12,9 +12,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from dashboard.components.review_decide import next_to_review
+from inn_core.runs.store import RunStore
 from inn_core.views.embedding import EMBEDDING_FILE
 from inn_core.views.review import cleaned_labels, flagged_samples
-from inn_core.runs.store import RunStore
 
 PAGES = Path(__file__).resolve().parent.parent / "dashboard" / "app_pages"
 REVIEW, EMBEDDING, EXPORT = (str(PAGES / f"{name}.py") for name in ("review", "embedding", "export"))
@@ -128,8 +128,12 @@ def test_export_reflects_the_decisions(review, monkeypatch):
     assert shown["index"].tolist() == expected["index"].tolist() == sorted(order[:3])
     assert shown["cleaned_label"].astype("Int64").tolist() == expected["cleaned_label"].tolist()
     labels = [b.label for b in export.get("download_button")]
-    assert labels == ["Cleaned labels (cleaned_labels.csv)", "Decision log (decisions.csv)",
-                      "Scores (scores.csv)", "Configuration (config.json)"]
+    assert labels == [
+        "Cleaned labels (cleaned_labels.csv)",
+        "Decision log (decisions.csv)",
+        "Scores (scores.csv)",
+        "Configuration (config.json)",
+    ]
 
 
 def test_two_tabs_and_another_writer_all_land(review, monkeypatch):
@@ -212,21 +216,29 @@ def test_embedding_page_shows_the_stored_map(tiny_store, monkeypatch):
     at = page(EMBEDDING, store.home, monkeypatch)
     assert at.title[0].value == "Embedding map"
     assert len(at.get("plotly_chart")) == 1
-    assert at.radio(key="embedding_color").options == ["INN score", "Beta-mixture split", "Truly noisy (injected)",
-                                                       "Observed class", "Suggested class"]
+    assert at.radio(key="embedding_color").options == [
+        "INN score",
+        "Beta-mixture split",
+        "Truly noisy (injected)",
+        "Observed class",
+        "Suggested class",
+    ]
     for mode in ("flagged", "noisy", "class", "predicted"):
         at.radio(key="embedding_color").set_value(mode).run()
         assert not at.exception
     assert (store.run_dir(run_id) / EMBEDDING_FILE).stat().st_mtime_ns == stamp
 
 
-@pytest.mark.parametrize(("order", "current", "decided", "expected"), [
-    ([3, 1, 4], 3, set(), 1),
-    ([3, 1, 4], 4, set(), 3),          # wraps round
-    ([3, 1, 4], 3, {1}, 4),            # skips decided samples
-    ([3, 1, 4], 9, set(), 3),          # current not in the list: start at the top
-    ([3, 1, 4], 3, {3, 1, 4}, None),   # all done
-])
+@pytest.mark.parametrize(
+    ("order", "current", "decided", "expected"),
+    [
+        ([3, 1, 4], 3, set(), 1),
+        ([3, 1, 4], 4, set(), 3),  # wraps round
+        ([3, 1, 4], 3, {1}, 4),  # skips decided samples
+        ([3, 1, 4], 9, set(), 3),  # current not in the list: start at the top
+        ([3, 1, 4], 3, {3, 1, 4}, None),  # all done
+    ],
+)
 def test_next_to_review(order, current, decided, expected):
     assert next_to_review(order, current, decided) == expected
 

@@ -11,17 +11,22 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 from PIL import Image
 
-from dashboard.review_plots import SAME, OTHER, color_modes, embedding_figure, paths_figure
+from dashboard.review_plots import OTHER, SAME, color_modes, embedding_figure, paths_figure
 
 
 def sample_table(n: int = 12, *, truth: bool = True) -> pd.DataFrame:
     rng = np.random.default_rng(0)
     observed = np.arange(n) % 3
-    table = pd.DataFrame({
-        "index": np.arange(n), "observed_label": observed, "observed_name": [f"c{k}" for k in observed],
-        "predicted_name": [f"c{(k + 1) % 3}" for k in observed], "score": rng.uniform(size=n),
-        "flagged": np.arange(n) % 4 == 0,
-    })
+    table = pd.DataFrame(
+        {
+            "index": np.arange(n),
+            "observed_label": observed,
+            "observed_name": [f"c{k}" for k in observed],
+            "predicted_name": [f"c{(k + 1) % 3}" for k in observed],
+            "score": rng.uniform(size=n),
+            "flagged": np.arange(n) % 4 == 0,
+        }
+    )
     if truth:
         table["true_name"] = table["observed_name"]
         table["is_noisy"] = np.arange(n) % 5 == 0
@@ -33,8 +38,15 @@ def test_paths_figure_has_a_strip_and_a_curve_per_neighbour():
     curves = np.array([[0.9, 0.8, 0.7, 0.6], [0.9, 0.5, 0.2, 0.1]])
     areas = ((curves[:, 1:] + curves[:, :-1]) / 2).mean(axis=1)
     strips = [np.full((8, 35), 30 * (l + 1), dtype=np.uint8) for l in range(2)]
-    fig = paths_figure(alphas, curves, areas, neighbors=np.array([7, 3]), neighbor_names=["a", "b"],
-                       same_label=np.array([True, False]), strips=strips)
+    fig = paths_figure(
+        alphas,
+        curves,
+        areas,
+        neighbors=np.array([7, 3]),
+        neighbor_names=["a", "b"],
+        same_label=np.array([True, False]),
+        strips=strips,
+    )
     images = [t for t in fig.data if t.type == "image"]
     lines = [t for t in fig.data if t.type == "scatter"]
     assert len(images) == len(lines) == 2
@@ -50,8 +62,14 @@ def test_paths_figure_has_a_strip_and_a_curve_per_neighbour():
 
 def test_paths_figure_without_images_draws_only_curves():
     curves = np.full((3, 2), 0.5)
-    fig = paths_figure(np.array([0.0, 1.0]), curves, curves.mean(axis=1), neighbors=np.arange(3),
-                       neighbor_names=["a", "a", "b"], same_label=np.array([True, True, False]))
+    fig = paths_figure(
+        np.array([0.0, 1.0]),
+        curves,
+        curves.mean(axis=1),
+        neighbors=np.arange(3),
+        neighbor_names=["a", "a", "b"],
+        same_label=np.array([True, True, False]),
+    )
     assert [t.type for t in fig.data] == ["scatter"] * 3
 
 

@@ -1,4 +1,4 @@
-"""Tests for inn_core.runs.robust: configuration, co-divide wiring, INN splits, records, resume and the trained model."""
+"""Tests for inn_core.runs.robust: configuration, co-divide wiring, INN splits, records, resume, the trained model."""
 
 import numpy as np
 import pytest
@@ -6,8 +6,17 @@ import torch
 from numpy.testing import assert_allclose, assert_array_equal
 
 import inn_core.runs.robust as dividemix
+from inn_core.data.noise import NoiseSpec
+from inn_core.errors import InputError
+from inn_core.method.mixture import split_clean, split_clean_per_class
+from inn_core.method.models import create_model
+from inn_core.method.semisupervised import Split
+from inn_core.method.training import predict_proba
+from inn_core.runs.experiment import Cancelled, ExperimentConfig, prepare_data
 from inn_core.runs.robust import (
     TRAINING_METHODS as METHODS,
+)
+from inn_core.runs.robust import (
     RobustConfig,
     TwinNetwork,
     default_augmentation,
@@ -18,22 +27,22 @@ from inn_core.runs.robust import (
     robust_summary,
     train_robust,
 )
-from inn_core.errors import InputError
-from inn_core.runs.experiment import Cancelled, ExperimentConfig, prepare_data
-from inn_core.method.mixture import split_clean, split_clean_per_class
-from inn_core.method.models import create_model
-from inn_core.data.noise import NoiseSpec
-from inn_core.method.semisupervised import Split
 from inn_core.runs.store import RunStore
-from inn_core.method.training import predict_proba
-
 
 TINY = {"data_options": {"max_samples": 120, "test_fraction": 0.05}, "L": 3, "H": 2, "device": "cpu"}
 
 
 def _config(method: str, noise: NoiseSpec | None = None, **kw) -> RobustConfig:
-    schedule = {"warmup_epochs": 1, "epochs": 3, "inn_epochs": 2, "T1": 1, "T2": 1, "T3": 2, "batch_size": 32,
-                "rampup_epochs": 1}
+    schedule = {
+        "warmup_epochs": 1,
+        "epochs": 3,
+        "inn_epochs": 2,
+        "T1": 1,
+        "T2": 1,
+        "T3": 2,
+        "batch_size": 32,
+        "rampup_epochs": 1,
+    }
     noise = noise or NoiseSpec("symmetric", 0.5)
     return RobustConfig(experiment=ExperimentConfig(noise=noise, **TINY), method=method, **{**schedule, **kw})
 
@@ -69,10 +78,18 @@ def test_config_defaults_validation_and_round_trip():
     assert RobustConfig(method="dividemix").network_epochs == 40
     cifar = RobustConfig(experiment=ExperimentConfig(dataset="cifar10"))
     assert (cifar.T1, cifar.T2, cifar.T3, cifar.epochs) == (30, 30, 9, 300)
-    for bad, match in [({"method": "mixmatch"}, "unknown method"), ({"warmup_epochs": 40}, "warmup_epochs"),
-                       ({"T3": 0}, "T3"), ({"temperature": 0.0}, "temperature"), ({"threshold": 1.0}, "threshold"),
-                       ({"lambda_u": -1.0}, "lambda_u"), ({"augment": "flip"}, "augmentation"), ({"lr": 0.0}, "learning rate"),
-                       ({"mixture_split": "kmeans"}, "mixture_split"), ({"mixture_init": "random"}, "mixture_init")]:
+    for bad, match in [
+        ({"method": "mixmatch"}, "unknown method"),
+        ({"warmup_epochs": 40}, "warmup_epochs"),
+        ({"T3": 0}, "T3"),
+        ({"temperature": 0.0}, "temperature"),
+        ({"threshold": 1.0}, "threshold"),
+        ({"lambda_u": -1.0}, "lambda_u"),
+        ({"augment": "flip"}, "augmentation"),
+        ({"lr": 0.0}, "learning rate"),
+        ({"mixture_split": "kmeans"}, "mixture_split"),
+        ({"mixture_init": "random"}, "mixture_init"),
+    ]:
         with pytest.raises(InputError, match=match):
             RobustConfig(**bad)
     with pytest.raises(InputError, match="unknown robust-training setting"):
@@ -114,8 +131,9 @@ def test_inn_clean_posterior_is_the_beta_mixture_of_inn_scores():
     assert_array_equal(Split.from_posterior(posterior).labelled, labelled)
     # The clean component is the one with the larger mean.
     assert mixture.means_[1] >= mixture.means_[0]
-    _, per_class = inn_clean_posterior(f, h, run.inputs, run.observed_labels, L=3, H=2, device="cpu",
-                                       split="per_class", init="arazo")
+    _, per_class = inn_clean_posterior(
+        f, h, run.inputs, run.observed_labels, L=3, H=2, device="cpu", split="per_class", init="arazo"
+    )
     assert_allclose(per_class, split_clean_per_class(scores, run.observed_labels, init="arazo")[1], atol=1e-12)
 
 
@@ -124,6 +142,7 @@ def test_inn_clean_posterior_is_the_beta_mixture_of_inn_scores():
 
 def test_dividemix_trains_each_network_on_the_other_networks_division(tmp_path, monkeypatch):
     n = 120
+
     # Network 1's posteriors label every sample, network 2's only the first 30.
     def fake_posterior(losses, *, random_state):
         return np.ones(n) if random_state % 2 == 0 else (np.arange(n) < 30).astype(float)
@@ -162,8 +181,11 @@ def test_inn_dividemix_trains_each_network_on_the_other_networks_inn_split(tmp_p
 
 
 #: The noise each method's shared run uses; 90 % makes DivideMix average its losses over epochs.
-NOISE = {"inn_dividemix": NoiseSpec("symmetric", 0.5), "dividemix": NoiseSpec("symmetric", 0.9),
-         "ce": NoiseSpec("symmetric", 0.5)}
+NOISE = {
+    "inn_dividemix": NoiseSpec("symmetric", 0.5),
+    "dividemix": NoiseSpec("symmetric", 0.9),
+    "ce": NoiseSpec("symmetric", 0.5),
+}
 
 
 @pytest.fixture(scope="module")

@@ -10,8 +10,8 @@ from streamlit.testing.v1 import AppTest
 
 from helpers import TINY_CONFIG
 from inn_core.runs.robust import RobustConfig, train_robust
-from inn_core.views.robust_results import robust_history, robust_table
 from inn_core.runs.store import RunStore
+from inn_core.views.robust_results import robust_history, robust_table
 
 PAGE = str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "robust.py")
 
@@ -72,8 +72,9 @@ def test_schedule_caption_is_computed_from_the_configs(tmp_path, monkeypatch):
     inn = RobustConfig(experiment=ExperimentConfig(), method="inn_dividemix")
     assert f"then {inn.T1 + inn.T2 * inn.T3} for the final networks" in schedule_text(inn)
     monkeypatch.setenv("INN_LAB_HOME", str(tmp_path / "runs"))
-    at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "robust.py"),
-                           default_timeout=60).run()
+    at = AppTest.from_file(
+        str(Path(__file__).resolve().parent.parent / "dashboard" / "app_pages" / "robust.py"), default_timeout=60
+    ).run()
     captions = " ".join(c.value for c in at.caption)
     assert schedule_text(inn) in captions and "every final network trains 40 epochs" not in captions
 
@@ -84,10 +85,12 @@ def test_precision_comparison_says_what_the_result_shows():
     from inn_core.views.robust_results import precision_comparison
 
     def history(inn, dm):
-        return pd.DataFrame([
-            {"run_id": "a", "method": "inn_dividemix", "epoch": 3, "labelled_precision": inn},
-            {"run_id": "b", "method": "dividemix", "epoch": 3, "labelled_precision": dm},
-        ])
+        return pd.DataFrame(
+            [
+                {"run_id": "a", "method": "inn_dividemix", "epoch": 3, "labelled_precision": inn},
+                {"run_id": "b", "method": "dividemix", "epoch": 3, "labelled_precision": dm},
+            ]
+        )
 
     assert "is not cleaner than" in precision_comparison(history(0.80, 0.90))
     assert "is cleaner than" in precision_comparison(history(0.95, 0.90))

@@ -34,8 +34,12 @@ def _page(path: str, home: Path, monkeypatch, query: dict | None = None) -> AppT
 def test_repeated_names_show_date_and_id_and_noise_none_has_no_rate(tiny_store, monkeypatch):
     store, run_id = tiny_store
     twin = _copy_run(store, run_id, name="tiny")
-    own = _copy_run(store, run_id, name="own", config={**store.config(run_id), "dataset": "csv",
-                                                        "noise": {"kind": "none", "rate": 0.4}})
+    own = _copy_run(
+        store,
+        run_id,
+        name="own",
+        config={**store.config(run_id), "dataset": "csv", "noise": {"kind": "none", "rate": 0.4}},
+    )
     at = _page(AUC, store.home, monkeypatch)
     options = at.selectbox(key="auc_run").options
     tiny_labels = [o for o in options if o.startswith("tiny")]

@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from numpy.testing import assert_allclose, assert_array_equal
 
 from inn_core.errors import InputError
@@ -181,8 +182,22 @@ def _net(seed):
 
 def _epoch(net, other, x, y, split, seed, **kw):
     opt = torch.optim.SGD(net.parameters(), lr=0.05, momentum=0.9)
-    return ssl_epoch(net, x, y, split, num_classes=3, optimizer=opt, rng=np.random.default_rng(seed), other=other,
-                     batch_size=16, augment="shift", lambda_u=25.0, rampup_epochs=1, rampup_start=0.5, **kw)
+    return ssl_epoch(
+        net,
+        x,
+        y,
+        split,
+        num_classes=3,
+        optimizer=opt,
+        rng=np.random.default_rng(seed),
+        other=other,
+        batch_size=16,
+        augment="shift",
+        lambda_u=25.0,
+        rampup_epochs=1,
+        rampup_start=0.5,
+        **kw,
+    )
 
 
 def test_ssl_epoch_trains_only_its_network_deterministically(tiny):

@@ -10,19 +10,19 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from numpy.testing import assert_allclose
 
-from inn_core.errors import InputError
-from inn_core.runs.experiment import ExperimentConfig
-from inn_core.method.metrics import flag_metrics
 from inn_core.data.noise import NoiseSpec
+from inn_core.errors import InputError
+from inn_core.method.metrics import flag_metrics
+from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.store import RunStore
 from inn_core.views.teaching import (
     DEMO_FILES,
     IMBALANCED_GROUPS,
     ToyConfig,
-    toy_summary,
     consistency_toy,
     load_demo,
     score_split,
+    toy_summary,
     write_demo_assets,
 )
 
@@ -37,10 +37,22 @@ def toy():
 # --------------------------------------------------------------------------- toy
 
 
-@pytest.mark.parametrize("kwargs", [
-    {"noise_rate": 0.95}, {"noise_rate": -0.1}, {"L": 0}, {"H": 0}, {"epochs": 0}, {"n_samples": 10},
-    {"grid_size": 5}, {"spread": 0.0}, {"seed": -1}, {"objective": "ce_ne"}, {"L": True},
-])
+@pytest.mark.parametrize(
+    "kwargs",
+    [
+        {"noise_rate": 0.95},
+        {"noise_rate": -0.1},
+        {"L": 0},
+        {"H": 0},
+        {"epochs": 0},
+        {"n_samples": 10},
+        {"grid_size": 5},
+        {"spread": 0.0},
+        {"seed": -1},
+        {"objective": "ce_ne"},
+        {"L": True},
+    ],
+)
 def test_toy_config_rejects_bad_values(kwargs):
     with pytest.raises(InputError):
         ToyConfig(**kwargs)
@@ -182,8 +194,9 @@ def test_load_demo_falls_back_to_the_shipped_files(tiny_store, tmp_path):
 
 
 def test_write_demo_assets_copies_the_runs_files(tmp_path):
-    config = ExperimentConfig(dataset="digits", data_options={"max_samples": 60}, epochs=1, eval_epochs=(1,), L=3, H=1,
-                              device="cpu")
+    config = ExperimentConfig(
+        dataset="digits", data_options={"max_samples": 60}, epochs=1, eval_epochs=(1,), L=3, H=1, device="cpu"
+    )
     store = RunStore(tmp_path / "runs")
     out = write_demo_assets(tmp_path / "demo", store=store, config=config)
     assert out == tmp_path / "demo"
@@ -232,11 +245,21 @@ def _fake_run(store: RunStore, *, kind: str, known: bool, true, observed, scores
     noise = NoiseSpec.imbalanced() if kind == "imbalanced" else NoiseSpec("none")
     run_id = store.create_run({"dataset": "digits", "noise": noise.to_dict()})
     true, observed = np.asarray(true), np.asarray(observed)
-    store.write_arrays(run_id, "labels.npz", observed=observed, true=true, indices=np.arange(true.size),
-                       is_noisy=(true != observed) if known else np.zeros(0, bool))
+    store.write_arrays(
+        run_id,
+        "labels.npz",
+        observed=observed,
+        true=true,
+        indices=np.arange(true.size),
+        is_noisy=(true != observed) if known else np.zeros(0, bool),
+    )
     store.write_json(run_id, "data.json", {"labels_known": known})
-    store.write_arrays(run_id, "epochs/epoch_0002.npz", scores_inn=np.asarray(scores, np.float32),
-                       posterior_inn=np.asarray(scores, np.float32))
+    store.write_arrays(
+        run_id,
+        "epochs/epoch_0002.npz",
+        scores_inn=np.asarray(scores, np.float32),
+        posterior_inn=np.asarray(scores, np.float32),
+    )
     return run_id
 
 
@@ -244,8 +267,9 @@ def test_score_split_uses_figure_6_groups_for_imbalanced_runs(tmp_path):
     store = RunStore(tmp_path)
     true = np.array([0, 0, 1, 1] * 5)
     observed = np.array([0, 1, 1, 0] * 5)
-    run_id = _fake_run(store, kind="imbalanced", known=True, true=true, observed=observed,
-                       scores=np.linspace(0.05, 0.95, 20))
+    run_id = _fake_run(
+        store, kind="imbalanced", known=True, true=true, observed=observed, scores=np.linspace(0.05, 0.95, 20)
+    )
     result = score_split(store, run_id)
     assert result.group_names == IMBALANCED_GROUPS
     np.testing.assert_array_equal(result.groups, np.array([0, 1, 2, 3] * 5))
@@ -255,8 +279,14 @@ def test_score_split_uses_figure_6_groups_for_imbalanced_runs(tmp_path):
 
 def test_score_split_without_known_truth_has_one_group_and_no_precision(tmp_path):
     store = RunStore(tmp_path)
-    run_id = _fake_run(store, kind="none", known=False, true=np.zeros(12, int), observed=np.zeros(12, int),
-                       scores=np.linspace(0, 1, 12))
+    run_id = _fake_run(
+        store,
+        kind="none",
+        known=False,
+        true=np.zeros(12, int),
+        observed=np.zeros(12, int),
+        scores=np.linspace(0, 1, 12),
+    )
     result = score_split(store, run_id)
     assert result.group_names == ("all samples",)
     assert result.precision is None and result.recall is None
@@ -273,8 +303,13 @@ def test_score_split_needs_an_evaluated_epoch(tmp_path):
 def test_imbalanced_groups_are_named_by_the_chosen_classes(tmp_path):
     store = RunStore(tmp_path)
     true, observed = np.array([0, 0, 1, 1] * 5), np.array([0, 1, 1, 0] * 5)
-    run_id = _fake_run(store, kind="imbalanced", known=True, true=true, observed=observed,
-                       scores=np.linspace(0.05, 0.95, 20))
+    run_id = _fake_run(
+        store, kind="imbalanced", known=True, true=true, observed=observed, scores=np.linspace(0.05, 0.95, 20)
+    )
     store.write_json(run_id, "data.json", {"labels_known": True, "class_names": ["3", "8"]})
     assert score_split(store, run_id).group_names == (
-        "(y*, y) = (3, 3)", "(y*, y) = (3, 8)", "(y*, y) = (8, 8)", "(y*, y) = (8, 3)")
+        "(y*, y) = (3, 3)",
+        "(y*, y) = (3, 8)",
+        "(y*, y) = (8, 8)",
+        "(y*, y) = (8, 3)",
+    )

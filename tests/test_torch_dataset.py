@@ -55,5 +55,5 @@ def test_find_noisy_labels_takes_a_dataset_object():
     assert result.scores.shape == (10,) and result.neighbor_indices.shape == (10, 2)
     same = inn_core.find_noisy_labels(_Pairs(n=10), epochs=1, L=2, H=1, device="cpu", random_state=0)
     np.testing.assert_array_equal(result.scores, same.scores)
-    with pytest.raises(InputError, match="needs images and labels, or dataset="):
+    with pytest.raises(InputError, match="embeddings as features=, or dataset="):
         inn_core.find_noisy_labels(labels=[0, 1])

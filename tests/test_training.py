@@ -3,7 +3,8 @@
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from sklearn.datasets import load_digits
 
 from inn_core.errors import InputError
@@ -116,8 +117,15 @@ def test_resume_from_state_dict_matches_uninterrupted_training(digits):
 def test_callbacks_see_every_epoch(digits):
     x, y = digits
     seen = []
-    train(_cnn(), x[:128], y[:128], TrainConfig(epochs=3, batch_size=64), num_classes=10, device="cpu",
-          callbacks=[lambda epoch, model, loss: seen.append((epoch, loss))])
+    train(
+        _cnn(),
+        x[:128],
+        y[:128],
+        TrainConfig(epochs=3, batch_size=64),
+        num_classes=10,
+        device="cpu",
+        callbacks=[lambda epoch, model, loss: seen.append((epoch, loss))],
+    )
     assert [e for e, _ in seen] == [1, 2, 3]
     assert all(np.isfinite(loss) for _, loss in seen)
 
@@ -134,8 +142,15 @@ def test_small_cnn_learns_clean_digits(digits):
     x, y = digits
     perm = np.random.default_rng(0).permutation(len(y))
     tr, te = perm[:1400], perm[1400:]
-    model = train(_cnn(), x[tr], y[tr], TrainConfig(objective="ce", epochs=15, batch_size=64, lr=0.05),
-                  num_classes=10, device="cpu", random_state=0)
+    model = train(
+        _cnn(),
+        x[tr],
+        y[tr],
+        TrainConfig(objective="ce", epochs=15, batch_size=64, lr=0.05),
+        num_classes=10,
+        device="cpu",
+        random_state=0,
+    )
     proba = predict_proba(model, x[te], device="cpu")
     np.testing.assert_allclose(proba.sum(1), 1.0, atol=1e-5)
     assert (proba.argmax(1) == y[te].numpy()).mean() >= 0.93

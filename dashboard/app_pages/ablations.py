@@ -9,8 +9,13 @@ from dashboard import plots
 from dashboard.components.common import get_store, run_picker, user_errors
 from inn_core.runs.ablation import ABLATIONS, ablate, read_ablation
 
-GROUP_NAMES = {"rule": "integral (trapezoid) vs midpoint", "L": "neighbours L", "H": "trapezoids H",
-               "f": "model f integrated", "h": "model h for the neighbours"}
+GROUP_NAMES = {
+    "rule": "integral (trapezoid) vs midpoint",
+    "L": "neighbours L",
+    "H": "trapezoids H",
+    "f": "model f integrated",
+    "h": "model h for the neighbours",
+}
 
 st.title("Ablations")
 st.caption(
@@ -34,15 +39,19 @@ if st.button(label, key="ablation_go", type="secondary" if table else "primary")
 
 if table is None:
     n_variants = sum(len(v) for v in ABLATIONS.values())
-    st.info(f"Not computed for this run yet: about {n_variants} rescorings of every sample (the run's "
-            "evaluation step, without training). Press the button above.")
+    st.info(
+        f"Not computed for this run yet: about {n_variants} rescorings of every sample (the run's "
+        "evaluation step, without training). Press the button above."
+    )
     st.stop()
 
 rows = table["rows"]
 base = table["baseline"]
 st.plotly_chart(plots.ablation_figure(rows), key="ablation_chart")
-st.caption(f"The run's own setting: {base['rule']}, L = {base['L']}, H = {base['H']}, f = {base['f']}, "
-           f"h = {base['h']}; each panel changes one of them. Higher AUC separates clean from noisy labels better.")
+st.caption(
+    f"The run's own setting: {base['rule']}, L = {base['L']}, H = {base['H']}, f = {base['f']}, "
+    f"h = {base['h']}; each panel changes one of them. Higher AUC separates clean from noisy labels better."
+)
 frame = pd.DataFrame(rows)
 frame["ingredient"] = frame["group"].map(GROUP_NAMES)
 st.dataframe(frame[["ingredient", "value", "rule", "L", "H", "f", "h", "auc"]], hide_index=True, key="ablation_table")

@@ -32,10 +32,14 @@ pick_col, compare_col = st.columns(2)
 with pick_col:
     run_id = pick_run("auc_run", statuses=STATUSES, missing="No runs yet: start one on **New experiment**.")
 # Only runs whose labels are known to be clean or noisy have an AUC to compare.
-others = {r.id: r.name for r in store.list_runs(kind="experiment")
-          if r.id != run_id and r.status in STATUSES and (store.read_json(r.id, "data.json") or {}).get("labels_known")}
-compare_id = compare_col.selectbox("Compare with", [None, *others], key="auc_compare",
-                                   format_func=lambda i: "nothing" if i is None else others[i])
+others = {
+    r.id: r.name
+    for r in store.list_runs(kind="experiment")
+    if r.id != run_id and r.status in STATUSES and (store.read_json(r.id, "data.json") or {}).get("labels_known")
+}
+compare_id = compare_col.selectbox(
+    "Compare with", [None, *others], key="auc_compare", format_func=lambda i: "nothing" if i is None else others[i]
+)
 watched = [run_id] + ([compare_id] if compare_id else [])
 live = any(store.get_run(i).status in ACTIVE for i in watched)
 
@@ -49,37 +53,57 @@ def charts() -> None:
     if not main["methods"]:
         st.info("No epoch has been evaluated yet; the chart appears after the first evaluation epoch.")
     elif not any(r.get("auc") is not None for r in main["methods"]):
-        st.info("This run's labels come as given, so which ones are wrong is unknown and no AUC can be measured. "
-                "Inject synthetic noise on **New experiment** to measure detection quality.")
+        st.info(
+            "This run's labels come as given, so which ones are wrong is unknown and no AUC can be measured. "
+            "Inject synthetic noise on **New experiment** to measure detection quality."
+        )
     else:
         labels = {i: records[i].name for i in watched}
         st.plotly_chart(plots.auc_figure({labels[i]: metrics[i]["methods"] for i in watched}), key="auc_chart")
-        st.caption("Higher is better: 1 means every clean sample scores above every noisy one, 0.5 is guessing. "
-                   + ("Solid lines: the chosen run; dashed: the comparison." if compare_id else ""))
+        st.caption(
+            "Higher is better: 1 means every clean sample scores above every noisy one, 0.5 is guessing. "
+            + ("Solid lines: the chosen run; dashed: the comparison." if compare_id else "")
+        )
         last = max(r["epoch"] for r in main["methods"])
         order = order_methods(r["method"] for r in main["methods"])
-        table = pd.DataFrame(sorted((r for r in main["methods"] if r["epoch"] == last),
-                                    key=lambda r: order.index(r["method"])))
+        table = pd.DataFrame(
+            sorted((r for r in main["methods"] if r["epoch"] == last), key=lambda r: order.index(r["method"]))
+        )
         table["method"] = table["method"].map(method_label)
         st.markdown(f"**At epoch {last}** (flagged = the Beta mixture's noisy component)")
-        shown = [c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table]
+        shown = [
+            c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table
+        ]
         st.dataframe(table[shown], hide_index=True, key="auc_table")
         cleanlab = next((r for r in main["methods"] if r["method"] == "cleanlab"), None)
         if cleanlab is not None:
-            filtered = (f" cleanlab's own `find_label_issues` flags {cleanlab['n_issues_cleanlab']} samples "
-                        f"(precision {cleanlab['precision_cleanlab_filter']:.1%}, recall {cleanlab['recall_cleanlab_filter']:.1%})."
-                        if cleanlab.get("precision_cleanlab_filter") is not None else "")
-            st.caption(f"cleanlab is scored once, at epoch {cleanlab['epoch']}, from {cleanlab['folds']}-fold out-of-fold "
-                       "probabilities of CE models of the run's architecture, hence a single point on the chart." + filtered)
+            filtered = (
+                f" cleanlab's own `find_label_issues` flags {cleanlab['n_issues_cleanlab']} samples "
+                f"(precision {cleanlab['precision_cleanlab_filter']:.1%}, "
+                f"recall {cleanlab['recall_cleanlab_filter']:.1%})."
+                if cleanlab.get("precision_cleanlab_filter") is not None
+                else ""
+            )
+            st.caption(
+                f"cleanlab is scored once, at epoch {cleanlab['epoch']}, from {cleanlab['folds']}-fold out-of-fold "
+                "probabilities of CE models of the run's architecture, hence a single point on the chart." + filtered
+            )
 
     models = sorted({r["model"] for r in main["models"] if "E_cor" in r})
     if models:
         st.subheader("Consistency means")
-        model = st.selectbox("Model", models, index=models.index("ce") if "ce" in models else 0, key="auc_model",
-                             format_func=lambda m: MODEL_NAMES.get(m, m))
+        model = st.selectbox(
+            "Model",
+            models,
+            index=models.index("ce") if "ce" in models else 0,
+            key="auc_model",
+            format_func=lambda m: MODEL_NAMES.get(m, m),
+        )
         st.plotly_chart(plots.consistency_means_figure(main["models"], model=model), key="auc_means")
-        st.caption("Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. "
-                   "The dashed pair staying apart while the solid pair closes is the consistency effect.")
+        st.caption(
+            "Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. "
+            "The dashed pair staying apart while the solid pair closes is the consistency effect."
+        )
     if live and not any(r.status in ACTIVE for r in records.values()):
         # The run just finished: a full rerun stops the polling.
         st.rerun()

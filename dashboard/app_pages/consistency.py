@@ -36,14 +36,33 @@ st.markdown(
 )
 defaults = ToyConfig()
 rate_col, l_col, h_col, epochs_col, objective_col = st.columns(5)
-noise_rate = rate_col.slider("Noise rate", 0.0, 0.6, defaults.noise_rate, 0.05, key="toy_rate",
-                             help="Fraction of labels flipped to another class.")
+noise_rate = rate_col.slider(
+    "Noise rate",
+    0.0,
+    0.6,
+    defaults.noise_rate,
+    0.05,
+    key="toy_rate",
+    help="Fraction of labels flipped to another class.",
+)
 L = l_col.slider("Neighbours L", 1, 15, defaults.L, key="toy_L")
 H = h_col.slider("Trapezoids H", 1, 20, defaults.H, key="toy_H")
-epochs = epochs_col.slider("Training steps (full batch)", 50, 1500, defaults.epochs, 50, key="toy_epochs",
-                           help="Every step uses every point, so one step is one epoch.")
-objective = objective_col.radio("Trained with", TOY_OBJECTIVES, key="toy_objective", horizontal=True,
-                                format_func={"mixup": "MixUp (INN's f)", "ce": "cross-entropy"}.get)
+epochs = epochs_col.slider(
+    "Training steps (full batch)",
+    50,
+    1500,
+    defaults.epochs,
+    50,
+    key="toy_epochs",
+    help="Every step uses every point, so one step is one epoch.",
+)
+objective = objective_col.radio(
+    "Trained with",
+    TOY_OBJECTIVES,
+    key="toy_objective",
+    horizontal=True,
+    format_func={"mixup": "MixUp (INN's f)", "ce": "cross-entropy"}.get,
+)
 
 result = None
 with user_errors():
@@ -53,8 +72,10 @@ if result is not None:
     surface_col.plotly_chart(plots.toy_surface_figure(result), key="toy_surface")
     with curves_col:
         st.plotly_chart(plots.toy_curves_figure(result), key="toy_curves")
-        st.caption("alpha = 0 is the point itself, alpha = 1 its neighbour; each curve has its neighbour's colour on "
-                   "the left. The INN score is the mean of the shaded areas.")
+        st.caption(
+            "alpha = 0 is the point itself, alpha = 1 its neighbour; each curve has its neighbour's colour on "
+            "the left. The INN score is the mean of the shaded areas."
+        )
         clean, noisy = result.clean, result.noisy
         score_col, fy_col = st.columns(2)
         if noisy is None:
@@ -70,14 +91,18 @@ if result is not None:
             )
     if result.noisy is not None and result.means is not None:
         means = result.means
-        records = [{"epoch": int(e), "model": "toy", "E_cor": a, "E_inc": b, "E_m_cor": c, "E_m_inc": d}
-                   for e, a, b, c, d in zip(means["epochs"], means["E_cor"], means["E_inc"], means["Em_cor"],
-                                            means["Em_inc"])]
+        records = [
+            {"epoch": int(e), "model": "toy", "E_cor": a, "E_inc": b, "E_m_cor": c, "E_m_inc": d}
+            for e, a, b, c, d in zip(means["epochs"], means["E_cor"], means["E_inc"], means["Em_cor"], means["Em_inc"])
+        ]
         point_gap = abs(means["E_cor"][-1] - means["E_inc"][-1])
         mid_gap = abs(means["Em_cor"][-1] - means["Em_inc"][-1])
         noisy, clean = result.noisy, result.clean
-        fitted = ("it has memorised that wrong label (the small island of its colour on the heatmap)"
-                  if noisy.fy >= 0.5 else "it has not fitted that wrong label")
+        fitted = (
+            "it has memorised that wrong label (the small island of its colour on the heatmap)"
+            if noisy.fy >= 0.5
+            else "it has not fitted that wrong label"
+        )
         st.markdown(
             f"**What to look at:** at the square the network gives the wrong label `f_y = {noisy.fy:.2f}` - {fitted} - "
             f"yet along the paths to its neighbours `f_y` falls, so its INN score is **{noisy.score:.2f}** against "
@@ -95,17 +120,26 @@ if run is None:
         "or start a digits run on **New experiment**."
     )
 else:
-    origin = (f"the finished run **{run.run_id}** in your store" if run.source == "store"
-              else "the copy shipped in `assets/demo` (regenerate with `python -m inn_core demo-assets`)")
-    st.caption(f"{run.config.get('dataset', '?')}, {run.data.get('noise', '')}, "
-               f"{run.data.get('n', '?')} training images - from {origin}.")
+    origin = (
+        f"the finished run **{run.run_id}** in your store"
+        if run.source == "store"
+        else "the copy shipped in `assets/demo` (regenerate with `python -m inn_core demo-assets`)"
+    )
+    st.caption(
+        f"{run.config.get('dataset', '?')}, {run.data.get('noise', '')}, "
+        f"{run.data.get('n', '?')} training images - from {origin}."
+    )
     means_col, auc_col = st.columns(2)
     with means_col:
         models = sorted({r["model"] for r in run.metrics.get("models", []) if "E_cor" in r})
         if models:
-            model = st.selectbox("Model", models, index=models.index("ce") if "ce" in models else 0, key="demo_model",
-                                 format_func={"ce": "cross-entropy", "ce_ne": "CE + negative entropy",
-                                              "mixup": "MixUp"}.get)
+            model = st.selectbox(
+                "Model",
+                models,
+                index=models.index("ce") if "ce" in models else 0,
+                key="demo_model",
+                format_func={"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}.get,
+            )
             st.plotly_chart(plots.consistency_means_figure(run.metrics["models"], model=model), key="demo_means")
             st.markdown(
                 "**What to look at:** the solid lines (`f_y` at the samples) draw together as the network memorises "
@@ -113,8 +147,9 @@ else:
                 "that lasting gap is the consistency effect."
             )
     with auc_col:
-        st.plotly_chart(plots.auc_figure({"demo": run.metrics.get("methods", [])}, methods=("inn", "ce", "ce_ne")),
-                        key="demo_auc")
+        st.plotly_chart(
+            plots.auc_figure({"demo": run.metrics.get("methods", [])}, methods=("inn", "ce", "ce_ne")), key="demo_auc"
+        )
         st.markdown(
             "**What to look at:** INN's AUC stays high at every epoch, while the small-loss AUC sinks once the "
             "network has memorised the noisy labels - with INN you need not guess when to stop training."

@@ -52,8 +52,14 @@ with user_errors():
 if result is not None:
     chart_col, numbers_col = st.columns([3, 1])
     chart_col.plotly_chart(
-        plots.score_histogram_figure(result.scores, result.groups, result.group_names, grid=result.grid,
-                                     pdf=result.pdf, threshold=result.threshold),
+        plots.score_histogram_figure(
+            result.scores,
+            result.groups,
+            result.group_names,
+            grid=result.grid,
+            pdf=result.pdf,
+            threshold=result.threshold,
+        ),
         key="hist_chart",
     )
     with numbers_col:
@@ -61,13 +67,21 @@ if result is not None:
         if result.precision is None:
             st.info("The labels came as given, so precision and recall cannot be measured.")
         else:
-            st.metric("Precision", f"{result.precision:.1%}", help="Share of flagged samples whose label really is wrong.")
+            st.metric(
+                "Precision", f"{result.precision:.1%}", help="Share of flagged samples whose label really is wrong."
+            )
             st.metric("Recall", f"{result.recall:.1%}", help="Share of the wrong labels that are flagged.")
         st.metric("Split at score", "-" if result.threshold is None else f"{result.threshold:.2f}")
     if len(result.group_names) == 4:
-        major, minor = result.group_names[0].split("(")[-1].split(",")[0], result.group_names[2].split("(")[-1].split(",")[0]
-        st.caption(f"(y*, y) = (true, observed) label; class {major} is the majority, {minor} the minority. Blue and green are "
-                   "correctly labelled, orange and red wrongly - a good score puts blue and green right, orange and red left.")
+        major, minor = (
+            result.group_names[0].split("(")[-1].split(",")[0],
+            result.group_names[2].split("(")[-1].split(",")[0],
+        )
+        st.caption(
+            f"(y*, y) = (true, observed) label; class {major} is the majority, {minor} the minority. "
+            "Blue and green are "
+            "correctly labelled, orange and red wrongly - a good score puts blue and green right, orange and red left."
+        )
     elif method in ("ce", "ce_ne"):
         st.caption("Small-loss scores are min-max normalised to [0, 1] before the mixture is fitted.")
 

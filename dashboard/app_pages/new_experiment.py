@@ -12,15 +12,15 @@ from dashboard.components.embeddings_form import embeddings_section
 from dashboard.components.progress import ACTIVE, active_runs, runs_frame
 from dashboard.components.review_upload import upload_data_widget
 from dashboard.images import enlarge
-from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
-from inn_core.runs.launch import submit
-from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
-from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
-from inn_core.runs.schedule import own_data_epochs
-from inn_core.method.backbones import torchvision_models
-from inn_core.method.models import HEADS, MODELS
 from inn_core.data.noise import NAMED_MAPPINGS, NoiseSpec, read_transition_matrix
 from inn_core.forms import parse_epochs, parse_mapping
+from inn_core.method.backbones import torchvision_models
+from inn_core.method.models import HEADS, MODELS
+from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
+from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
+from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
+from inn_core.runs.launch import submit
+from inn_core.runs.schedule import own_data_epochs
 from inn_core.views.preview import NoisePreview, noise_preview
 
 DATASETS = {
@@ -81,6 +81,8 @@ store = get_store()
 
 st.subheader("1 · Data")
 data_col, where_col = st.columns(2)
+
+
 def default_noise_for_dataset() -> None:
     # The user's own labels are the possibly-noisy ones already: inject nothing unless asked to.
     own = st.session_state["ne_dataset"] in ("imagefolder", "csv", "hf", "own")
@@ -97,14 +99,17 @@ def own_image_options(col) -> dict:
     """Size and resize mode of the user's own images; 0 px keeps their own size (at most 224)."""
     size_col, crop_col = col.columns([2, 1])
     size = int(size_col.number_input("Resize images to (pixels; 0 = their own size)", 0, 1024, 0, key="ne_image_size"))
-    crop = crop_col.checkbox("Keep aspect ratio (centre crop)", key="ne_crop",
-                             help="Resize the shorter side and crop the centre, as torchvision does; "
-                                  "off: stretch to a square.")
+    crop = crop_col.checkbox(
+        "Keep aspect ratio (centre crop)",
+        key="ne_crop",
+        help="Resize the shorter side and crop the centre, as torchvision does; off: stretch to a square.",
+    )
     return {**({"image_size": size} if size else {}), **({"resize": "crop"} if crop else {})}
 
 
-dataset = data_col.selectbox("Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset",
-                             on_change=default_noise_for_dataset)
+dataset = data_col.selectbox(
+    "Dataset", list(DATASETS), format_func=DATASETS.get, key="ne_dataset", on_change=default_noise_for_dataset
+)
 data_root: str | None = None
 data_options: dict = {}
 if dataset == "embeddings":
@@ -113,15 +118,21 @@ if dataset == "embeddings":
 if dataset in ("cifar10", "cifar100", "imagefolder", "csv") and (off := local_paths_off()) is not None:
     where_col.info(off, icon=":material/lock:")
 if dataset == "digits":
-    cap = where_col.number_input("Use at most this many training images (0 = all 1437)", min_value=0, value=0,
-                                 step=100, key="ne_max_samples")
+    cap = where_col.number_input(
+        "Use at most this many training images (0 = all 1437)", min_value=0, value=0, step=100, key="ne_max_samples"
+    )
     if cap:
         data_options["max_samples"] = int(cap)
 elif dataset in ("cifar10", "cifar100"):
     folder = "cifar-10-batches-py" if dataset == "cifar10" else "cifar-100-python"
     data_root = where_col.text_input(f"Data folder (holding {folder})", key="ne_root").strip() or None
-    cap = where_col.number_input("Use at most this many training images (0 = all 50000)", min_value=0, value=5000,
-                                 step=1000, key="ne_max_samples")
+    cap = where_col.number_input(
+        "Use at most this many training images (0 = all 50000)",
+        min_value=0,
+        value=5000,
+        step=1000,
+        key="ne_max_samples",
+    )
     if cap:
         data_options["max_samples"] = int(cap)
 elif dataset == "imagefolder":
@@ -138,20 +149,25 @@ elif dataset == "own":
         chosen = upload_data_widget("ne_byod")
         data_options.update(own_image_options(st))
     if chosen is None:
-        st.info("Upload an archive (one sub-folder per class, or a CSV `filepath,label` beside the images) or "
-                "give a folder or CSV on this machine, then check it.")
+        st.info(
+            "Upload an archive (one sub-folder per class, or a CSV `filepath,label` beside the images) or "
+            "give a folder or CSV on this machine, then check it."
+        )
     dataset, data_root = chosen or ("imagefolder", None)
 else:
     data_root = where_col.text_input("CSV file with columns filepath,label", key="ne_root").strip() or None
-    image_root = where_col.text_input("Folder the CSV's paths start from (default: the CSV's folder)",
-                                      key="ne_image_root").strip()
+    image_root = where_col.text_input(
+        "Folder the CSV's paths start from (default: the CSV's folder)", key="ne_image_root"
+    ).strip()
     if image_root:
         data_options["image_root"] = image_root
     data_options.update(own_image_options(where_col))
 
 st.subheader("2 · Label noise")
 kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
-kind = kind_col.selectbox("Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind", on_change=default_rate_for_noise)
+kind = kind_col.selectbox(
+    "Noise", list(NOISE), format_func=NOISE.get, key="ne_noise_kind", on_change=default_rate_for_noise
+)
 noise_kwargs: dict = {"kind": kind}
 if kind not in ("none", "matrix"):
     # No bounds on the widget: a rate outside [0, 1] must reach the engine and come back as its message.
@@ -161,26 +177,40 @@ seed = int(seed_col.number_input("Seed", min_value=0, value=0, step=1, key="ne_s
 matrix_text = ""
 mapping_text = ""
 if kind == "symmetric":
-    noise_kwargs["symmetric_mode"] = detail_col.selectbox("Mode", list(SYMMETRIC), format_func=SYMMETRIC.get,
-                                                          key="ne_symmetric_mode")
+    noise_kwargs["symmetric_mode"] = detail_col.selectbox(
+        "Mode", list(SYMMETRIC), format_func=SYMMETRIC.get, key="ne_symmetric_mode"
+    )
 elif kind == "asymmetric":
     named = sorted(NAMED_MAPPINGS)
     choices = [*named, "custom"]
-    mapping = detail_col.selectbox("Mapping", choices, index=choices.index(dataset) if dataset in named else len(named),
-                                   key="ne_mapping", help="Each sample of a source class moves to its target with probability r.")
-    mapping_text = mapping if mapping != "custom" else detail_col.text_input(
-        "Pairs source->target", value="3->5, 5->3", key="ne_mapping_pairs")
+    mapping = detail_col.selectbox(
+        "Mapping",
+        choices,
+        index=choices.index(dataset) if dataset in named else len(named),
+        key="ne_mapping",
+        help="Each sample of a source class moves to its target with probability r.",
+    )
+    mapping_text = (
+        mapping
+        if mapping != "custom"
+        else detail_col.text_input("Pairs source->target", value="3->5, 5->3", key="ne_mapping_pairs")
+    )
 elif kind == "imbalanced":
     major_col, minor_col, keep_col = detail_col.columns(3)
-    noise_kwargs["classes"] = (int(major_col.number_input("Majority", min_value=0, value=3, key="ne_major")),
-                               int(minor_col.number_input("Minority", min_value=0, value=8, key="ne_minor")))
-    noise_kwargs["minority_fraction"] = keep_col.number_input("Minority kept", value=0.1, step=0.05, format="%.2f",
-                                                              key="ne_minority_fraction")
+    noise_kwargs["classes"] = (
+        int(major_col.number_input("Majority", min_value=0, value=3, key="ne_major")),
+        int(minor_col.number_input("Minority", min_value=0, value=8, key="ne_minor")),
+    )
+    noise_kwargs["minority_fraction"] = keep_col.number_input(
+        "Minority kept", value=0.1, step=0.05, format="%.2f", key="ne_minority_fraction"
+    )
 elif kind == "matrix":
-    upload = detail_col.file_uploader("Transition matrix T[true, observed] (CSV, K rows of K numbers)", type=["csv", "txt"],
-                                      key="ne_matrix_file")
-    matrix_text = detail_col.text_area("…or paste it here", key="ne_matrix_text", height=120,
-                                       placeholder="0.8,0.2\n0.1,0.9")
+    upload = detail_col.file_uploader(
+        "Transition matrix T[true, observed] (CSV, K rows of K numbers)", type=["csv", "txt"], key="ne_matrix_file"
+    )
+    matrix_text = detail_col.text_area(
+        "…or paste it here", key="ne_matrix_text", height=120, placeholder="0.8,0.2\n0.1,0.9"
+    )
     if upload is not None:
         matrix_text = upload.getvalue()
 
@@ -198,7 +228,7 @@ with user_errors():
 
 data_config = None
 missing_root = data_root is None and dataset in ("imagefolder", "csv", "hf", "cifar10", "cifar100")
-if missing_root and not st.session_state.get("ne_dataset") == "own":
+if missing_root and st.session_state.get("ne_dataset") != "own":
     st.info("Give the data folder or CSV file above to see the preview.")
 if spec is not None and not missing_root:
     with user_errors():
@@ -206,8 +236,9 @@ if spec is not None and not missing_root:
             checked_local_path(data_root)
             checked_local_path(data_options.get("image_root"))
         # L = 1 here: the preview is about data and noise; the real L is checked at Start.
-        data_config = ExperimentConfig(dataset=dataset, data_root=data_root, data_options=data_options, noise=spec,
-                                       seed=seed, L=1)
+        data_config = ExperimentConfig(
+            dataset=dataset, data_root=data_root, data_options=data_options, noise=spec, seed=seed, L=1
+        )
 
 st.markdown("**Preview** - the noise exactly as the run will inject it; nothing trains yet.")
 shown = None
@@ -219,28 +250,50 @@ if shown is not None:
     n_col.metric("Training samples", f"{shown.n}", help=f"{shown.num_classes} classes")
     nominal_col.metric("Rate asked for", f"{shown.nominal_rate:.1%}")
     expected_col.metric("Expected wrong labels", f"{shown.expected_rate:.1%}")
-    actual_col.metric("Wrong labels with this seed", "unknown" if shown.actual_rate is None else f"{shown.actual_rate:.1%}")
-    st.caption(shown.description + (". The paper's symmetric noise redraws a label from all classes, so about r(K-1)/K "
-                                    "of the labels end up wrong." if kind == "symmetric" and spec.symmetric_mode != "flip" else "."))
+    actual_col.metric(
+        "Wrong labels with this seed", "unknown" if shown.actual_rate is None else f"{shown.actual_rate:.1%}"
+    )
+    st.caption(
+        shown.description
+        + (
+            ". The paper's symmetric noise redraws a label from all classes, so about r(K-1)/K "
+            "of the labels end up wrong."
+            if kind == "symmetric" and spec.symmetric_mode != "flip"
+            else "."
+        )
+    )
     matrix_col, examples_col = st.columns([1, 1])
     with matrix_col:
-        st.plotly_chart(plots.transition_matrix_figure(shown.matrix, shown.class_names, counts=shown.counts),
-                        key="ne_transition")
+        st.plotly_chart(
+            plots.transition_matrix_figure(shown.matrix, shown.class_names, counts=shown.counts), key="ne_transition"
+        )
     with examples_col:
         if not shown.labels_known:
-            st.info("These labels come as given and no noise is injected, so which ones are wrong is unknown - "
-                    "INN will estimate it.")
+            st.info(
+                "These labels come as given and no noise is injected, so which ones are wrong is unknown - "
+                "INN will estimate it."
+            )
         elif shown.examples.size == 0:
             st.info("No label changes with these settings.")
         elif shown.example_images is None:
-            st.write({int(i): f"{shown.class_names[t]} -> {shown.class_names[o]}" for i, t, o in
-                      zip(shown.examples, shown.example_true, shown.example_observed)})
+            st.write(
+                {
+                    int(i): f"{shown.class_names[t]} -> {shown.class_names[o]}"
+                    for i, t, o in zip(shown.examples, shown.example_true, shown.example_observed)
+                }
+            )
         else:
             st.markdown("Relabelled samples, **true -> observed**:")
             names = shown.class_names
-            captions = [f"#{i}: {names[t]} -> {names[o]}" for i, t, o in
-                        zip(shown.examples, shown.example_true, shown.example_observed)]
-            st.image([enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images], caption=captions, width=MIN_DISPLAY + 16)
+            captions = [
+                f"#{i}: {names[t]} -> {names[o]}"
+                for i, t, o in zip(shown.examples, shown.example_true, shown.example_observed)
+            ]
+            st.image(
+                [enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images],
+                caption=captions,
+                width=MIN_DISPLAY + 16,
+            )
 
 st.subheader("3 · Training")
 own = dataset in OWN_IMAGE_DATASETS
@@ -253,14 +306,29 @@ if own and shown is not None:
     default_epochs = own_data_epochs(shown.n, int(defaults["batch_size"]))
 model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
 model_choices = ["auto", *(m for m in MODELS if m not in HEADS), BACKBONE]
-model = model_col.selectbox("Model", model_choices, key="ne_model", index=model_choices.index(BACKBONE) if suggest_backbone else 0,
-                            help="auto: small_cnn below 32 px and for own images on a CPU, preact_resnet18 from 32 px. "
-                                 "Pretrained backbone: a torchvision classifier as h and f.")
-epochs = int(epochs_col.number_input("Epochs", min_value=1, value=default_epochs, key="ne_epochs",
-                                     help="Own images: about 800 SGD steps per model, counted from the data's size."))
-eval_text = eval_col.text_input("Evaluate at epochs", key="ne_eval_epochs",
-                                placeholder="default: the last" if own and kind == "none" else "default: 8 evenly spaced",
-                                help="Comma-separated, e.g. 5, 10, 20. Every method is scored at each.")
+model = model_col.selectbox(
+    "Model",
+    model_choices,
+    key="ne_model",
+    index=model_choices.index(BACKBONE) if suggest_backbone else 0,
+    help="auto: small_cnn below 32 px and for own images on a CPU, preact_resnet18 from 32 px. "
+    "Pretrained backbone: a torchvision classifier as h and f.",
+)
+epochs = int(
+    epochs_col.number_input(
+        "Epochs",
+        min_value=1,
+        value=default_epochs,
+        key="ne_epochs",
+        help="Own images: about 800 SGD steps per model, counted from the data's size.",
+    )
+)
+eval_text = eval_col.text_input(
+    "Evaluate at epochs",
+    key="ne_eval_epochs",
+    placeholder="default: the last" if own and kind == "none" else "default: 8 evenly spaced",
+    help="Comma-separated, e.g. 5, 10, 20. Every method is scored at each.",
+)
 L = int(l_col.number_input("Neighbours L", min_value=1, max_value=100, value=10, key="ne_L"))
 H = int(h_col.number_input("Trapezoids H", min_value=1, max_value=50, value=10, key="ne_H"))
 model_name, weights, run_options = (None if model == "auto" else model), None, data_options
@@ -268,34 +336,52 @@ if model == BACKBONE:
     name_col, weights_col = st.columns([1, 2])
     names = torchvision_models()
     backbone = name_col.selectbox("torchvision model", names, index=names.index("resnet18"), key="ne_backbone")
-    weights = weights_col.text_input("Weights file (torch.save(model.state_dict()); empty: random init)",
-                                     key="ne_weights").strip() or None
+    weights = (
+        weights_col.text_input(
+            "Weights file (torch.save(model.state_dict()); empty: random init)", key="ne_weights"
+        ).strip()
+        or None
+    )
     with user_errors():
         model_name, run_options = backbone_choice(backbone, dataset, data_options)
         if own:
-            st.caption(f"Images read at {run_options['image_size']} px, the size {backbone}'s weights expect"
-                       f"{', centre-cropped' if run_options.get('resize') == 'crop' else ''}.")
+            st.caption(
+                f"Images read at {run_options['image_size']} px, the size {backbone}'s weights expect"
+                f"{', centre-cropped' if run_options.get('resize') == 'crop' else ''}."
+            )
 elif suggest_backbone:
-    st.caption(f"These images are {shown_size} px: a pretrained backbone (Model → {BACKBONE}) is usually faster "
-               f"and better than training from scratch.")
+    st.caption(
+        f"These images are {shown_size} px: a pretrained backbone (Model → {BACKBONE}) is usually faster "
+        f"and better than training from scratch."
+    )
 name = st.text_input("Run name", key="ne_name", placeholder="optional, e.g. digits-sym40")
 
 config = None
 if shown is not None:
     with user_errors():
         config = ExperimentConfig(
-            dataset=dataset, data_root=data_root, data_options=run_options, noise=spec, seed=seed,
-            model=model_name, weights=weights, epochs=epochs,
+            dataset=dataset,
+            data_root=data_root,
+            data_options=run_options,
+            noise=spec,
+            seed=seed,
+            model=model_name,
+            weights=weights,
+            epochs=epochs,
             eval_epochs=parse_epochs(eval_text) or ((epochs,) if own and kind == "none" else None),
-            L=L, H=H, name=name.strip(),
+            L=L,
+            H=H,
+            name=name.strip(),
         )
 start_col, estimate_col = st.columns([1, 4])
 estimate = None
 if config is not None:
     with estimate_col, user_errors():
         estimate = estimate_run(config, calibration=calibration(calibration_key(config)))
-        estimate_col.markdown(f"**About {format_duration(estimate.seconds)}** on {estimate.device} "
-                              f"({estimate.model}; measured with a few real steps here)")
+        estimate_col.markdown(
+            f"**About {format_duration(estimate.seconds)}** on {estimate.device} "
+            f"({estimate.model}; measured with a few real steps here)"
+        )
         if estimate.long:
             st.warning("\n".join(estimate.advice(cli=False)))
 if start_col.button("Start", type="primary", key="ne_start", disabled=config is None):
@@ -316,9 +402,14 @@ def runs_panel() -> None:
     active = [r for r in runs if r.status in ACTIVE]
     active_runs(store, active, key="ne")
     if runs:
-        st.dataframe(runs_frame(runs), key="ne_runs_table", hide_index=True, column_config={
-            "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
-        })
+        st.dataframe(
+            runs_frame(runs),
+            key="ne_runs_table",
+            hide_index=True,
+            column_config={
+                "progress": st.column_config.ProgressColumn("progress", min_value=0.0, max_value=1.0, format="percent"),
+            },
+        )
     else:
         st.info("No runs yet: set up an experiment above and press **Start**.")
     if bool(active) != st.session_state.get("ne_live", False):

@@ -9,15 +9,29 @@ from dashboard.components.common import get_store, pick_run, store_home, user_er
 from dashboard.components.deep_link import apply_link, follow
 from dashboard.components.review_bulk import bulk_panel
 from dashboard.components.review_data import (
-    evidence_source, flagged, probabilities, run_info, run_methods, sample_paths, samples, thumbnails,
+    evidence_source,
+    flagged,
+    probabilities,
+    run_info,
+    run_methods,
+    sample_paths,
+    samples,
+    thumbnails,
 )
 from dashboard.components.review_decide import (
-    close_sample, decision_buttons, describe, next_to_review, open_sample, opened_sample, show_messages, undo_button,
+    close_sample,
+    decision_buttons,
+    describe,
+    next_to_review,
+    open_sample,
+    opened_sample,
+    show_messages,
+    undo_button,
 )
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
-from dashboard.labels import method_help
 from dashboard.images import enlarge
+from dashboard.labels import method_help
 from inn_core.views.review import review_progress
 
 SOURCES = {
@@ -35,14 +49,18 @@ SORTS = {
 }
 
 st.title("Review")
-st.caption("Look at what INN flags, see why through each sample's neighbour paths, and decide: keep, relabel or drop. "
-           "Every decision is saved the moment you click.")
+st.caption(
+    "Look at what INN flags, see why through each sample's neighbour paths, and decide: keep, relabel or drop. "
+    "Every decision is saved the moment you click."
+)
 
 store = get_store()
 home = str(store_home())
 apply_link(store, picker_key="review_run", with_sample=True)
-run_id = pick_run("review_run", missing="No finished run yet. Start one on **New experiment**, then come back "
-                            "to review what it flags.")
+run_id = pick_run(
+    "review_run",
+    missing="No finished run yet. Start one on **New experiment**, then come back to review what it flags.",
+)
 
 with user_errors():
     info = run_info(home, run_id)
@@ -56,11 +74,17 @@ with user_errors():
         st.session_state.pop("review_source", None)
     c_source, c_method, c_top, c_classes, c_sort = st.columns([2, 2, 1, 2, 2])
     source = c_source.radio("Samples", sources, format_func=SOURCES.__getitem__, key="review_source")
-    method = c_method.selectbox("Method", methods, key="review_method",
-                                help=method_help(methods))
+    method = c_method.selectbox("Method", methods, key="review_method", help=method_help(methods))
     n = int(info.get("n", 1))
-    top = c_top.number_input("N", min_value=1, max_value=n, value=min(50, n), key="review_top",
-                             disabled=source != "lowest", help="how many of the lowest scores")
+    top = c_top.number_input(
+        "N",
+        min_value=1,
+        max_value=n,
+        value=min(50, n),
+        key="review_top",
+        disabled=source != "lowest",
+        help="how many of the lowest scores",
+    )
     classes = c_classes.multiselect("Observed class", class_names, key="review_classes", placeholder="all classes")
     sort = c_sort.selectbox("Sort by", list(SORTS), format_func=lambda s: SORTS[s][0], key="review_sort")
 
@@ -88,11 +112,16 @@ with user_errors():
     c_reviewed, c_noisy, c_counts, c_undo = st.columns([2, 2, 3, 2], vertical_alignment="center")
     c_reviewed.metric("Reviewed / to review", f"{progress['reviewed']} / {progress['flagged']}")
     if "really_noisy" in progress:
-        c_noisy.metric("Really noisy so far", f"{progress['really_noisy']} of {progress['reviewed']}",
-                       help="among the reviewed samples of this list, how many carried an injected wrong label")
+        c_noisy.metric(
+            "Really noisy so far",
+            f"{progress['really_noisy']} of {progress['reviewed']}",
+            help="among the reviewed samples of this list, how many carried an injected wrong label",
+        )
     counts = {d: sum(x.decision == d for x in decisions.values()) for d in ("keep", "relabel", "drop")}
-    c_counts.markdown(f"Decisions on this run: **{counts['keep']}** kept · **{counts['relabel']}** relabelled · "
-                      f"**{counts['drop']}** dropped")
+    c_counts.markdown(
+        f"Decisions on this run: **{counts['keep']}** kept · **{counts['relabel']}** relabelled · "
+        f"**{counts['drop']}** dropped"
+    )
     with c_undo:
         undo_button(store, run_id, disabled=not decisions and not st.session_state.get("review_history"))
     st.progress(progress["reviewed"] / max(1, progress["flagged"]))
@@ -105,8 +134,10 @@ with user_errors():
         open_sample(run_id, current)
     follow(run_id, current)
     if current is None and order and not set(order) - set(decisions):
-        st.success(f"All {len(order)} samples of this list are reviewed. Take the cleaned labels from **Export**.",
-                   icon=":material/done_all:")
+        st.success(
+            f"All {len(order)} samples of this list are reviewed. Take the cleaned labels from **Export**.",
+            icon=":material/done_all:",
+        )
     if current is not None:
         source_data = evidence_source(home, run_id)
         row = table.iloc[current]
@@ -114,8 +145,15 @@ with user_errors():
             title, close = st.columns([6, 1], vertical_alignment="center")
             title.subheader(f"Sample #{current}")
             close.button("Close", key="review_close", icon=":material/close:", on_click=close_sample, args=(run_id,))
-            decision_buttons(store, run_id, current, observed=int(row["observed_label"]),
-                             proba=probabilities(home, run_id)[current], class_names=class_names, order=order or [current])
+            decision_buttons(
+                store,
+                run_id,
+                current,
+                observed=int(row["observed_label"]),
+                proba=probabilities(home, run_id)[current],
+                class_names=class_names,
+                order=order or [current],
+            )
             left, right = st.columns([1, 4])
             with left:
                 if source_data.data.is_image:
@@ -124,7 +162,9 @@ with user_errors():
                 lines = [f"Observed: **{row['observed_name']}**"]
                 if "predicted_name" in row:
                     lines.append(f"Suggested: **{row['predicted_name']}**")
-                lines.append(f"Score ({method}): **{row['score']:.3f}**  \nclean posterior {row['clean_posterior']:.2f}")
+                lines.append(
+                    f"Score ({method}): **{row['score']:.3f}**  \nclean posterior {row['clean_posterior']:.2f}"
+                )
                 if "source" in row:
                     lines.append(f"File: `{row['source']}`")
                 standing = describe(decisions.get(current), class_names)
@@ -138,15 +178,25 @@ with user_errors():
     # -- the grid --------------------------------------------------------------------------------
     st.subheader(f"{len(shown)} samples · {LIST_TITLES[source]}")
     if shown.empty:
-        st.info("No sample in this list. Try another method, the N lowest scores, or clear the class filter.",
-                icon=":material/info:")
+        st.info(
+            "No sample in this list. Try another method, the N lowest scores, or clear the class filter.",
+            icon=":material/info:",
+        )
     else:
         pages = (len(shown) - 1) // PAGE_SIZE + 1
         page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, value=1, key="review_page")
         rows = shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
-        images = thumbnails(home, run_id, rows["index"].to_numpy()) if evidence_source(home, run_id).data.is_image else None
+        images = (
+            thumbnails(home, run_id, rows["index"].to_numpy()) if evidence_source(home, run_id).data.is_image else None
+        )
         show_grid(rows, images, run_id=run_id, decisions=decisions, class_names=class_names, open_index=current)
     st.divider()
     st.subheader("Decide many at once")
-    bulk_panel(store, run_id, shown, table, probabilities(home, run_id) if "predicted_label" in table.columns else None,
-               class_names)
+    bulk_panel(
+        store,
+        run_id,
+        shown,
+        table,
+        probabilities(home, run_id) if "predicted_label" in table.columns else None,
+        class_names,
+    )

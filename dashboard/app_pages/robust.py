@@ -8,11 +8,11 @@ from dashboard import plots
 from dashboard.components.common import get_store, user_errors
 from dashboard.components.progress import ACTIVE, active_runs
 from dashboard.labels import TRAINING_LABELS
-from inn_core.runs.robust import TRAINING_METHODS, RobustConfig
-from inn_core.views.robust_results import precision_comparison, robust_history, robust_table, schedule_text
+from inn_core.data.noise import NoiseSpec
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.launch import check, submit
-from inn_core.data.noise import NoiseSpec
+from inn_core.runs.robust import TRAINING_METHODS, RobustConfig
+from inn_core.views.robust_results import precision_comparison, robust_history, robust_table, schedule_text
 
 NOISE = {
     "symmetric": "Symmetric",
@@ -31,28 +31,49 @@ store = get_store()
 st.subheader("1 · Setting")
 kind_col, rate_col, detail_col, seed_col = st.columns([2, 1, 2, 1])
 kind = kind_col.selectbox("Noise on digits", list(NOISE), format_func=NOISE.get, key="rb_noise")
-rate = rate_col.number_input("Rate r", value=0.3 if kind == "imbalanced" else (0.4 if kind == "asymmetric" else 0.8),
-                             step=0.05, format="%.2f", key=f"rb_rate_{kind}")
+rate = rate_col.number_input(
+    "Rate r",
+    value=0.3 if kind == "imbalanced" else (0.4 if kind == "asymmetric" else 0.8),
+    step=0.05,
+    format="%.2f",
+    key=f"rb_rate_{kind}",
+)
 noise_kwargs: dict = {"kind": kind, "rate": rate}
 if kind == "asymmetric":
     noise_kwargs["mapping"] = "digits"
 elif kind == "imbalanced":
     major, minor = detail_col.columns(2)
-    noise_kwargs["classes"] = (int(major.number_input("Majority", 0, 9, 3, key="rb_major")),
-                               int(minor.number_input("Minority", 0, 9, 8, key="rb_minor")))
+    noise_kwargs["classes"] = (
+        int(major.number_input("Majority", 0, 9, 3, key="rb_major")),
+        int(minor.number_input("Minority", 0, 9, 8, key="rb_minor")),
+    )
 seed = int(seed_col.number_input("Seed", min_value=0, value=0, key="rb_seed"))
-methods = st.multiselect("Methods", list(TRAINING_METHODS), default=["inn_dividemix", "dividemix"],
-                         format_func=TRAINING_LABELS.get, key="rb_methods")
+methods = st.multiselect(
+    "Methods",
+    list(TRAINING_METHODS),
+    default=["inn_dividemix", "dividemix"],
+    format_func=TRAINING_LABELS.get,
+    key="rb_methods",
+)
 if methods:
     defaults = [RobustConfig(experiment=ExperimentConfig(), method=method) for method in methods]
-    st.caption("Digits defaults - " + "; ".join(schedule_text(c) for c in defaults)
-               + ". One method takes one to two minutes on a 2-core CPU.")
+    st.caption(
+        "Digits defaults - "
+        + "; ".join(schedule_text(c) for c in defaults)
+        + ". One method takes one to two minutes on a 2-core CPU."
+    )
 
 if st.button("Start", type="primary", key="rb_start", disabled=not methods):
     with user_errors():
         experiment = ExperimentConfig(noise=NoiseSpec(**noise_kwargs), seed=seed)
-        configs = [RobustConfig(experiment=experiment, method=method,
-                                name=f"{TRAINING_LABELS[method]} · {kind} {rate:.0%} · seed {seed}") for method in methods]
+        configs = [
+            RobustConfig(
+                experiment=experiment,
+                method=method,
+                name=f"{TRAINING_LABELS[method]} · {kind} {rate:.0%} · seed {seed}",
+            )
+            for method in methods
+        ]
         with st.spinner("Checking the data…"):
             check(configs[0])  # the methods share the data: one check for all
         for config in configs:
@@ -71,12 +92,20 @@ def robust_panel() -> None:
         st.info("No robust training runs yet: choose a setting above and press **Start**.")
         return
     table = robust_table(store)
-    st.markdown("Best and last test accuracy per run (the layout of the paper's Tables 2 and 3); a small "
-                "best - last gap means the method did not decay by memorising the noise.")
-    st.dataframe(table, hide_index=True, key="rb_table", column_config={
-        "best": st.column_config.NumberColumn(format="%.3f"), "last": st.column_config.NumberColumn(format="%.3f"),
-        "gap": st.column_config.NumberColumn(format="%.3f"),
-    })
+    st.markdown(
+        "Best and last test accuracy per run (the layout of the paper's Tables 2 and 3); a small "
+        "best - last gap means the method did not decay by memorising the noise."
+    )
+    st.dataframe(
+        table,
+        hide_index=True,
+        key="rb_table",
+        column_config={
+            "best": st.column_config.NumberColumn(format="%.3f"),
+            "last": st.column_config.NumberColumn(format="%.3f"),
+            "gap": st.column_config.NumberColumn(format="%.3f"),
+        },
+    )
     names = {r.id: r.name for r in runs}
     chosen = st.multiselect("Runs to plot", list(names), default=list(names)[:4], format_func=names.get, key="rb_plot")
     history = robust_history(store, chosen)
@@ -84,13 +113,17 @@ def robust_panel() -> None:
         st.info("The chosen runs have not finished an epoch yet.")
         return
     acc_col, prec_col = st.columns(2)
-    acc_col.plotly_chart(plots.robust_curves_figure(history, value="test_accuracy", title="test accuracy"),
-                         key="rb_accuracy")
-    prec_col.plotly_chart(plots.robust_curves_figure(history, value="labelled_precision",
-                                                     title="labelled-set precision (clean share)"),
-                          key="rb_precision")
-    st.caption("Left: test accuracy of each run across epochs. Right: the share of truly clean labels in the set "
-               "each method trusts as labelled (mean of its two networks). " + (precision_comparison(history) or ""))
+    acc_col.plotly_chart(
+        plots.robust_curves_figure(history, value="test_accuracy", title="test accuracy"), key="rb_accuracy"
+    )
+    prec_col.plotly_chart(
+        plots.robust_curves_figure(history, value="labelled_precision", title="labelled-set precision (clean share)"),
+        key="rb_precision",
+    )
+    st.caption(
+        "Left: test accuracy of each run across epochs. Right: the share of truly clean labels in the set "
+        "each method trusts as labelled (mean of its two networks). " + (precision_comparison(history) or "")
+    )
     if any(r.status in ACTIVE for r in runs) != live:
         st.rerun()
 

@@ -18,7 +18,15 @@ from inn_core.runs.store import RunRecord, RunStore
 #: show AUC, histograms, review and export read both alike.
 DETECTION_KINDS = ("experiment", "embedding")
 
-__all__ = ["store_home", "get_store", "run_picker", "run_labels", "user_errors", "local_paths_off", "checked_local_path"]
+__all__ = [
+    "store_home",
+    "get_store",
+    "run_picker",
+    "run_labels",
+    "user_errors",
+    "local_paths_off",
+    "checked_local_path",
+]
 
 
 def store_home() -> Path:
@@ -46,7 +54,9 @@ def _label(run: RunRecord, *, repeated: bool = False) -> str:
     noise = run.experiment.get("noise", {})
     kind, rate = noise.get("kind", "?"), noise.get("rate")
     # Noise "none" keeps the given labels; the rate stored beside it means nothing.
-    setting = f"{run.experiment.get('dataset') or 'embeddings'}, {kind}" + (f" {rate:.0%}" if rate is not None and kind != "none" else "")
+    setting = f"{run.experiment.get('dataset') or 'embeddings'}, {kind}" + (
+        f" {rate:.0%}" if rate is not None and kind != "none" else ""
+    )
     name = run.name
     if repeated:
         name += f" ({time.strftime('%Y-%m-%d %H:%M', time.localtime(run.created))}, {run.id[-6:]})"
@@ -90,7 +100,7 @@ def local_paths_off() -> str | None:
 
 
 def checked_local_path(path: str | None) -> str | None:
-    """``path`` when this server may read it (``$INN_LAB_DATA_ROOTS``, loopback); raises :class:`InputError` otherwise."""
+    """``path`` when this server may read it (``$INN_LAB_DATA_ROOTS``, loopback); else :class:`InputError`."""
     if not path:
         return path
     check_local_path(path, listen_address=st.get_option("server.address"))

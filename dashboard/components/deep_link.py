@@ -23,7 +23,7 @@ def _params() -> tuple[str | None, str | None]:
 
 
 def apply_link(store: RunStore, *, picker_key: str, with_sample: bool = False) -> None:
-    """Make the URL's ``run`` (and ``sample``) the current ones, once per new URL; bad ones get one ``st.error`` line."""
+    """Make the URL's ``run`` (and ``sample``) the current ones, once per new URL; a bad one gets one ``st.error``."""
     link = _params()
     if link == (None, None) or st.session_state.get(_SEEN) == link:
         return
@@ -37,8 +37,10 @@ def apply_link(store: RunStore, *, picker_key: str, with_sample: bool = False) -
         st.error(f"The link names a run this store does not have: {exc}", icon=":material/link_off:")
         return
     if record.status != "done":
-        st.warning(f"Run {run!r} in the link is {record.status}, not done yet; showing a finished run instead.",
-                   icon=":material/hourglass_top:")
+        st.warning(
+            f"Run {run!r} in the link is {record.status}, not done yet; showing a finished run instead.",
+            icon=":material/hourglass_top:",
+        )
         return
     st.session_state["current_run"] = run
     st.session_state.pop(picker_key, None)  # the picker's own state would win over current_run
@@ -50,8 +52,10 @@ def apply_link(store: RunStore, *, picker_key: str, with_sample: bool = False) -
     except ValueError:
         index = -1
     if not 0 <= index < n:
-        st.error(f"The link's sample {sample!r} is not a sample of run {run!r}; it has samples 0 to {n - 1}.",
-                 icon=":material/link_off:")
+        st.error(
+            f"The link's sample {sample!r} is not a sample of run {run!r}; it has samples 0 to {n - 1}.",
+            icon=":material/link_off:",
+        )
         return
     st.session_state["review_open"] = {"run": run, "sample": index}
     st.session_state.pop("review_closed", None)

@@ -20,18 +20,31 @@ def _color(is_noisy) -> str:
 def show_trajectories(store: RunStore, run_id: str, method: str) -> None:
     """Per-sample score lines over the evaluation epochs: chosen samples or the 20 whose rank moved most."""
     st.subheader("Scores over training")
-    picked = st.text_input("Samples (comma-separated indices; empty = the 20 whose rank changed most)",
-                           key="traj_samples")
+    picked = st.text_input(
+        "Samples (comma-separated indices; empty = the 20 whose rank changed most)", key="traj_samples"
+    )
     samples = [int(s) for s in picked.replace(" ", "").split(",") if s.isdigit()] or None
     frame = score_trajectories(store, run_id, method=method, samples=samples)
     fig = go.Figure()
     for sample, rows in frame.groupby("sample"):
         color = _color(rows["is_noisy"].iloc[0])
-        fig.add_trace(go.Scatter(x=rows["epoch"], y=rows["score"], mode="lines+markers", name=f"sample {sample}",
-                                 line={"color": color, "width": 1.5}, opacity=0.8))
-    fig.update_layout(xaxis={"title": "training epoch", "tickformat": "d"},
-                      yaxis={"title": f"{plots.METHOD_LABELS.get(method, method)} score"}, height=360,
-                      margin={"t": 20, "b": 10, "l": 10, "r": 10}, showlegend=False)
+        fig.add_trace(
+            go.Scatter(
+                x=rows["epoch"],
+                y=rows["score"],
+                mode="lines+markers",
+                name=f"sample {sample}",
+                line={"color": color, "width": 1.5},
+                opacity=0.8,
+            )
+        )
+    fig.update_layout(
+        xaxis={"title": "training epoch", "tickformat": "d"},
+        yaxis={"title": f"{plots.METHOD_LABELS.get(method, method)} score"},
+        height=360,
+        margin={"t": 20, "b": 10, "l": 10, "r": 10},
+        showlegend=False,
+    )
     st.plotly_chart(fig, key="traj_chart")
     st.caption("Red: wrongly labelled samples; blue: correctly labelled (grey when the truth is unknown).")
 
@@ -43,19 +56,36 @@ def show_disagreement(store: RunStore, run_id: str) -> None:
     present = [m for m in DEFAULT_DETECTORS if f"score_{m}" in frame]
     x_col, y_col = st.columns(2)
     x = x_col.selectbox("x axis", present, index=0, key="dis_x", format_func=lambda m: plots.METHOD_LABELS.get(m, m))
-    y = y_col.selectbox("y axis", present, index=1 if len(present) > 1 else 0, key="dis_y",
-                        format_func=lambda m: plots.METHOD_LABELS.get(m, m))
+    y = y_col.selectbox(
+        "y axis",
+        present,
+        index=1 if len(present) > 1 else 0,
+        key="dis_y",
+        format_func=lambda m: plots.METHOD_LABELS.get(m, m),
+    )
     colors = frame["is_noisy"].map(_color)
-    fig = go.Figure(go.Scattergl(x=frame[f"rank_{x}"], y=frame[f"rank_{y}"], mode="markers",
-                                 marker={"color": list(colors), "size": 5, "opacity": 0.6},
-                                 text=frame["sample"], hovertemplate="sample %{text}<extra></extra>"))
-    fig.update_layout(xaxis={"title": f"rank by {plots.METHOD_LABELS.get(x, x)} (0 = most suspicious)"},
-                      yaxis={"title": f"rank by {plots.METHOD_LABELS.get(y, y)}"}, height=420,
-                      margin={"t": 20, "b": 10, "l": 10, "r": 10})
+    fig = go.Figure(
+        go.Scattergl(
+            x=frame[f"rank_{x}"],
+            y=frame[f"rank_{y}"],
+            mode="markers",
+            marker={"color": list(colors), "size": 5, "opacity": 0.6},
+            text=frame["sample"],
+            hovertemplate="sample %{text}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": f"rank by {plots.METHOD_LABELS.get(x, x)} (0 = most suspicious)"},
+        yaxis={"title": f"rank by {plots.METHOD_LABELS.get(y, y)}"},
+        height=420,
+        margin={"t": 20, "b": 10, "l": 10, "r": 10},
+    )
     st.plotly_chart(fig, key="dis_chart")
     only = frame[frame["only"] != ""]
-    st.markdown(f"**Flagged by one method only:** {len(only)} samples "
-                + ", ".join(f"{plots.METHOD_LABELS.get(m, m)} {int((only['only'] == m).sum())}" for m in present))
+    st.markdown(
+        f"**Flagged by one method only:** {len(only)} samples "
+        + ", ".join(f"{plots.METHOD_LABELS.get(m, m)} {int((only['only'] == m).sum())}" for m in present)
+    )
     shown = ["sample", "only", "observed", "is_noisy"] + [f"score_{m}" for m in present]
     st.dataframe(only[shown], hide_index=True, key="dis_table")
     if len(only) and st.button("Review these samples", key="dis_review"):

@@ -1,4 +1,4 @@
-"""Export page: the reviewed run in the ecosystem's formats (image folder, Hugging Face, Label Studio, Datalab) as a zip.
+"""Export page: the reviewed run in the ecosystem's formats (image folder, Hugging Face, Label Studio, Datalab), zipped.
 
 Building a format writes images, so it happens on a click, not on every rerun; the zip is kept in
 ``st.session_state["export_built"]`` together with the decision count it was built from, and a
@@ -57,9 +57,22 @@ def format_downloads(store: RunStore, run_id: str) -> None:
     built = st.session_state.get("export_built")
     fresh = bool(built) and built["format"] == fmt and built["stamp"] == _stamp(store, run_id)
     build, download = st.columns(2)
-    build.button("Rebuild" if fresh else "Build", key="export_build", icon=":material/build:", on_click=_build,
-                 args=(store, run_id, fmt), help="writes the cleaned set with the decisions as they stand now")
+    build.button(
+        "Rebuild" if fresh else "Build",
+        key="export_build",
+        icon=":material/build:",
+        on_click=_build,
+        args=(store, run_id, fmt),
+        help="writes the cleaned set with the decisions as they stand now",
+    )
     if fresh:
-        download.download_button(f"Download {fmt} ({len(built['zip']) / 1e6:.1f} MB zip)", built["zip"],
-                                 file_name=f"{run_id}_{fmt}.zip", mime="application/zip", key="export_zip",
-                                 icon=":material/download:", on_click="ignore", type="primary")
+        download.download_button(
+            f"Download {fmt} ({len(built['zip']) / 1e6:.1f} MB zip)",
+            built["zip"],
+            file_name=f"{run_id}_{fmt}.zip",
+            mime="application/zip",
+            key="export_zip",
+            icon=":material/download:",
+            on_click="ignore",
+            type="primary",
+        )

@@ -47,9 +47,16 @@ def no_run_yet(message: str, *, key: str) -> None:
         if failed:
             st.warning(f"The latest run, **{failed[0].name}**, failed: {failed[0].error}", icon=":material/warning:")
         st.info(message, icon=":material/info:")
-        st.button(DEMO_LABEL, key=f"{key}_demo", type="primary", icon=":material/play_arrow:", on_click=_start,
-                  args=(store,), help="Trains the default experiment - scikit-learn's digits with 40 % of the "
-                                      "labels made wrong on purpose - in the background, then opens it here.")
+        st.button(
+            DEMO_LABEL,
+            key=f"{key}_demo",
+            type="primary",
+            icon=":material/play_arrow:",
+            on_click=_start,
+            args=(store,),
+            help="Trains the default experiment - scikit-learn's digits with 40 % of the "
+            "labels made wrong on purpose - in the background, then opens it here.",
+        )
     st.stop()
 
 

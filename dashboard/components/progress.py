@@ -46,11 +46,20 @@ def _setting(run: RunRecord) -> str:
 def runs_frame(runs: Sequence[RunRecord]) -> pd.DataFrame:
     """One row per run: name, status, progress in [0, 1], phase, setting, epochs, created, error, id."""
     columns = ["name", "status", "progress", "phase", "setting", "epochs", "created", "error", "id"]
-    rows = [{
-        "name": r.name, "status": r.status, "progress": float(r.progress), "phase": r.phase, "setting": _setting(r),
-        "epochs": r.config.get("epochs"), "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
-        "error": r.error or "", "id": r.id,
-    } for r in runs]
+    rows = [
+        {
+            "name": r.name,
+            "status": r.status,
+            "progress": float(r.progress),
+            "phase": r.phase,
+            "setting": _setting(r),
+            "epochs": r.config.get("epochs"),
+            "created": time.strftime("%Y-%m-%d %H:%M", time.localtime(r.created)),
+            "error": r.error or "",
+            "id": r.id,
+        }
+        for r in runs
+    ]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -64,6 +73,11 @@ def active_runs(store: RunStore, runs: Sequence[RunRecord], *, key: str) -> None
             text = f"**{run.name}** · {run.phase or run.status} · {run.progress:.0%} · {format_eta(run.eta)}"
         bar.progress(min(max(float(run.progress), 0.0), 1.0), text=text)
         # A callback, so the rerun it triggers already reads the cancel flag and shows "cancelling…".
-        button.button("Cancel", key=f"{key}_cancel_{run.id}", disabled=run.cancel_requested,
-                      on_click=store.request_cancel, args=(run.id,),
-                      help="Stop the run after the current epoch; it can be resumed later.")
+        button.button(
+            "Cancel",
+            key=f"{key}_cancel_{run.id}",
+            disabled=run.cancel_requested,
+            on_click=store.request_cancel,
+            args=(run.id,),
+            help="Stop the run after the current epoch; it can be resumed later.",
+        )

@@ -11,11 +11,20 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
+from inn_core.runs.store import RunStore
 from inn_core.views.evidence import EvidenceSource, SampleEvidence, load_evidence_source
 from inn_core.views.review import flagged_samples, sample_table
-from inn_core.runs.store import RunStore
 
-__all__ = ["evidence_source", "sample_paths", "samples", "flagged", "probabilities", "run_methods", "run_info", "thumbnails"]
+__all__ = [
+    "evidence_source",
+    "sample_paths",
+    "samples",
+    "flagged",
+    "probabilities",
+    "run_methods",
+    "run_info",
+    "thumbnails",
+]
 
 
 @st.cache_resource(show_spinner="Loading the run's model and data...", max_entries=4)

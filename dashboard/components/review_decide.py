@@ -22,7 +22,13 @@ from inn_core.errors import InputError
 from inn_core.runs.store import Decision, RunStore
 
 __all__ = [
-    "next_to_review", "open_sample", "close_sample", "opened_sample", "decision_buttons", "undo_button", "describe",
+    "next_to_review",
+    "open_sample",
+    "close_sample",
+    "opened_sample",
+    "decision_buttons",
+    "undo_button",
+    "describe",
     "show_messages",
 ]
 
@@ -64,8 +70,16 @@ def describe(decision: Decision | None, class_names: Sequence[str]) -> str:
     return {"keep": "kept", "drop": "dropped"}[decision.decision]
 
 
-def _decide(store: RunStore, run_id: str, sample: int, decision: str, target_key: str | None, note_key: str,
-            order: list[int], class_names: Sequence[str]) -> None:
+def _decide(
+    store: RunStore,
+    run_id: str,
+    sample: int,
+    decision: str,
+    target_key: str | None,
+    note_key: str,
+    order: list[int],
+    class_names: Sequence[str],
+) -> None:
     new_label = st.session_state.get(target_key) if target_key else None
     note = st.session_state.get(note_key, "") or ""
     try:
@@ -96,36 +110,82 @@ def _undo(store: RunStore, run_id: str) -> None:
         st.session_state["review_flash"] = "Nothing to undo."
         return
     if undone.batch is not None:
-        st.session_state["review_flash"] = f"Undid the latest batch (last: '{undone.decision}' on sample #{undone.sample})."
+        st.session_state["review_flash"] = (
+            f"Undid the latest batch (last: '{undone.decision}' on sample #{undone.sample})."
+        )
         return
     st.session_state["review_flash"] = f"Undid '{undone.decision}' on sample #{undone.sample}."
     open_sample(run_id, undone.sample)
 
 
-def decision_buttons(store: RunStore, run_id: str, sample: int, *, observed: int, proba: np.ndarray,
-                     class_names: Sequence[str], order: list[int]) -> None:
+def decision_buttons(
+    store: RunStore,
+    run_id: str,
+    sample: int,
+    *,
+    observed: int,
+    proba: np.ndarray,
+    class_names: Sequence[str],
+    order: list[int],
+) -> None:
     """One row: keep, relabel (to the model's most probable other class unless changed), drop, target and note."""
     note_key = f"review_note_{run_id}_{sample}"
     target_key = f"review_target_{run_id}_{sample}"
     others = [int(k) for k in np.argsort(-proba, kind="stable") if k != observed]
     # The relabel button is drawn before its target box; the box's value from the last rerun names it.
     target = st.session_state.get(target_key, others[0])
-    common = {"store": store, "run_id": run_id, "sample": sample, "note_key": note_key, "order": order,
-              "class_names": class_names}
+    common = {
+        "store": store,
+        "run_id": run_id,
+        "sample": sample,
+        "note_key": note_key,
+        "order": order,
+        "class_names": class_names,
+    }
     keep, relabel, drop, to, note = st.columns([1.2, 1.4, 1.1, 1.6, 2.4], vertical_alignment="bottom")
-    keep.button(f"Keep '{class_names[observed]}'", key="review_keep", icon=":material/check:", width="stretch",
-                shortcut="K", on_click=_decide, kwargs={**common, "decision": "keep", "target_key": None})
-    relabel.button(f"Relabel → '{class_names[target]}'", key="review_relabel", icon=":material/edit:", type="primary",
-                   width="stretch", shortcut="L", on_click=_decide, kwargs={**common, "decision": "relabel", "target_key": target_key})
-    drop.button("Drop", key="review_drop", icon=":material/delete:", width="stretch", help="leave it out of training",
-                shortcut="D", on_click=_decide, kwargs={**common, "decision": "drop", "target_key": None})
+    keep.button(
+        f"Keep '{class_names[observed]}'",
+        key="review_keep",
+        icon=":material/check:",
+        width="stretch",
+        shortcut="K",
+        on_click=_decide,
+        kwargs={**common, "decision": "keep", "target_key": None},
+    )
+    relabel.button(
+        f"Relabel → '{class_names[target]}'",
+        key="review_relabel",
+        icon=":material/edit:",
+        type="primary",
+        width="stretch",
+        shortcut="L",
+        on_click=_decide,
+        kwargs={**common, "decision": "relabel", "target_key": target_key},
+    )
+    drop.button(
+        "Drop",
+        key="review_drop",
+        icon=":material/delete:",
+        width="stretch",
+        help="leave it out of training",
+        shortcut="D",
+        on_click=_decide,
+        kwargs={**common, "decision": "drop", "target_key": None},
+    )
     to.selectbox("Relabel to", others, format_func=lambda k: f"{class_names[k]}  (p = {proba[k]:.2f})", key=target_key)
     note.text_input("Note (saved with the decision)", key=note_key, placeholder="optional: why, in a few words")
 
 
 def undo_button(store: RunStore, run_id: str, *, disabled: bool) -> None:
-    st.button("Undo last decision", key="review_undo", icon=":material/undo:", disabled=disabled, shortcut="U",
-              on_click=_undo, kwargs={"store": store, "run_id": run_id})
+    st.button(
+        "Undo last decision",
+        key="review_undo",
+        icon=":material/undo:",
+        disabled=disabled,
+        shortcut="U",
+        on_click=_undo,
+        kwargs={"store": store, "run_id": run_id},
+    )
 
 
 def show_messages() -> None:

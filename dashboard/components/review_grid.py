@@ -19,8 +19,15 @@ COLUMNS = 6
 PAGE_SIZE = 24
 
 
-def show_grid(rows: pd.DataFrame, images: np.ndarray | None, *, run_id: str, decisions: dict[int, Decision],
-              class_names: Sequence[str], open_index: int | None) -> None:
+def show_grid(
+    rows: pd.DataFrame,
+    images: np.ndarray | None,
+    *,
+    run_id: str,
+    decisions: dict[int, Decision],
+    class_names: Sequence[str],
+    open_index: int | None,
+) -> None:
     """Cards for ``rows`` (one page of the sample table), ``images`` their uint8 pictures (or None).
 
     Each card's "Open" button opens the sample in the path viewer.
@@ -41,6 +48,11 @@ def show_grid(rows: pd.DataFrame, images: np.ndarray | None, *, run_id: str, dec
                 decided = describe(decisions.get(sample), class_names)
                 lines.append(f":green[{decided}]" if decided else ":gray[not reviewed]")
                 st.markdown("  \n".join(lines))
-                st.button("Open", key=f"review_open_{sample}", width="stretch",
-                          type="primary" if sample == open_index else "secondary",
-                          on_click=open_sample, args=(run_id, sample))
+                st.button(
+                    "Open",
+                    key=f"review_open_{sample}",
+                    width="stretch",
+                    type="primary" if sample == open_index else "secondary",
+                    on_click=open_sample,
+                    args=(run_id, sample),
+                )

@@ -11,8 +11,8 @@ from collections.abc import Sequence
 
 import streamlit as st
 
-from dashboard.review_plots import paths_figure
 from dashboard.images import enlarge, path_strip
+from dashboard.review_plots import paths_figure
 from inn_core.views.evidence import SampleEvidence
 
 __all__ = ["show_paths", "display_factor"]
@@ -37,6 +37,13 @@ def show_paths(evidence: SampleEvidence, class_names: Sequence[str], *, key: str
     if evidence.frames is not None:
         factor = display_factor(evidence.frames.shape[2], 48)
         strips = [enlarge(path_strip(frames, gap=1), factor) for frames in evidence.frames]
-    fig = paths_figure(evidence.alphas, evidence.curves, evidence.areas, neighbors=evidence.neighbors,
-                       neighbor_names=names, same_label=same, strips=strips)
+    fig = paths_figure(
+        evidence.alphas,
+        evidence.curves,
+        evidence.areas,
+        neighbors=evidence.neighbors,
+        neighbor_names=names,
+        same_label=same,
+        strips=strips,
+    )
     st.plotly_chart(fig, key=key, config={"displayModeBar": False})

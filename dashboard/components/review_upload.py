@@ -13,7 +13,12 @@ import streamlit as st
 
 from dashboard.components.common import checked_local_path, local_paths_off, store_home, user_errors
 from inn_core.data.archive import (
-    ARCHIVE_SUFFIXES, MAX_ARCHIVE_BYTES, UploadedData, describe_dataset, detect_dataset, import_archive,
+    ARCHIVE_SUFFIXES,
+    MAX_ARCHIVE_BYTES,
+    UploadedData,
+    describe_dataset,
+    detect_dataset,
+    import_archive,
 )
 
 __all__ = ["upload_data_widget"]
@@ -24,8 +29,10 @@ MODES = {"archive": "Upload an archive", "path": "A folder or CSV on this machin
 def _summary(data: UploadedData) -> None:
     counts = ", ".join(f"{name}: {count}" for name, count in zip(data.class_names, data.class_counts))
     kind = "image folder" if data.dataset == "imagefolder" else "CSV of paths and labels"
-    st.success(f"{data.n} images in {len(data.class_names)} classes ({kind}, `{data.root}`) - {counts}",
-               icon=":material/check_circle:")
+    st.success(
+        f"{data.n} images in {len(data.class_names)} classes ({kind}, `{data.root}`) - {counts}",
+        icon=":material/check_circle:",
+    )
 
 
 def upload_data_widget(key: str) -> tuple[str, str] | None:
@@ -40,22 +47,29 @@ def upload_data_widget(key: str) -> tuple[str, str] | None:
     mode = st.radio("Your data", list(MODES), format_func=MODES.__getitem__, key=f"{key}_mode", horizontal=True)
     if mode == "archive":
         upload = st.file_uploader(
-            "Archive of images", type=[s.lstrip(".") for s in ARCHIVE_SUFFIXES] + ["gz"], key=f"{key}_file",
+            "Archive of images",
+            type=[s.lstrip(".") for s in ARCHIVE_SUFFIXES] + ["gz"],
+            key=f"{key}_file",
             help=f"one sub-folder per class, or a CSV filepath,label beside the images; "
-                 f"at most {MAX_ARCHIVE_BYTES // 1024**2} MB",
+            f"at most {MAX_ARCHIVE_BYTES // 1024**2} MB",
         )
-        name = st.text_input("Name for this data", key=f"{key}_name",
-                             placeholder=upload.name if upload is not None else "my-images")
+        name = st.text_input(
+            "Name for this data", key=f"{key}_name", placeholder=upload.name if upload is not None else "my-images"
+        )
         if st.button("Unpack and check", key=f"{key}_unpack", disabled=upload is None, icon=":material/unarchive:"):
             st.session_state.pop(state_key, None)
             with user_errors(), st.spinner("Unpacking and reading every image..."):
-                st.session_state[state_key] = import_archive(store_home(), upload.name, upload,
-                                                             name=name.strip() or None)
+                st.session_state[state_key] = import_archive(
+                    store_home(), upload.name, upload, name=name.strip() or None
+                )
     elif (off := local_paths_off()) is not None:
         st.info(off, icon=":material/lock:")
     else:
-        path = st.text_input("Folder (one sub-folder per class) or CSV file", key=f"{key}_path",
-                             placeholder="/data/my-images or /data/labels.csv")
+        path = st.text_input(
+            "Folder (one sub-folder per class) or CSV file",
+            key=f"{key}_path",
+            placeholder="/data/my-images or /data/labels.csv",
+        )
         if st.button("Check", key=f"{key}_check", disabled=not path.strip(), icon=":material/folder_open:"):
             st.session_state.pop(state_key, None)
             with user_errors(), st.spinner("Reading every image..."):

@@ -1,5 +1,4 @@
-"""Data: datasets, label noise and safe archive unpacking — the bottom floor with ``method``.
-"""
+"""Data: datasets, label noise and safe archive unpacking — the bottom floor with ``method``."""
 
 from inn_core._lazy import lazy_exports
 

@@ -92,7 +92,9 @@ def _check_member_name(name: str) -> str:
         raise InputError(f"archive member {name!r} has an absolute path; archives may only hold relative paths")
     parts = [p for p in PurePosixPath(unified).parts if p not in ("", ".")]
     if ".." in parts:
-        raise InputError(f"archive member {name!r} leads outside the archive's folder ('..'); remove it from the archive")
+        raise InputError(
+            f"archive member {name!r} leads outside the archive's folder ('..'); remove it from the archive"
+        )
     if any("\x00" in p for p in parts):
         raise InputError(f"archive member {name!r} has a NUL byte in its name; rename it")
     return "/".join(parts)
@@ -112,10 +114,13 @@ def _zip_members(archive: zipfile.ZipFile) -> Iterator[_Member]:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             raise InputError(
-                f"archive member {info.filename!r} is a symbolic link; archives may only hold files and folders")
+                f"archive member {info.filename!r} is a symbolic link; archives may only hold files and folders"
+            )
         # Zips written without Unix file-type bits (Windows tools, writestr) carry no type: a plain file.
         if stat.S_IFMT(mode) and not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
-            raise InputError(f"archive member {info.filename!r} is not a regular file or folder; remove it from the archive")
+            raise InputError(
+                f"archive member {info.filename!r} is not a regular file or folder; remove it from the archive"
+            )
         yield _Member(name, info.is_dir(), info.file_size, info)
 
 
@@ -125,7 +130,9 @@ def _tar_members(archive: tarfile.TarFile) -> Iterator[_Member]:
         if info.issym() or info.islnk():
             raise InputError(f"archive member {info.name!r} is a link; archives may only hold files and folders")
         if not (info.isfile() or info.isdir()):
-            raise InputError(f"archive member {info.name!r} is not a regular file or folder; remove it from the archive")
+            raise InputError(
+                f"archive member {info.name!r} is not a regular file or folder; remove it from the archive"
+            )
         _data_filter(info)
         yield _Member(name, info.isdir(), info.size, info)
 
@@ -189,14 +196,19 @@ def unpack_archive(
                 with zipfile.ZipFile(source) as archive:
                     _extract(archive, _zip_members(archive), staging, max_bytes, max_members, archive.open)
             # RuntimeError: encrypted members; NotImplementedError: unknown compression methods.
-            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, RuntimeError, NotImplementedError,
-                    zlib.error) as exc:
+            except (
+                zipfile.BadZipFile,
+                zipfile.LargeZipFile,
+                EOFError,
+                RuntimeError,
+                NotImplementedError,
+                zlib.error,
+            ) as exc:
                 raise InputError(f"{name!r} is not a readable zip archive ({exc})") from exc
         else:
             try:
-                by_path = isinstance(source, (str, Path))
-                opened = tarfile.open(source, mode="r:*") if by_path else tarfile.open(fileobj=source, mode="r:*")
-                with opened as archive:
+                where = {"name": source} if isinstance(source, (str, Path)) else {"fileobj": source}
+                with tarfile.open(mode="r:*", **where) as archive:
                     _extract(archive, _tar_members(archive), staging, max_bytes, max_members, archive.extractfile)
             except (tarfile.TarError, EOFError, zlib.error) as exc:
                 raise InputError(f"{name!r} is not a readable tar archive ({exc})") from exc
@@ -217,12 +229,15 @@ def _extract(archive, members: Iterator[_Member], staging: Path, max_bytes: int,
     declared = 0
     for count, member in enumerate(members, start=1):
         if count > max_members:
-            raise InputError(f"the archive holds more than {max_members} members; split it or remove files "
-                             f"(stopped at {member.name!r})")
+            raise InputError(
+                f"the archive holds more than {max_members} members; split it or remove files "
+                f"(stopped at {member.name!r})"
+            )
         declared += member.size
         if declared > max_bytes:
             raise InputError(
-                f"the archive unpacks to more than {max_bytes} bytes (at member {member.name!r}); upload less data")
+                f"the archive unpacks to more than {max_bytes} bytes (at member {member.name!r}); upload less data"
+            )
         checked.append(member)
     staging.mkdir(parents=True)
     base = staging.resolve()
@@ -265,7 +280,9 @@ def uploads_folder(home: str | Path, name: str) -> Path:
 
 
 def _has_images(folder: Path) -> bool:
-    return any(p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir())
+    return any(
+        p.is_file() and p.suffix.lower() in IMAGE_EXTENSIONS and not p.name.startswith(".") for p in folder.iterdir()
+    )
 
 
 def _visible(folder: Path) -> list[Path]:
@@ -288,7 +305,8 @@ def detect_dataset(folder: str | Path) -> tuple[str, Path]:
     if path.is_file():
         if path.suffix.lower() != ".csv":
             raise InputError(
-                f"{path} is a file but not a CSV; give a folder of class sub-folders or a CSV of filepath,label")
+                f"{path} is a file but not a CSV; give a folder of class sub-folders or a CSV of filepath,label"
+            )
         return "csv", path
     if not path.is_dir():
         raise InputError(f"{path} does not exist; give a folder of class sub-folders or a CSV of filepath,label")
@@ -318,8 +336,13 @@ def describe_dataset(dataset: str, root: str | Path) -> UploadedData:
     """
     data = load_dataset(dataset, root=root)
     counts = np.bincount(data.true_labels.numpy(), minlength=data.num_classes)
-    return UploadedData(dataset=dataset, root=Path(root), n=data.n, class_names=data.class_names,
-                        class_counts=tuple(int(c) for c in counts))
+    return UploadedData(
+        dataset=dataset,
+        root=Path(root),
+        n=data.n,
+        class_names=data.class_names,
+        class_counts=tuple(int(c) for c in counts),
+    )
 
 
 def import_archive(
@@ -347,8 +370,11 @@ def import_archive(
     InputError : a bad archive, an existing folder of that name, or data that does not load;
         the unpacked folder is removed again, so nothing half-done stays.
     """
-    size = len(source) if isinstance(source, bytes) else (
-        Path(source).stat().st_size if isinstance(source, (str, Path)) else _stream_size(source))
+    size = (
+        len(source)
+        if isinstance(source, bytes)
+        else (Path(source).stat().st_size if isinstance(source, (str, Path)) else _stream_size(source))
+    )
     if size > max_archive_bytes:
         raise InputError(f"the archive is {size} bytes, more than the {max_archive_bytes} allowed; upload less data")
     target = uploads_folder(home, name or filename)

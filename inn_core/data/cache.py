@@ -161,7 +161,9 @@ def cached_images(
     if cache_dir is True or cache_dir == "":
         cache_dir = None
     if cache_dir is not None and not isinstance(cache_dir, (str, Path)):
-        raise InputError(f"cache_dir must be a folder path, None (the default cache) or False (no cache), got {cache_dir!r}")
+        raise InputError(
+            f"cache_dir must be a folder path, None (the default cache) or False (no cache), got {cache_dir!r}"
+        )
     base = default_cache_dir() if cache_dir is None else Path(cache_dir).expanduser()
     key = hashlib.sha256(json.dumps({"v": CACHE_VERSION, **key_parts}, sort_keys=True).encode()).hexdigest()[:24]
     entry = base / key
@@ -173,8 +175,10 @@ def cached_images(
         base.mkdir(parents=True, exist_ok=True)
         build = Path(tempfile.mkdtemp(prefix=f".{key}.", dir=base))
     except OSError as exc:
-        raise InputError(f"cannot write the image cache in {base} ({exc}); set INN_LAB_CACHE or cache_dir "
-                         f"to a writable folder, or cache_dir=False") from exc
+        raise InputError(
+            f"cannot write the image cache in {base} ({exc}); set INN_LAB_CACHE or cache_dir "
+            f"to a writable folder, or cache_dir=False"
+        ) from exc
     try:
         images = decode_parallel(n, decode, size=size, grayscale=grayscale, out=build / "images.npy", workers=workers)
         index["shape"] = list(images.shape)
@@ -222,5 +226,6 @@ def cached_file_images(
     def decode(i: int) -> tuple[np.ndarray, bool]:
         return decode_file(files[i], size, grayscale=gray, resize=resize)
 
-    return cached_images(key, stamps, len(files), decode, size=size, grayscale=grayscale,
-                         cache_dir=cache_dir, workers=workers)
+    return cached_images(
+        key, stamps, len(files), decode, size=size, grayscale=grayscale, cache_dir=cache_dir, workers=workers
+    )

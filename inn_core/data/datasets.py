@@ -13,12 +13,7 @@ and nothing here uses global random state: splits and subsamples come from the
 
 from __future__ import annotations
 
-import codecs
-import csv
-import importlib
 import math
-import os
-import pickle
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,11 +22,21 @@ from typing import Any
 import numpy as np
 import torch
 
+from inn_core._validation import as_generator, check_bool, check_int, check_real
 from inn_core.data.cache import cached_file_images
-from inn_core.data.cifar_files import _CIFAR10, _CIFAR100, _CifarLayout
+from inn_core.data.cifar_files import (
+    _CIFAR10,
+    _CIFAR100,
+    _as_text,
+    _cifar_to_images,
+    _CifarLayout,
+    _field,
+    _read_cifar_batches,
+    _read_cifar_pickle,
+)
+from inn_core.data.csv_files import _encode_labels, _inside, _read_csv_rows
 from inn_core.data.hf import HF_DEFAULTS, load_hf_folder
 from inn_core.data.images import IMAGE_EXTENSIONS, MAX_IMAGE_SIZE, check_resize, is_image_file, probe_size
-from inn_core._validation import as_generator, check_bool, check_int, check_real
 from inn_core.errors import InputError
 
 __all__ = [
@@ -330,14 +335,18 @@ def _load_cifar(
         try:
             getattr(torchvision.datasets, layout.torchvision_class)(str(folder.parent), train=True, download=True)
         except (OSError, RuntimeError) as exc:
-            raise InputError(f"could not download {layout.title} into {folder.parent} ({exc}); "
-                             f"check the connection or place the files there yourself") from exc
+            raise InputError(
+                f"could not download {layout.title} into {folder.parent} ({exc}); "
+                f"check the connection or place the files there yourself"
+            ) from exc
     needed = [folder / f for f in (*layout.train_files, layout.test_file, layout.meta_file)]
     missing = [p for p in needed if not p.is_file()]
     if missing:
         what = f"folder {folder}" if not folder.is_dir() else f"file {missing[0]}"
-        raise InputError(f"{layout.title} {what} is missing; point root at the folder holding {layout.folder}, "
-                         f"or pass download=True when online")
+        raise InputError(
+            f"{layout.title} {what} is missing; point root at the folder holding {layout.folder}, "
+            f"or pass download=True when online"
+        )
 
     meta = _read_cifar_pickle(folder / layout.meta_file)
     class_names = tuple(_as_text(c) for c in _field(meta, layout.names_key, folder / layout.meta_file))
@@ -353,94 +362,6 @@ def _load_cifar(
         test_images=_cifar_to_images(test_pixels),
         test_labels=torch.from_numpy(test_labels),
     )
-
-
-def _read_cifar_batches(folder: Path, files: Sequence[str], label_key: str) -> tuple[np.ndarray, np.ndarray]:
-    """Concatenate CIFAR batch files into ``(N, 3072)`` uint8 rows and ``(N,)`` int64 labels."""
-    pixels, labels = [], []
-    for file in files:
-        path = folder / file
-        batch = _read_cifar_pickle(path)
-        data = np.asarray(_field(batch, "data", path))
-        try:
-            batch_labels = np.asarray(_field(batch, label_key, path), dtype=np.int64)
-        except (TypeError, ValueError) as exc:
-            raise InputError(f"{path} must hold integer {label_key!r}, got {exc}") from exc
-        if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != 3 * 32 * 32:
-            raise InputError(f"{path} must hold uint8 data of shape (N, 3072), got {data.dtype} {data.shape}")
-        if batch_labels.shape != (data.shape[0],):
-            raise InputError(f"{path} has {data.shape[0]} images but {batch_labels.size} labels")
-        pixels.append(data)
-        labels.append(batch_labels)
-    return np.concatenate(pixels), np.concatenate(labels)
-
-
-def _cifar_to_images(rows: np.ndarray) -> torch.Tensor:
-    # Each row is the red plane, then green, then blue, each 32x32 row-major: exactly (3, 32, 32).
-    # Kept as uint8 (150 MB for CIFAR-10 rather than 600 MB); consumers convert per batch.
-    return torch.from_numpy(np.ascontiguousarray(rows.reshape(-1, 3, 32, 32)))
-
-
-def _numpy_module(*names: str) -> Any:
-    for module in names:
-        try:
-            return importlib.import_module(module)
-        except ImportError:
-            continue
-    raise ImportError(f"none of {list(names)} can be imported")
-
-
-# numpy 2 moved numpy.core to numpy._core; pickles name whichever numpy wrote them.
-_MULTIARRAY = _numpy_module("numpy._core.multiarray", "numpy.core.multiarray")
-_NUMERIC = _numpy_module("numpy._core.numeric", "numpy.core.numeric")
-_PICKLE_GLOBALS: dict[tuple[str, str], Any] = {
-    ("numpy", "ndarray"): np.ndarray,
-    ("numpy", "dtype"): np.dtype,
-    ("_codecs", "encode"): codecs.encode,
-    **{(m, "_reconstruct"): _MULTIARRAY._reconstruct for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    **{(m, "scalar"): _MULTIARRAY.scalar for m in ("numpy._core.multiarray", "numpy.core.multiarray")},
-    **{(m, "_frombuffer"): _NUMERIC._frombuffer for m in ("numpy._core.numeric", "numpy.core.numeric")},
-}
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles only plain containers and numpy arrays.
-
-    CIFAR files are pickles, and a pickle can run arbitrary code when loaded;
-    the folder comes from the user, so only the globals a numpy array needs
-    are let through.
-    """
-
-    def find_class(self, module: str, name: str) -> Any:
-        if (module, name) not in _PICKLE_GLOBALS:
-            raise pickle.UnpicklingError(f"refusing to load {module}.{name}")
-        return _PICKLE_GLOBALS[module, name]
-
-
-def _read_cifar_pickle(path: Path) -> dict[str, Any]:
-    """Read one CIFAR pickle; keys come back as ``str`` whether stored as bytes or text."""
-    try:
-        with path.open("rb") as f:
-            # latin1, as torchvision does: the original files are Python 2 pickles of numpy arrays.
-            content = _ArrayUnpickler(f, encoding="latin1").load()
-    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, ImportError) as exc:
-        raise InputError(f"{path} is not a readable CIFAR python-pickle file ({exc})") from exc
-    if not isinstance(content, dict):
-        raise InputError(f"{path} must hold a dict, got {type(content).__name__}")
-    return {_as_text(k): v for k, v in content.items()}
-
-
-def _field(content: dict[str, Any], key: str, path: Path) -> Any:
-    if key not in content:
-        raise InputError(f"{path} has no {key!r} entry; found {sorted(content)}")
-    return content[key]
-
-
-def _as_text(value: Any) -> str:
-    return value.decode("latin1") if isinstance(value, bytes) else str(value)
-
-
-# --------------------------------------------------------------------------- user images
 
 
 def _load_imagefolder(
@@ -468,8 +389,11 @@ def _load_imagefolder(
     labels: list[int] = []
     for k, class_dir in enumerate(class_dirs):
         # Recursive, as torchvision's ImageFolder: a class may keep its images in sub-folders.
-        found = sorted(p for p in class_dir.rglob("*") if is_image_file(p)
-                       and not any(part.startswith(".") for part in p.relative_to(class_dir).parts))
+        found = sorted(
+            p
+            for p in class_dir.rglob("*")
+            if is_image_file(p) and not any(part.startswith(".") for part in p.relative_to(class_dir).parts)
+        )
         if not found:
             raise InputError(
                 f"class folder {class_dir} has no images; add {'/'.join(sorted(IMAGE_EXTENSIONS))} files or remove it"
@@ -540,61 +464,6 @@ def _load_csv(
         labels_trusted=False,
         sources=tuple(paths),
     )
-
-
-def _read_csv_rows(table: Path) -> tuple[list[str], list[str]]:
-    """The ``filepath`` and ``label`` cells of a CSV, whitespace stripped."""
-    try:
-        # utf-8-sig: spreadsheets often write a byte-order mark before the header.
-        with table.open(newline="", encoding="utf-8-sig") as f:
-            rows = list(csv.reader(f))
-    except (UnicodeDecodeError, csv.Error) as exc:
-        raise InputError(f"{table} is not a readable UTF-8 CSV file ({exc})") from exc
-    rows = [row for row in rows if any(cell.strip() for cell in row)]
-    if not rows:
-        raise InputError(f"CSV file {table} is empty; it needs a header filepath,label and one row per image")
-    header = [cell.strip().lower() for cell in rows[0]]
-    for column in ("filepath", "label"):
-        if column not in header:
-            raise InputError(f"CSV file {table} has no {column!r} column; found columns {rows[0]}")
-    if len(rows) == 1:
-        raise InputError(f"CSV file {table} has a header but no rows; add one row per image")
-    path_col, label_col = header.index("filepath"), header.index("label")
-    paths, labels = [], []
-    for line, row in enumerate(rows[1:], start=2):
-        cells = [row[c].strip() if c < len(row) else "" for c in (path_col, label_col)]
-        if not all(cells):
-            raise InputError(f"row {line} of {table} has an empty filepath or label; every row needs both")
-        paths.append(cells[0])
-        labels.append(cells[1])
-    return paths, labels
-
-
-def _inside(base: Path, relative: str, table: Path) -> Path:
-    """``base / relative``, refusing paths that lead out of ``base``.
-
-    The check is on the written path (not on resolved symlinks), so a dataset
-    folder may itself be a link while ``..`` and outside absolute paths are refused.
-    """
-    joined = os.path.normpath(os.path.join(os.path.abspath(base), relative))
-    if os.path.commonpath([joined, os.path.abspath(base)]) != os.path.abspath(base):
-        raise InputError(f"path {relative!r} in {table} leads outside the image root {base}; use paths inside it")
-    return Path(joined)
-
-
-def _encode_labels(raw: Sequence[str], table: Path) -> tuple[tuple[str, ...], np.ndarray]:
-    """Class names and ``(n,)`` int64 labels: integers sorted by value, other names alphabetically."""
-    try:
-        values = [int(v) for v in raw]
-    except ValueError:
-        names, codes = np.unique(np.asarray(raw, dtype=object).astype(str), return_inverse=True)
-        class_names = tuple(str(n) for n in names)
-    else:
-        ints, codes = np.unique(np.asarray(values, dtype=np.int64), return_inverse=True)
-        class_names = tuple(str(v) for v in ints)
-    if len(class_names) < 2:
-        raise InputError(f"CSV file {table} has only one class ({class_names[0]!r}); at least two are needed")
-    return class_names, codes.astype(np.int64).reshape(-1)
 
 
 def _read_images(
@@ -804,7 +673,11 @@ class _DatasetSpec:
 # image_size None: the files' own size when small (see native_size); resize "crop" keeps the
 # aspect ratio; cache_dir None: the default image cache (False: none).
 _IMAGE_DEFAULTS: dict[str, Any] = {
-    "image_size": None, "grayscale": None, "test_fraction": 0.0, "resize": "stretch", "cache_dir": None,
+    "image_size": None,
+    "grayscale": None,
+    "test_fraction": 0.0,
+    "resize": "stretch",
+    "cache_dir": None,
 }
 
 _SPECS: dict[str, _DatasetSpec] = {

@@ -47,12 +47,17 @@ def check_embeddings(features, labels=None) -> tuple[torch.Tensor, np.ndarray | 
     finite = torch.isfinite(tensor).all(dim=1)
     if not bool(finite.all()):
         bad = torch.nonzero(~finite).flatten()
-        raise InputError(f"features contain NaN or infinite values in {bad.numel()} of {n} rows (first: row {int(bad[0])})")
+        raise InputError(
+            f"features contain NaN or infinite values in {bad.numel()} of {n} rows (first: row {int(bad[0])})"
+        )
     if labels is None:
         return tensor, None
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
     if y.ndim != 1 or y.shape[0] != n:
-        raise InputError(f"features and labels must have the same number of rows, but features has {n} and labels has shape {y.shape}")
+        raise InputError(
+            f"features and labels must have the same number of rows, "
+            f"but features has {n} and labels has shape {y.shape}"
+        )
     if not np.issubdtype(y.dtype, np.integer) or (y.size and y.min() < 0):
         raise InputError("labels must be non-negative integers 0..K-1")
     return tensor, y.astype(np.int64)
@@ -83,7 +88,9 @@ def read_features(path: str | Path) -> np.ndarray:
                 keys = list(archive.keys())
                 key = keys[0] if len(keys) == 1 else next((k for k in _NPZ_KEYS if k in keys), None)
                 if key is None:
-                    raise InputError(f"{path.name} holds arrays {keys}; name the embeddings one of {', '.join(_NPZ_KEYS)}")
+                    raise InputError(
+                        f"{path.name} holds arrays {keys}; name the embeddings one of {', '.join(_NPZ_KEYS)}"
+                    )
                 array = archive[key]
         else:
             array = _parquet_matrix(path)
@@ -100,8 +107,11 @@ def _parquet_matrix(path: Path) -> np.ndarray:
     import pyarrow.parquet as pq
 
     table = pq.read_table(path)
-    vectors = [f.name for f in table.schema if pa.types.is_list(f.type) or pa.types.is_fixed_size_list(f.type)
-               or pa.types.is_large_list(f.type)]
+    vectors = [
+        f.name
+        for f in table.schema
+        if pa.types.is_list(f.type) or pa.types.is_fixed_size_list(f.type) or pa.types.is_large_list(f.type)
+    ]
     if len(vectors) == 1:
         column = table.column(vectors[0]).combine_chunks()
         lengths = np.asarray(column.value_lengths()) if hasattr(column, "value_lengths") else None
@@ -109,8 +119,11 @@ def _parquet_matrix(path: Path) -> np.ndarray:
             raise InputError(f"the vectors in column {vectors[0]!r} of {path.name} differ in length")
         flat = np.asarray(column.flatten(), dtype=np.float32)
         return flat.reshape(len(table), -1)
-    numeric = [f.name for f in table.schema if (pa.types.is_floating(f.type) or pa.types.is_integer(f.type))
-               and f.name not in _LABEL_COLUMNS]
+    numeric = [
+        f.name
+        for f in table.schema
+        if (pa.types.is_floating(f.type) or pa.types.is_integer(f.type)) and f.name not in _LABEL_COLUMNS
+    ]
     if not numeric:
         raise InputError(f"{path.name} has no vector column and no numeric columns to use as embeddings")
     return np.column_stack([table.column(name).to_numpy().astype(np.float32) for name in numeric])
@@ -162,7 +175,10 @@ def _encode(values: np.ndarray, name: str) -> tuple[np.ndarray, tuple[str, ...]]
         labels = values.astype(np.int64)
     elif values.dtype.kind == "f":
         if not np.isfinite(values).all() or (values != np.round(values)).any():
-            raise InputError(f"labels in {name} must be whole numbers or class names, found {values[~(values == np.round(values))][:1]}")
+            raise InputError(
+                f"labels in {name} must be whole numbers or class names, "
+                f"found {values[~(values == np.round(values))][:1]}"
+            )
         labels = values.astype(np.int64)
     else:
         text = values.astype(str)

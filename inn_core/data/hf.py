@@ -24,8 +24,14 @@ from inn_core.errors import InputError
 __all__ = ["HF_DEFAULTS", "load_hf_folder", "from_hf_dataset"]
 
 HF_DEFAULTS: dict[str, Any] = {
-    "image_column": "image", "label_column": "label", "split": None, "image_size": None, "grayscale": None,
-    "test_fraction": 0.0, "resize": "stretch", "cache_dir": None,
+    "image_column": "image",
+    "label_column": "label",
+    "split": None,
+    "image_size": None,
+    "grayscale": None,
+    "test_fraction": 0.0,
+    "resize": "stretch",
+    "cache_dir": None,
 }
 
 
@@ -43,7 +49,7 @@ def load_hf_folder(
     cache_dir: Any,
 ):
     """The ``"hf"`` loader of :func:`~inn_core.data.datasets.load_dataset`."""
-    from inn_core.data.datasets import _split_and_cap, _check_image_options
+    from inn_core.data.datasets import _check_image_options, _split_and_cap
 
     image_size, grayscale, test_fraction = _check_image_options(image_size, grayscale, test_fraction)
     resize = check_resize(resize)
@@ -70,22 +76,38 @@ def load_hf_folder(
         if split is not None:
             raise InputError(f"{root} holds a single Dataset, not splits; leave split unset (got {split!r})")
         train = saved
-    opts = {"image_column": image_column, "label_column": label_column, "image_size": image_size,
-            "grayscale": grayscale, "resize": resize, "cache_dir": cache_dir}
+    opts = {
+        "image_column": image_column,
+        "label_column": label_column,
+        "image_size": image_size,
+        "grayscale": grayscale,
+        "resize": resize,
+        "cache_dir": cache_dir,
+    }
     images, labels, class_names = _images_and_labels(train, **opts)
     if test is not None:
         size = int(images.shape[-1])
         test_images, test_labels, test_names = _images_and_labels(test, **{**opts, "image_size": size})
         if test_names != class_names:
-            raise InputError(f"the test split of {root} has classes {list(test_names)}, the train split {list(class_names)}")
+            raise InputError(
+                f"the test split of {root} has classes {list(test_names)}, the train split {list(class_names)}"
+            )
         if test_images.shape[1] != images.shape[1]:
             test_images, images = _same_channels(test_images), _same_channels(images)
         from inn_core.data.datasets import LabelledData
 
-        return LabelledData(name="hf", images=images, true_labels=labels, class_names=class_names,
-                            test_images=test_images, test_labels=test_labels, labels_trusted=False)
-    return _split_and_cap("hf", images, labels, class_names, rng=rng, test_fraction=test_fraction,
-                          max_samples=None, labels_trusted=False)
+        return LabelledData(
+            name="hf",
+            images=images,
+            true_labels=labels,
+            class_names=class_names,
+            test_images=test_images,
+            test_labels=test_labels,
+            labels_trusted=False,
+        )
+    return _split_and_cap(
+        "hf", images, labels, class_names, rng=rng, test_fraction=test_fraction, max_samples=None, labels_trusted=False
+    )
 
 
 def _same_channels(images: torch.Tensor) -> torch.Tensor:
@@ -106,9 +128,9 @@ def from_hf_dataset(
 
     Datasets loaded from disk are cached like folders; ones built in memory are decoded in memory.
     """
-    from inn_core.data.datasets import LabelledData, _check_image_options
-
     import datasets
+
+    from inn_core.data.datasets import LabelledData, _check_image_options
 
     if isinstance(ds, datasets.DatasetDict):
         raise InputError(f"got a DatasetDict with splits {list(ds)}; pass one split, e.g. ds['train']")
@@ -116,22 +138,36 @@ def from_hf_dataset(
         raise InputError(f"expected a datasets.Dataset, got {type(ds).__name__}")
     image_size, grayscale, _ = _check_image_options(image_size, grayscale, 0.0)
     images, labels, class_names = _images_and_labels(
-        ds, image_column=image_column, label_column=label_column, image_size=image_size,
-        grayscale=grayscale, resize=check_resize(resize), cache_dir=cache_dir)
+        ds,
+        image_column=image_column,
+        label_column=label_column,
+        image_size=image_size,
+        grayscale=grayscale,
+        resize=check_resize(resize),
+        cache_dir=cache_dir,
+    )
     return LabelledData(name="hf", images=images, true_labels=labels, class_names=class_names, labels_trusted=False)
 
 
 def _images_and_labels(
-    ds: Any, *, image_column: str, label_column: str, image_size: int | None, grayscale: bool | None,
-    resize: str, cache_dir: Any,
+    ds: Any,
+    *,
+    image_column: str,
+    label_column: str,
+    image_size: int | None,
+    grayscale: bool | None,
+    resize: str,
+    cache_dir: Any,
 ) -> tuple[torch.Tensor, torch.Tensor, tuple[str, ...]]:
     import datasets
 
     columns = list(ds.column_names)
     for what, column in (("image_column", image_column), ("label_column", label_column)):
         if column not in columns:
-            raise InputError(f"the Hugging Face dataset has no column {column!r} ({what}); its columns are "
-                             f"{columns}; pass {what}=NAME")
+            raise InputError(
+                f"the Hugging Face dataset has no column {column!r} ({what}); its columns are "
+                f"{columns}; pass {what}=NAME"
+            )
     if len(ds) < 2:
         raise InputError(f"the Hugging Face dataset has {len(ds)} rows; at least two are needed")
     labels, class_names = _labels(ds, label_column)
@@ -147,7 +183,9 @@ def _images_and_labels(
     if image_size is None:
         from inn_core.data.datasets import NATIVE_MAX
 
-        sides = sorted((min if resize == "crop" else max)(pil(i).size) for i in range(0, len(ds), max(1, len(ds) // 32)))
+        sides = sorted(
+            (min if resize == "crop" else max)(pil(i).size) for i in range(0, len(ds), max(1, len(ds) // 32))
+        )
         image_size = int(min(NATIVE_MAX, sides[len(sides) // 2]))
     gray = bool(grayscale)
 
@@ -159,10 +197,16 @@ def _images_and_labels(
         images = torch.from_numpy(decode_parallel(len(ds), decode, size=image_size, grayscale=grayscale))
     else:
         stamps = [[f, os.stat(f).st_size, os.stat(f).st_mtime_ns] for f in files]
-        key = {"kind": "hf", "files": files, "fingerprint": getattr(ds, "_fingerprint", None),
-               "column": image_column, "size": image_size, "grayscale": grayscale, "resize": resize}
-        images = cached_images(key, stamps, len(ds), decode, size=image_size, grayscale=grayscale,
-                               cache_dir=cache_dir)
+        key = {
+            "kind": "hf",
+            "files": files,
+            "fingerprint": getattr(ds, "_fingerprint", None),
+            "column": image_column,
+            "size": image_size,
+            "grayscale": grayscale,
+            "resize": resize,
+        }
+        images = cached_images(key, stamps, len(ds), decode, size=image_size, grayscale=grayscale, cache_dir=cache_dir)
     return images, labels, class_names
 
 
@@ -185,5 +229,3 @@ def _labels(ds: Any, label_column: str) -> tuple[torch.Tensor, tuple[str, ...]]:
         raise InputError(f"column {label_column!r} must hold one label per row, got shape {ints.shape}")
     values, codes = np.unique(ints, return_inverse=True)
     return torch.from_numpy(codes.astype(np.int64).reshape(-1)), tuple(str(v) for v in values)
-
-

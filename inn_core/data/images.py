@@ -18,13 +18,20 @@ from PIL import Image, UnidentifiedImageError
 
 from inn_core.errors import InputError
 
-__all__ = ["IMAGE_EXTENSIONS", "RESIZE_MODES", "MAX_IMAGE_SIZE", "is_image_file", "fit_image", "to_pil",
-           "decode_file", "check_resize", "probe_size"]
+__all__ = [
+    "IMAGE_EXTENSIONS",
+    "RESIZE_MODES",
+    "MAX_IMAGE_SIZE",
+    "is_image_file",
+    "fit_image",
+    "to_pil",
+    "decode_file",
+    "check_resize",
+    "probe_size",
+]
 
 #: File extensions read as images (compared case-insensitively).
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-)
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"})
 RESIZE_MODES = ("stretch", "crop")
 # Beyond this a folder of photos no longer fits comfortably even as uint8.
 MAX_IMAGE_SIZE = 1024

@@ -35,13 +35,15 @@ def is_loopback(address: str | None) -> bool:
 
 
 def local_paths_off_reason(listen_address: str | None) -> str | None:
-    """Why paths on this machine are refused, or ``None`` when they may be given (checked by :func:`check_local_path`)."""
+    """Why paths on this machine are refused, or ``None`` when they may be given (see :func:`check_local_path`)."""
     if data_roots() is not None or is_loopback(listen_address):
         return None
     where = f"on {listen_address}" if listen_address else "on every network interface"
-    return (f"Reading folders of this machine is off: this server listens {where}, so anyone who reaches it could "
-            f"read any file the server can. Set {ROOTS_ENV} to the folders it may read (separated by "
-            f"'{os.pathsep}') and restart it, or upload an archive instead.")
+    return (
+        f"Reading folders of this machine is off: this server listens {where}, so anyone who reaches it could "
+        f"read any file the server can. Set {ROOTS_ENV} to the folders it may read (separated by "
+        f"'{os.pathsep}') and restart it, or upload an archive instead."
+    )
 
 
 def check_local_path(path: str | os.PathLike[str], *, listen_address: str | None) -> Path:
@@ -58,6 +60,8 @@ def check_local_path(path: str | os.PathLike[str], *, listen_address: str | None
     resolved = Path(path).expanduser().resolve()
     roots = data_roots()
     if roots is not None and not any(resolved == root or resolved.is_relative_to(root) for root in roots):
-        raise InputError(f"{os.fspath(path)} is outside the folders this server may read "
-                         f"({', '.join(map(str, roots))}); {ROOTS_ENV} sets them")
+        raise InputError(
+            f"{os.fspath(path)} is outside the folders this server may read "
+            f"({', '.join(map(str, roots))}); {ROOTS_ENV} sets them"
+        )
     return resolved

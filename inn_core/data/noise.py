@@ -105,8 +105,7 @@ def _normalise_matrix(matrix: Any) -> tuple[tuple[float, ...], ...]:
     bad = np.flatnonzero(np.abs(sums - 1.0) > _ROW_SUM_ATOL)
     if bad.size:
         raise InputError(
-            f"every matrix row must sum to 1 (row-stochastic T[true, observed]), "
-            f"row {bad[0]} sums to {sums[bad[0]]:g}"
+            f"every matrix row must sum to 1 (row-stochastic T[true, observed]), row {bad[0]} sums to {sums[bad[0]]:g}"
         )
     return tuple(tuple(float(v) for v in row) for row in arr)
 
@@ -582,6 +581,8 @@ def read_transition_matrix(source: str | bytes | os.PathLike) -> tuple[tuple[flo
     try:
         matrix = tuple(tuple(float(v) for v in row.split(",")) for row in rows)
     except ValueError:
-        raise InputError("the transition matrix must contain only numbers, one comma-separated row per true class") from None
+        raise InputError(
+            "the transition matrix must contain only numbers, one comma-separated row per true class"
+        ) from None
     NoiseSpec(kind="matrix", rate=0.0, matrix=matrix)
     return matrix

@@ -34,8 +34,14 @@ def is_dataset_object(obj: Any) -> bool:
     return module.startswith("datasets.")
 
 
-def as_labelled_data(obj: Any, *, image_size: int | None = None, grayscale: bool | None = None,
-                     resize: str = "stretch", **hf_options: Any):
+def as_labelled_data(
+    obj: Any,
+    *,
+    image_size: int | None = None,
+    grayscale: bool | None = None,
+    resize: str = "stretch",
+    **hf_options: Any,
+):
     """A :class:`~inn_core.data.datasets.LabelledData` from a torch or Hugging Face dataset object.
 
     ``hf_options`` (``image_column``, ``label_column``, ``cache_dir``) apply to Hugging Face datasets.
@@ -49,8 +55,9 @@ def as_labelled_data(obj: Any, *, image_size: int | None = None, grayscale: bool
     return from_torch_dataset(obj, image_size=image_size, grayscale=grayscale, resize=resize)
 
 
-def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: bool | None = None,
-                       resize: str = "stretch", workers: int = 1):
+def from_torch_dataset(
+    ds: Any, *, image_size: int | None = None, grayscale: bool | None = None, resize: str = "stretch", workers: int = 1
+):
     """Read every ``(image, target)`` of a torch ``Dataset`` into uint8 images and labels.
 
     Parameters
@@ -68,7 +75,9 @@ def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: boo
     try:
         n = len(ds)
     except TypeError as exc:
-        raise InputError(f"the dataset must have a length (a map-style torch Dataset), got {type(ds).__name__}") from exc
+        raise InputError(
+            f"the dataset must have a length (a map-style torch Dataset), got {type(ds).__name__}"
+        ) from exc
     if n < 2:
         raise InputError(f"the dataset has {n} items; at least two are needed")
     samples = getattr(ds, "samples", None)
@@ -102,9 +111,15 @@ def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: boo
         else:
             size = image_size
         gray = bool(grayscale)
-        images = torch.from_numpy(decode_parallel(
-            n, lambda i: fit_image(item(i), size, grayscale=gray, resize=resize),
-            size=size, grayscale=grayscale, workers=workers))
+        images = torch.from_numpy(
+            decode_parallel(
+                n,
+                lambda i: fit_image(item(i), size, grayscale=gray, resize=resize),
+                size=size,
+                grayscale=grayscale,
+                workers=workers,
+            )
+        )
     if targets.min() < 0:
         raise InputError(f"targets must be class indices >= 0, got {int(targets.min())}")
     classes = getattr(ds, "classes", None)
@@ -113,5 +128,6 @@ def from_torch_dataset(ds: Any, *, image_size: int | None = None, grayscale: boo
         names = tuple(str(c) for c in classes)
     else:
         names = tuple(str(c) for c in range(max(k, 2)))
-    return LabelledData(name="torch", images=images, true_labels=torch.from_numpy(targets),
-                        class_names=names, labels_trusted=False)
+    return LabelledData(
+        name="torch", images=images, true_labels=torch.from_numpy(targets), class_names=names, labels_trusted=False
+    )

@@ -1,4 +1,4 @@
-"""Method: the paper's concepts — models, training objectives, neighbours, INN scoring, mixtures, metrics, MixMatch pieces.
+"""Method: the paper's concepts — models, training, neighbours, INN scoring, mixtures, metrics, MixMatch pieces.
 
 Nothing here knows of runs, stores or screens.
 """

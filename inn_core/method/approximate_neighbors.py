@@ -71,7 +71,11 @@ def approximate_neighbors(
         quantizer = faiss.IndexFlatL2(d)
         index = faiss.IndexIVFFlat(quantizer, d, nlist)
         index.cp.seed = random_state
-        train = points if n <= _IVF_TRAIN_PER_LIST * nlist else points[np.sort(rng.choice(n, _IVF_TRAIN_PER_LIST * nlist, replace=False))]
+        train = (
+            points
+            if n <= _IVF_TRAIN_PER_LIST * nlist
+            else points[np.sort(rng.choice(n, _IVF_TRAIN_PER_LIST * nlist, replace=False))]
+        )
         index.train(train)
         index.add(points)
         breadths = _doubling(min(8, nlist), nlist)
@@ -132,8 +136,9 @@ def _as_float32_matrix(features) -> np.ndarray:
     return points
 
 
-def _drop_self(found: np.ndarray, rows: np.ndarray, k: int,
-               fallback: Callable[[np.ndarray], np.ndarray] | None = None) -> np.ndarray:
+def _drop_self(
+    found: np.ndarray, rows: np.ndarray, k: int, fallback: Callable[[np.ndarray], np.ndarray] | None = None
+) -> np.ndarray:
     """The first k results of each row that are neither the row itself nor faiss's -1 filler.
 
     Rows with fewer than k such results get ``fallback(rows)`` (exact search); without one they
@@ -189,4 +194,6 @@ def _exact_order(points: np.ndarray, indices: np.ndarray) -> tuple[np.ndarray, n
     indices = np.take_along_axis(indices, by_index, axis=1)
     distances = np.take_along_axis(distances, by_index, axis=1)
     by_distance = np.argsort(distances, axis=1, kind="stable")
-    return np.take_along_axis(indices, by_distance, axis=1), np.take_along_axis(distances, by_distance, axis=1).astype(np.float32)
+    return np.take_along_axis(indices, by_distance, axis=1), np.take_along_axis(distances, by_distance, axis=1).astype(
+        np.float32
+    )

@@ -26,8 +26,15 @@ from torch import nn
 
 from inn_core.errors import InputError
 
-__all__ = ["PREFIX", "TORCHVISION_DOWNLOAD", "TorchvisionBackbone", "torchvision_models", "create_backbone",
-           "suggested_image_size", "check_backbone_name"]
+__all__ = [
+    "PREFIX",
+    "TORCHVISION_DOWNLOAD",
+    "TorchvisionBackbone",
+    "torchvision_models",
+    "create_backbone",
+    "suggested_image_size",
+    "check_backbone_name",
+]
 
 #: Registry names of torchvision backbones start with this: ``"tv:resnet18"``.
 PREFIX = "tv:"
@@ -50,8 +57,14 @@ def check_backbone_name(name: str) -> str:
     names = torchvision_models()
     if name not in names:
         close = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
-        hint = f"close names: {', '.join(close)}" if close else f"e.g. {', '.join(n for n in names if n.startswith('resnet'))}"
-        raise InputError(f"unknown torchvision model {name!r}; {hint} (all {len(names)}: torchvision.models.list_models())")
+        hint = (
+            f"close names: {', '.join(close)}"
+            if close
+            else f"e.g. {', '.join(n for n in names if n.startswith('resnet'))}"
+        )
+        raise InputError(
+            f"unknown torchvision model {name!r}; {hint} (all {len(names)}: torchvision.models.list_models())"
+        )
     return name
 
 
@@ -86,8 +99,10 @@ def _normalisation(name: str) -> tuple[tuple[float, ...], tuple[float, ...]]:
 def _last_linear(net: nn.Module, name: str) -> tuple[str, nn.Linear]:
     linears = [(path, m) for path, m in net.named_modules() if isinstance(m, nn.Linear)]
     if not linears:
-        raise InputError(f"torchvision model {name!r} has no Linear classifier layer to take features from; "
-                         f"choose another (e.g. resnet18)")
+        raise InputError(
+            f"torchvision model {name!r} has no Linear classifier layer to take features from; "
+            f"choose another (e.g. resnet18)"
+        )
     return linears[-1]
 
 
@@ -103,14 +118,18 @@ def _read_state(path: Path) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises many kinds for a file that is not a checkpoint
-        raise InputError(f"weights file {path} is not a readable torch state_dict ({type(exc).__name__}: {exc})") from exc
+        raise InputError(
+            f"weights file {path} is not a readable torch state_dict ({type(exc).__name__}: {exc})"
+        ) from exc
     if isinstance(state, dict):
         for key in ("state_dict", "model"):
             if isinstance(state.get(key), dict):
                 state = state[key]
                 break
     if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise InputError(f"weights file {path} must hold a state_dict (names -> tensors), as torch.save(model.state_dict()) writes")
+        raise InputError(
+            f"weights file {path} must hold a state_dict (names -> tensors), as torch.save(model.state_dict()) writes"
+        )
     return state
 
 
@@ -127,10 +146,14 @@ def _load(net: nn.Module, state: dict[str, torch.Tensor], name: str, path: Path)
             parts.append(f"{len(unexpected)} unexpected (e.g. {unexpected[0]})")
         if shapes:
             k = shapes[0]
-            parts.append(f"{len(shapes)} of another shape (e.g. {k}: {tuple(state[k].shape)} in the file, "
-                         f"{tuple(own[k].shape)} in {name})")
-        raise InputError(f"weights file {path} does not match torchvision's {name}: {'; '.join(parts)} tensors; "
-                         f"save the weights of the same architecture")
+            parts.append(
+                f"{len(shapes)} of another shape (e.g. {k}: {tuple(state[k].shape)} in the file, "
+                f"{tuple(own[k].shape)} in {name})"
+            )
+        raise InputError(
+            f"weights file {path} does not match torchvision's {name}: {'; '.join(parts)} tensors; "
+            f"save the weights of the same architecture"
+        )
     net.load_state_dict(state)
 
 
@@ -169,8 +192,10 @@ class TorchvisionBackbone(_feature_model_base()):
             try:
                 net = torchvision.models.get_model(name, weights="DEFAULT", **kwargs)
             except Exception as exc:  # URLError, HTTPError, hash mismatch, no weights for this model
-                raise InputError(f"could not get torchvision's pretrained weights for {name} ({type(exc).__name__}: "
-                                 f"{exc}); on an offline machine pass --weights PATH to a saved state_dict") from exc
+                raise InputError(
+                    f"could not get torchvision's pretrained weights for {name} ({type(exc).__name__}: "
+                    f"{exc}); on an offline machine pass --weights PATH to a saved state_dict"
+                ) from exc
         else:
             net = torchvision.models.get_model(name, weights=None, **kwargs)
             if weights is not None:
@@ -179,8 +204,12 @@ class TorchvisionBackbone(_feature_model_base()):
                 fc_path, fc = _last_linear(net, name)
                 file_fc = state.get(f"{fc_path}.weight")
                 # A file fine-tuned for another number of classes: give the classifier its shape first.
-                if file_fc is not None and file_fc.ndim == 2 and file_fc.shape[1] == fc.in_features \
-                        and file_fc.shape[0] != fc.out_features:
+                if (
+                    file_fc is not None
+                    and file_fc.ndim == 2
+                    and file_fc.shape[1] == fc.in_features
+                    and file_fc.shape[0] != fc.out_features
+                ):
                     _replace(net, fc_path, nn.Linear(fc.in_features, file_fc.shape[0], bias=fc.bias is not None))
                 _load(net, state, name, path)
         fc_path, fc = _last_linear(net, name)
@@ -190,13 +219,18 @@ class TorchvisionBackbone(_feature_model_base()):
         self.head = nn.Linear(fc.in_features, num_classes)
 
 
-def create_backbone(name: str, *, num_classes: int, in_channels: int, image_size: int | None,
-                    weights: str | Path | None = None) -> TorchvisionBackbone:
+def create_backbone(
+    name: str, *, num_classes: int, in_channels: int, image_size: int | None, weights: str | Path | None = None
+) -> TorchvisionBackbone:
     """The ``"tv:NAME"`` entry of the model registry (see :func:`inn_core.method.models.create_model`)."""
     if image_size is None or in_channels not in (1, 3):
-        raise InputError(f"torchvision backbones take 1- or 3-channel images, got "
-                         f"{'feature vectors' if image_size is None else f'{in_channels} channels'}")
+        raise InputError(
+            f"torchvision backbones take 1- or 3-channel images, got "
+            f"{'feature vectors' if image_size is None else f'{in_channels} channels'}"
+        )
     if image_size < 32:
-        raise InputError(f"torchvision backbone {name} needs images of at least 32x32 (ideally "
-                         f"{suggested_image_size(name)}), got {image_size}; set image_size")
+        raise InputError(
+            f"torchvision backbone {name} needs images of at least 32x32 (ideally "
+            f"{suggested_image_size(name)}), got {image_size}; set image_size"
+        )
     return TorchvisionBackbone(name.removeprefix(PREFIX), num_classes, weights=weights)

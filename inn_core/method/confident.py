@@ -11,7 +11,7 @@ method="self_confidence")``), and :func:`find_label_issues_mask` asks cleanlab i
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 import numpy as np
 import torch
@@ -74,9 +74,18 @@ def fold_indices(labels, folds: int, *, random_state: int) -> list[np.ndarray]:
 
 
 def out_of_fold_probabilities(
-    make_model: Callable[[int], nn.Module], inputs: torch.Tensor, labels, config: TrainConfig, *,
-    folds: int, num_classes: int, device: str | torch.device = "auto", random_state: int = 0,
-    done: dict[int, np.ndarray] | None = None, on_fold: Callable[[int, np.ndarray], None] | None = None,
+    make_model: Callable[[int], nn.Module],
+    inputs: torch.Tensor,
+    labels,
+    config: TrainConfig,
+    *,
+    folds: int,
+    num_classes: int,
+    device: str | torch.device = "auto",
+    random_state: int = 0,
+    done: dict[int, np.ndarray] | None = None,
+    on_fold: Callable[[int, np.ndarray], None] | None = None,
+    train_only: Collection[int] | None = None,
 ) -> np.ndarray:
     """K-fold out-of-fold probabilities of models trained with ``config`` on the observed labels.
 
@@ -88,6 +97,8 @@ def out_of_fold_probabilities(
     folds : K >= 2.  random_state : seeds the fold split and each fold's trainer.
     done : fold -> its held-out probabilities already computed (resume); those folds are skipped.
     on_fold : called with ``(fold, held-out probabilities)`` after each fold trains (to checkpoint).
+    train_only : train only these folds (one rank's share under torchrun); the rows of other folds
+        not in ``done`` are left at zero.
 
     Returns
     -------
@@ -97,14 +108,22 @@ def out_of_fold_probabilities(
     done = dict(done or {})
     out = np.zeros((labels.size, num_classes), dtype=np.float32)
     for k, held in enumerate(fold_indices(labels, folds, random_state=random_state)):
-        if k not in done:
+        if k not in done and (train_only is None or k in train_only):
             train = np.setdiff1d(np.arange(labels.size), held)
-            trainer = Trainer(make_model(k), inputs[torch.from_numpy(train)], labels[train], config,
-                              num_classes=num_classes, device=device, random_state=random_state + 7 * (k + 1))
+            trainer = Trainer(
+                make_model(k),
+                inputs[torch.from_numpy(train)],
+                labels[train],
+                config,
+                num_classes=num_classes,
+                device=device,
+                random_state=random_state + 7 * (k + 1),
+            )
             while trainer.epoch < config.epochs:
                 trainer.train_epoch()
             done[k] = predict_proba(trainer.model, inputs[torch.from_numpy(held)], device=device).astype(np.float32)
             if on_fold is not None:
                 on_fold(k, done[k])
-        out[held] = done[k]
+        if k in done:
+            out[held] = done[k]
     return out

@@ -15,17 +15,17 @@ from __future__ import annotations
 import os
 import sys
 import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from types import MethodType
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any, TypeVar
 
 import numpy as np
 import torch
-from torch import nn
 import torch.distributed as dist
+from torch import nn
 
 from inn_core.errors import InputError
 
@@ -128,6 +128,14 @@ class World:
         dist.broadcast_object_list(box, src=0, group=self.group, device=self.device)
         return box[0]
 
+    def gather_objects(self, obj: T) -> list[T]:
+        """Every rank's ``obj`` (any picklable object) in rank order, on every rank; ``[obj]`` when alone."""
+        if self.size == 1:
+            return [obj]
+        boxes: list[Any] = [None] * self.size
+        dist.all_gather_object(boxes, obj, group=self.group)
+        return boxes
+
     def sum(self, value: torch.Tensor) -> torch.Tensor:
         """The sum of ``value`` over ranks (a new tensor on every rank); ``value`` itself when alone."""
         if self.size == 1:
@@ -199,7 +207,9 @@ def init_world(device: torch.device) -> World:
         rank, size = int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
         local_rank = int(os.environ.get("LOCAL_RANK", "0"))
     except (KeyError, ValueError) as exc:
-        raise InputError(f"WORLD_SIZE is set but {exc} is missing or not an integer; start the run with torchrun") from None
+        raise InputError(
+            f"WORLD_SIZE is set but {exc} is missing or not an integer; start the run with torchrun"
+        ) from None
     timeout = _env_seconds(TIMEOUT_ENV, _DEFAULT_TIMEOUT)
     op_timeout = _env_seconds(OP_TIMEOUT_ENV, _DEFAULT_OP_TIMEOUT)
     if device.type == "cuda":

@@ -80,15 +80,25 @@ class HeadSettings:
         return int(self.batch_size) if self.batch_size is not None else int(np.clip(n // 100, 32, 4096))
 
     def train_config(self, objective: str, n: int) -> TrainConfig:
-        return TrainConfig(objective=objective, epochs=self.epochs, batch_size=self.batch_for(n), lr=self.lr,
-                           weight_decay=self.weight_decay, mixup_alpha=self.mixup_alpha)
+        return TrainConfig(
+            objective=objective,
+            epochs=self.epochs,
+            batch_size=self.batch_for(n),
+            lr=self.lr,
+            weight_decay=self.weight_decay,
+            mixup_alpha=self.mixup_alpha,
+        )
 
 
 def build_head(name: str, features: torch.Tensor, num_classes: int, *, seed: int) -> EmbeddingHead:
     """A fresh head of registry ``name`` for these embeddings, standardised by their mean and spread."""
     head = create_model(name, num_classes=num_classes, in_channels=features.shape[1], image_size=None, seed=seed)
     mean = features.mean(dim=0, dtype=torch.float64)
-    std = (features.double() - mean).square().mean(dim=0).sqrt() if features.shape[0] <= 2**16 else _chunked_std(features, mean)
+    std = (
+        (features.double() - mean).square().mean(dim=0).sqrt()
+        if features.shape[0] <= 2**16
+        else _chunked_std(features, mean)
+    )
     return head.standardize_with(mean.float(), std.float())
 
 
@@ -133,8 +143,17 @@ def head_inn_scores(
         model, inputs = head, features
     width = int(np.prod(inputs.shape[1:]))
     batch = max(1, chunk_bytes // (4 * width))
-    return inn_scores(model, inputs, labels, neighbor_indices, H=H, device=dev, batch_size=batch,
-                      return_paths=return_paths, sample_indices=sample_indices)
+    return inn_scores(
+        model,
+        inputs,
+        labels,
+        neighbor_indices,
+        H=H,
+        device=dev,
+        batch_size=batch,
+        return_paths=return_paths,
+        sample_indices=sample_indices,
+    )
 
 
 def _project(head: EmbeddingHead, features: torch.Tensor, device: torch.device) -> torch.Tensor:
@@ -147,14 +166,26 @@ def _project(head: EmbeddingHead, features: torch.Tensor, device: torch.device) 
 
 
 def score_heads(
-    heads: dict[str, nn.Module], features: torch.Tensor, observed: np.ndarray, neighbors: np.ndarray, *,
-    H: int = 10, device: str | torch.device = "auto",
+    heads: dict[str, nn.Module],
+    features: torch.Tensor,
+    observed: np.ndarray,
+    neighbors: np.ndarray,
+    *,
+    H: int = 10,
+    device: str | torch.device = "auto",
 ) -> dict[str, np.ndarray]:
     """Every registered method the heads allow (:data:`~inn_core.method.registry.METHODS`), named as in an
     input-space experiment: ``inn``, ``mixup_fy``, ``ce`` (small-loss of the CE head), ``deep_knn``;
     each ``(n,)``, higher = more likely clean."""
-    inputs = ScoringInputs(models=heads, inputs=features, observed=np.asarray(observed), neighbors=neighbors,
-                           features=features.numpy(), H=H, device=device)
+    inputs = ScoringInputs(
+        models=heads,
+        inputs=features,
+        observed=np.asarray(observed),
+        neighbors=neighbors,
+        features=features.numpy(),
+        H=H,
+        device=device,
+    )
     return {name: method.scorer(inputs) for name, method in METHODS.items() if method.available(heads)}
 
 
@@ -228,13 +259,26 @@ def embedding_inn(
     heads = train_heads(x, y, k, settings, device=dev, random_state=random_state, callback=callback)
     scores = score_heads(heads, x, y, neighbors, H=H, device=dev)
     proba = predict_proba(heads["mixup"], x, batch_size=2**16, device=dev)
-    return EmbeddingINNResult(scores=scores, neighbors=neighbors, distances=distances, proba=proba, heads=heads,
-                              backend="exact" if chosen == "torch" else chosen)
+    return EmbeddingINNResult(
+        scores=scores,
+        neighbors=neighbors,
+        distances=distances,
+        proba=proba,
+        heads=heads,
+        backend="exact" if chosen == "torch" else chosen,
+    )
 
 
-def train_heads(x: torch.Tensor, y: np.ndarray, num_classes: int, settings: HeadSettings, *,
-                device: str | torch.device = "auto", random_state: int = 0,
-                callback: Callable[[int, int], None] | None = None) -> dict[str, nn.Module]:
+def train_heads(
+    x: torch.Tensor,
+    y: np.ndarray,
+    num_classes: int,
+    settings: HeadSettings,
+    *,
+    device: str | torch.device = "auto",
+    random_state: int = 0,
+    callback: Callable[[int, int], None] | None = None,
+) -> dict[str, nn.Module]:
     """Train the CE and the MixUp head for ``settings.epochs`` epochs; returns them by role."""
     trainers = head_trainers(x, y, num_classes, settings, device=device, random_state=random_state)
     for epoch in range(1, settings.epochs + 1):
@@ -245,13 +289,27 @@ def train_heads(x: torch.Tensor, y: np.ndarray, num_classes: int, settings: Head
     return {role: t.model for role, t in trainers.items()}
 
 
-def head_trainers(x: torch.Tensor, y: np.ndarray, num_classes: int, settings: HeadSettings, *,
-                  device: str | torch.device = "auto", random_state: int = 0) -> dict[str, Trainer]:
+def head_trainers(
+    x: torch.Tensor,
+    y: np.ndarray,
+    num_classes: int,
+    settings: HeadSettings,
+    *,
+    device: str | torch.device = "auto",
+    random_state: int = 0,
+) -> dict[str, Trainer]:
     """One :class:`Trainer` per head role, seeded like an experiment's models of the same role."""
     seed = int(random_state)
     trainers = {}
     for role, stream in HEAD_ROLES.items():
         head = build_head(settings.head, x, num_classes, seed=seed * 1000 + 11 * stream)
-        trainers[role] = Trainer(head, x, y, settings.train_config(role, x.shape[0]), num_classes=num_classes,
-                                 device=device, random_state=seed * 1000 + 17 * stream)
+        trainers[role] = Trainer(
+            head,
+            x,
+            y,
+            settings.train_config(role, x.shape[0]),
+            num_classes=num_classes,
+            device=device,
+            random_state=seed * 1000 + 17 * stream,
+        )
     return trainers

@@ -33,8 +33,15 @@ def check_filter(filter_by: str, *, k: int | None, fraction: float | None, thres
         raise InputError(f"filter_by='threshold' needs a finite threshold (scores are in [0, 1]), got {threshold!r}")
 
 
-def flag_by(scores: np.ndarray, clean_posterior: np.ndarray, filter_by: str = "beta_mixture", *,
-            k: int | None = None, fraction: float | None = None, threshold: float | None = None) -> np.ndarray:
+def flag_by(
+    scores: np.ndarray,
+    clean_posterior: np.ndarray,
+    filter_by: str = "beta_mixture",
+    *,
+    k: int | None = None,
+    fraction: float | None = None,
+    threshold: float | None = None,
+) -> np.ndarray:
     """The mask of flagged samples.
 
     Parameters

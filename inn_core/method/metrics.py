@@ -212,7 +212,9 @@ def consistency_means(model, inputs, labels, is_noisy, neighbor_indices, *, devi
     fy = label_probabilities(model, inputs, labels, device=device)
     fy_mid = inn_scores(model, inputs, labels, nearest, rule="midpoint", device=device)
     if fy.shape[0] != is_noisy.shape[0]:
-        raise InputError(f"inputs and is_noisy must have the same length, but got {fy.shape[0]} and {is_noisy.shape[0]}")
+        raise InputError(
+            f"inputs and is_noisy must have the same length, but got {fy.shape[0]} and {is_noisy.shape[0]}"
+        )
 
     def mean(values: np.ndarray, mask: np.ndarray) -> float:
         return float(values[mask].mean()) if mask.any() else float("nan")

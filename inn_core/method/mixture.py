@@ -232,7 +232,7 @@ class BetaMixture(BaseEstimator):
         self._m_step(x, responsibilities)
         previous = -np.inf
         self.converged_ = False
-        for iteration in range(1, self.max_iter + 1):
+        for iteration in range(1, self.max_iter + 1):  # noqa: B007 - read after the loop, as n_iter_
             log_norm, responsibilities = self._e_step(log_x, log_1mx)
             self._m_step(x, responsibilities)
             current = float(log_norm.mean())
@@ -361,7 +361,12 @@ def split_clean(
 
 
 def split_clean_per_class(
-    scores, labels, *, threshold: float = 0.5, init: str = "quantile", min_samples: int = 20,
+    scores,
+    labels,
+    *,
+    threshold: float = 0.5,
+    init: str = "quantile",
+    min_samples: int = 20,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One Beta-mixture split per observed class (a departure from Algorithm D.1).
 
@@ -386,7 +391,9 @@ def split_clean_per_class(
     labels = np.asarray(labels)
     x = np.asarray(scores)
     if labels.shape != x.shape:
-        raise InputError(f"scores and labels must be the same length, but scores is {x.shape} and labels {labels.shape}")
+        raise InputError(
+            f"scores and labels must be the same length, but scores is {x.shape} and labels {labels.shape}"
+        )
     if not isinstance(min_samples, Integral) or min_samples < _MIN_SAMPLES:
         raise InputError(f"min_samples must be an integer >= {_MIN_SAMPLES}, got {min_samples!r}")
     _, posterior, _ = split_clean(x, threshold=threshold, init=init)

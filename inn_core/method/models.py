@@ -9,13 +9,22 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 from inn_core.errors import InputError
 
-__all__ = ["MODELS", "HEADS", "FeatureModel", "EmbeddingHead", "create_model", "check_model", "check_model_name", "default_model_for",
-           "count_parameters"]
+__all__ = [
+    "MODELS",
+    "HEADS",
+    "FeatureModel",
+    "EmbeddingHead",
+    "create_model",
+    "check_model",
+    "check_model_name",
+    "default_model_for",
+    "count_parameters",
+]
 
 
 class FeatureModel(nn.Module):
@@ -50,9 +59,7 @@ class _PreActBlock(nn.Module):
         self.bn2 = nn.BatchNorm2d(planes)
         self.conv2 = nn.Conv2d(planes, planes, 3, stride=1, padding=1, bias=False)
         self.shortcut = (
-            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False)
-            if stride != 1 or in_planes != planes
-            else None
+            nn.Conv2d(in_planes, planes, 1, stride=stride, bias=False) if stride != 1 or in_planes != planes else None
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -305,8 +312,9 @@ def create_model(
         if name.startswith("tv:"):
             from inn_core.method.backbones import create_backbone
 
-            return create_backbone(name, num_classes=num_classes, in_channels=in_channels, image_size=image_size,
-                                   weights=weights)
+            return create_backbone(
+                name, num_classes=num_classes, in_channels=in_channels, image_size=image_size, weights=weights
+            )
         return MODELS[name](num_classes=num_classes, in_channels=in_channels, image_size=image_size)
 
 
@@ -316,8 +324,10 @@ def check_model(name: str, *, num_classes: int, image_size: int | None) -> None:
     if num_classes < 2:
         raise InputError(f"num_classes must be at least 2, got {num_classes}")
     if name.startswith("tv:") and (image_size is None or image_size < 32):
-        raise InputError(f"torchvision backbone {name[3:]} needs images of at least 32x32 (ideally 224), got "
-                         f"{'feature vectors' if image_size is None else f'size {image_size}'}; set image_size")
+        raise InputError(
+            f"torchvision backbone {name[3:]} needs images of at least 32x32 (ideally 224), got "
+            f"{'feature vectors' if image_size is None else f'size {image_size}'}; set image_size"
+        )
     # A builder registered without a check is validated when it is built (torchvision backbones too).
     check = getattr(MODELS.get(name), "check", None)
     if check is not None:
@@ -332,11 +342,15 @@ def check_model_name(name: str) -> str:
         check_backbone_name(name[3:])
         return name
     if name not in MODELS:
-        raise InputError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}, or tv:NAME for a torchvision model")
+        raise InputError(
+            f"unknown model {name!r}; choose one of {', '.join(MODELS)}, or tv:NAME for a torchvision model"
+        )
     return name
 
 
-def default_model_for(image_size: int | None, *, own_data: bool = False, device: str | torch.device | None = None) -> str:
+def default_model_for(
+    image_size: int | None, *, own_data: bool = False, device: str | torch.device | None = None
+) -> str:
     """The registry name that suits inputs of this size: mlp for vectors, small_cnn below 32 px.
 
     From 32 px up ``preact_resnet18`` (the paper's) - except for the user's own images on a CPU

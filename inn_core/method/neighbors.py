@@ -43,8 +43,8 @@ from numbers import Integral
 import numpy as np
 import torch
 
-from inn_core.devices import resolve_device
 from inn_core._validation import check_int
+from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.threads import torch_threads
 
@@ -182,9 +182,12 @@ def nearest_neighbors(
         chosen = choose_backend(shape[0], shape[1]) if backend == "auto" and len(shape) == 2 else backend
         if chosen in _APPROXIMATE:
             if backend == "auto":
-                _say(progress, f"{shape[0]:,} samples x {shape[1]} dimensions: exact neighbour search would take "
-                               f"minutes, so 'auto' uses the approximate {chosen} backend (recall@{k} tuned to "
-                               f">= {recall_target:.2f}); pass backend='exact' to insist on exact search")
+                _say(
+                    progress,
+                    f"{shape[0]:,} samples x {shape[1]} dimensions: exact neighbour search would take "
+                    f"minutes, so 'auto' uses the approximate {chosen} backend (recall@{k} tuned to "
+                    f">= {recall_target:.2f}); pass backend='exact' to insist on exact search",
+                )
             return _approximate_neighbors(features, k, chosen, recall_target=recall_target, progress=progress)
         backend = "exact"
     points = _as_float64_matrix(features)
@@ -198,11 +201,10 @@ def nearest_neighbors(
     target = resolve_device(device)
     faiss = _import_faiss() if backend == "faiss" else None
     if backend == "faiss" and faiss is None:
-        raise InputError("backend='faiss' needs the faiss package (pip install faiss-cpu); use backend='exact' or 'auto'")
-    if chunk_size is not None:
-        chunk = int(chunk_size)
-    else:
-        chunk = _TILE_CUDA if target.type == "cuda" else _TILE_CPU
+        raise InputError(
+            "backend='faiss' needs the faiss package (pip install faiss-cpu); use backend='exact' or 'auto'"
+        )
+    chunk = int(chunk_size) if chunk_size is not None else _TILE_CUDA if target.type == "cuda" else _TILE_CPU
 
     points = points.to(target)
     # Rescaling by a power of two is exact and keeps |x|^2 inside float32 range
@@ -353,7 +355,9 @@ class _Search:
             groups = [(rows, count, count - 1)]
         retry = []
         for group, width, bound in groups:
-            proven, indices[group], distances[group] = self.rerank(group, candidates[group, :width], approximate[group, bound])
+            proven, indices[group], distances[group] = self.rerank(
+                group, candidates[group, :width], approximate[group, bound]
+            )
             retry.append(group[~proven])
         # Unproven rows: full rows of distances, twice the candidates, in blocks of bounded memory.
         retry = torch.cat(retry)
@@ -481,8 +485,15 @@ class _Candidates:
         top = torch.topk(block.gather(1, columns_seen), self.count, dim=1, largest=False, sorted=False)
         self.merge(rows, top.values, columns_seen.gather(1, top.indices).add_(first_column))
 
-    def _offer_hits(self, rows: slice, block: torch.Tensor, hits: torch.Tensor, offsets: torch.Tensor,
-                    threshold: torch.Tensor, first_column: int) -> None:
+    def _offer_hits(
+        self,
+        rows: slice,
+        block: torch.Tensor,
+        hits: torch.Tensor,
+        offsets: torch.Tensor,
+        threshold: torch.Tensor,
+        first_column: int,
+    ) -> None:
         """Offer the entries below the threshold of the groups in ``hits`` (row, group) pairs."""
         hit_rows, hit_groups = hits.unbind(1)
         hit_columns = hit_groups[:, None] + offsets
@@ -517,7 +528,7 @@ class _Candidates:
 
 @contextmanager
 def _threads(device: torch.device, count: int) -> Iterator[int]:
-    """Run torch's CPU kernels on ``count`` threads for the block (no effect on other devices); yields the count found."""
+    """Run torch's CPU kernels on ``count`` threads for the block (not other devices); yields the count found."""
     if device.type != "cpu":
         yield torch.get_num_threads()
         return
@@ -594,7 +605,9 @@ def neighbor_recall(found: np.ndarray, exact: np.ndarray) -> float:
     """
     found, exact = np.asarray(found), np.asarray(exact)
     if found.shape != exact.shape or found.ndim != 2:
-        raise InputError(f"found and exact must be (m, k) arrays of the same shape, got {found.shape} and {exact.shape}")
+        raise InputError(
+            f"found and exact must be (m, k) arrays of the same shape, got {found.shape} and {exact.shape}"
+        )
     hits = (np.sort(found, axis=1)[:, :, None] == exact[:, None, :]).any(axis=1)
     return float(hits.mean()) if hits.size else 1.0
 
@@ -609,12 +622,14 @@ def _shape_of(features) -> tuple[int, ...]:
     return tuple(features.shape) if hasattr(features, "shape") else np.shape(features)
 
 
-def _approximate_neighbors(features, k: int, backend: str, *, recall_target: float,
-                           progress: Callable[[str], None] | None) -> tuple[np.ndarray, np.ndarray]:
+def _approximate_neighbors(
+    features, k: int, backend: str, *, recall_target: float, progress: Callable[[str], None] | None
+) -> tuple[np.ndarray, np.ndarray]:
     from inn_core.method.approximate_neighbors import approximate_neighbors
 
     faiss = _import_faiss()
     if faiss is None:
         raise InputError(f"backend={backend!r} needs the faiss package (pip install faiss-cpu); use backend='exact'")
-    return approximate_neighbors(faiss, features, k, backend, recall_target=recall_target,
-                                 report=lambda message: _say(progress, message))
+    return approximate_neighbors(
+        faiss, features, k, backend, recall_target=recall_target, report=lambda message: _say(progress, message)
+    )

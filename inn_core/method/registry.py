@@ -156,15 +156,20 @@ METHODS: dict[str, ScoringMethod] = {
         scorer=_inn,
     ),
     "ce": ScoringMethod(
-        label="small-loss (CE)", description="small-loss of the CE model (minus the per-sample cross-entropy)",
-        needs=("ce",), scorer=_small_loss("ce"),
+        label="small-loss (CE)",
+        description="small-loss of the CE model (minus the per-sample cross-entropy)",
+        needs=("ce",),
+        scorer=_small_loss("ce"),
     ),
     "ce_ne": ScoringMethod(
-        label="small-loss (CE+NE)", description="small-loss of the CE + negative-entropy model",
-        needs=("ce_ne",), scorer=_small_loss("ce_ne"),
+        label="small-loss (CE+NE)",
+        description="small-loss of the CE + negative-entropy model",
+        needs=("ce_ne",),
+        scorer=_small_loss("ce_ne"),
     ),
     "deep_knn": ScoringMethod(
-        label="Deep k-NN", description="Deep k-NN: fraction of the L neighbours that share the label",
+        label="Deep k-NN",
+        description="Deep k-NN: fraction of the L neighbours that share the label",
         scorer=_deep_knn,
     ),
     "mixup_fy": ScoringMethod(
@@ -176,7 +181,7 @@ METHODS: dict[str, ScoringMethod] = {
     "cleanlab": ScoringMethod(
         label="cleanlab",
         description="cleanlab (confident learning): self-confidence p_y of K-fold out-of-fold CE probabilities; "
-                    "scored once, at the last epoch",
+        "scored once, at the last epoch",
         needs=(OUT_OF_FOLD,),
         scorer=_cleanlab,
     ),

@@ -14,10 +14,10 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-from inn_core.data.pixels import as_model_input
-from inn_core.devices import resolve_device
 from inn_core._types import LabelLike
 from inn_core._validation import as_labels
+from inn_core.data.pixels import as_model_input
+from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 
 __all__ = [
@@ -146,7 +146,9 @@ def inn_scores(
         raise InputError(f"L (neighbours per sample) must be between 1 and n - 1 = {n - 1}, got {L}")
     if nbr.numel() and (nbr.min() < 0 or nbr.max() >= n):
         raise InputError(f"neighbor_indices must lie in [0, {n}), got range [{int(nbr.min())}, {int(nbr.max())}]")
-    samples = torch.arange(n) if sample_indices is None else torch.as_tensor(np.asarray(sample_indices), dtype=torch.int64)
+    samples = (
+        torch.arange(n) if sample_indices is None else torch.as_tensor(np.asarray(sample_indices), dtype=torch.int64)
+    )
     if samples.numel() and (samples.min() < 0 or samples.max() >= n):
         raise InputError(f"sample_indices must lie in [0, {n}), got range [{int(samples.min())}, {int(samples.max())}]")
 
@@ -173,7 +175,11 @@ def inn_scores(
     chunk = max(1, batch_size // per_sample)
     m = samples.shape[0]
     paths = torch.empty(m, L, int(with_x) + points, device=dev)
-    with _evaluating(model, layout) as net, torch.inference_mode(), torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda):
+    with (
+        _evaluating(model, layout) as net,
+        torch.inference_mode(),
+        torch.autocast(dev.type, dtype=torch.bfloat16, enabled=cuda),
+    ):
         for start in range(0, m, chunk):
             idx = samples[start : start + chunk]
             b = idx.shape[0]

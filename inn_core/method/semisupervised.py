@@ -20,10 +20,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.mixture import GaussianMixture
+from torch import nn
 
 from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
@@ -81,8 +81,9 @@ class Split:
         return np.flatnonzero(~self.labelled)
 
 
-def per_sample_losses(model: nn.Module, inputs: torch.Tensor, labels: np.ndarray, *,
-                      device: str | torch.device = "auto") -> np.ndarray:
+def per_sample_losses(
+    model: nn.Module, inputs: torch.Tensor, labels: np.ndarray, *, device: str | torch.device = "auto"
+) -> np.ndarray:
     """Cross-entropy of every sample at its observed label, in eval mode: ``(n,)`` float >= 0."""
     return -small_loss_scores(model, inputs, labels, device=device)
 
@@ -136,9 +137,13 @@ def co_divide(posterior_1: np.ndarray, posterior_2: np.ndarray, *, threshold: fl
     network 2's posteriors and vice versa, so neither network confirms its own mistakes.
     """
     if np.shape(posterior_1) != np.shape(posterior_2):
-        raise InputError(f"both networks' posteriors must have the same shape, "
-                         f"got {np.shape(posterior_1)} and {np.shape(posterior_2)}")
-    return Split.from_posterior(posterior_2, threshold=threshold), Split.from_posterior(posterior_1, threshold=threshold)
+        raise InputError(
+            f"both networks' posteriors must have the same shape, "
+            f"got {np.shape(posterior_1)} and {np.shape(posterior_2)}"
+        )
+    return Split.from_posterior(posterior_2, threshold=threshold), Split.from_posterior(
+        posterior_1, threshold=threshold
+    )
 
 
 def sharpen(p: torch.Tensor, temperature: float) -> torch.Tensor:
@@ -152,7 +157,9 @@ def sharpen(p: torch.Tensor, temperature: float) -> torch.Tensor:
     return torch.softmax(torch.log(p.clamp_min(torch.finfo(p.dtype).tiny)) / temperature, dim=1)
 
 
-def co_refine(one_hot: torch.Tensor, weights: torch.Tensor, predictions: torch.Tensor, temperature: float) -> torch.Tensor:
+def co_refine(
+    one_hot: torch.Tensor, weights: torch.Tensor, predictions: torch.Tensor, temperature: float
+) -> torch.Tensor:
     """Refined labelled targets: ``sharpen(w y + (1 - w) p)``.
 
     Parameters
@@ -170,8 +177,9 @@ def co_guess(predictions: list[torch.Tensor], temperature: float) -> torch.Tenso
     return sharpen(torch.stack(predictions).mean(0), temperature)
 
 
-def mix_batch(inputs: torch.Tensor, targets: torch.Tensor, *, alpha: float,
-              rng: np.random.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+def mix_batch(
+    inputs: torch.Tensor, targets: torch.Tensor, *, alpha: float, rng: np.random.Generator
+) -> tuple[torch.Tensor, torch.Tensor, float]:
     """MixMatch's MixUp: each sample mixed with a shuffled partner, the sample itself dominating.
 
     Parameters
@@ -201,12 +209,18 @@ def uniform_prior_penalty(logits: torch.Tensor) -> torch.Tensor:
 
 
 def semi_supervised_loss(
-    logits_x: torch.Tensor, targets_x: torch.Tensor, logits_u: torch.Tensor, targets_u: torch.Tensor, *,
-    lambda_u: float, prior_weight: float = 1.0,
+    logits_x: torch.Tensor,
+    targets_x: torch.Tensor,
+    logits_u: torch.Tensor,
+    targets_u: torch.Tensor,
+    *,
+    lambda_u: float,
+    prior_weight: float = 1.0,
 ) -> tuple[torch.Tensor, dict[str, float]]:
     """DivideMix's loss on a mixed batch.
 
-    ``L = CE(logits_x, targets_x) + lambda_u * mean((softmax(logits_u) - targets_u)^2) + prior_weight * KL(uniform || mean p)``
+    ``L = CE(logits_x, targets_x) + lambda_u * mean((softmax(logits_u) - targets_u)^2)
+    + prior_weight * KL(uniform || mean p)``
     with the prior taken over labelled and unlabelled logits together.
 
     Returns the scalar loss and its parts (``"labelled"``, ``"unlabelled"``, ``"prior"``) as
@@ -320,8 +334,14 @@ def ssl_epoch(
         ramp = linear_rampup(rampup_start + step / steps, rampup_epochs)
         with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_amp):
             logits = net(mixed_x)
-        loss, parts = semi_supervised_loss(logits[: 2 * bx], mixed_t[: 2 * bx], logits[2 * bx :], mixed_t[2 * bx :],
-                                           lambda_u=lambda_u * ramp, prior_weight=prior_weight)
+        loss, parts = semi_supervised_loss(
+            logits[: 2 * bx],
+            mixed_t[: 2 * bx],
+            logits[2 * bx :],
+            mixed_t[2 * bx :],
+            lambda_u=lambda_u * ramp,
+            prior_weight=prior_weight,
+        )
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()

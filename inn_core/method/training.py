@@ -13,12 +13,12 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
+from inn_core._validation import as_generator
 from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
-from inn_core._validation import as_generator
 from inn_core.errors import InputError
 from inn_core.method.distributed import SINGLE, World, global_batch_norm
 
@@ -115,7 +115,9 @@ def mixup_batch(
     lam = float(rng.beta(alpha, alpha))
     perm = _to_device(rng.permutation(x.shape[0]), x.device)
     # scatter, not F.one_hot: one_hot checks the labels' range, a host synchronisation on CUDA.
-    one_hot = torch.zeros(labels.shape[0], num_classes, dtype=x.dtype, device=x.device).scatter_(1, labels[:, None], 1.0)
+    one_hot = torch.zeros(labels.shape[0], num_classes, dtype=x.dtype, device=x.device).scatter_(
+        1, labels[:, None], 1.0
+    )
     return lam * x + (1 - lam) * x[perm], lam * one_hot + (1 - lam) * one_hot[perm]
 
 
@@ -216,8 +218,9 @@ class Trainer:
 
             ids = [self.device] if self.device.type == "cuda" else None
             # Buffers (BatchNorm running statistics) agree on every rank by construction; no sync needed.
-            self._ddp = DistributedDataParallel(self.model, device_ids=ids, process_group=self.world.group,
-                                                forward_sync_buffers=False)
+            self._ddp = DistributedDataParallel(
+                self.model, device_ids=ids, process_group=self.world.group, forward_sync_buffers=False
+            )
         return self._ddp
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor, rows: slice) -> torch.Tensor:
@@ -289,7 +292,7 @@ class Trainer:
         return float(world.sum(total)) / n
 
     def state_dict(self) -> dict[str, Any]:
-        """Everything needed to resume: model, optimiser, epoch, the random stream's state and a stopped epoch's progress."""
+        """Everything needed to resume: model, optimiser, epoch, random stream and a stopped epoch's progress."""
         state = {
             "model": self.model.state_dict(),
             "optimizer": self.optimizer.state_dict(),
@@ -331,8 +334,14 @@ def train(
     return trainer.model
 
 
-def _batched(model: nn.Module, inputs: torch.Tensor, fn: Callable[[torch.Tensor], torch.Tensor], *,
-             batch_size: int, device: str | torch.device) -> torch.Tensor:
+def _batched(
+    model: nn.Module,
+    inputs: torch.Tensor,
+    fn: Callable[[torch.Tensor], torch.Tensor],
+    *,
+    batch_size: int,
+    device: str | torch.device,
+) -> torch.Tensor:
     dev = resolve_device(device)
     was_training = model.training
     model.eval()
@@ -347,22 +356,25 @@ def _batched(model: nn.Module, inputs: torch.Tensor, fn: Callable[[torch.Tensor]
     return torch.cat(outs) if outs else torch.empty(0)
 
 
-def predict_logits(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
-                   device: str | torch.device = "auto") -> np.ndarray:
+def predict_logits(
+    model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024, device: str | torch.device = "auto"
+) -> np.ndarray:
     """Logits ``(n, K)`` float32, in eval mode under inference mode."""
     model.to(resolve_device(device))
     return _batched(model, inputs, model, batch_size=batch_size, device=device).numpy()
 
 
-def predict_proba(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
-                  device: str | torch.device = "auto") -> np.ndarray:
+def predict_proba(
+    model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024, device: str | torch.device = "auto"
+) -> np.ndarray:
     """Softmax probabilities ``(n, K)`` float32 in [0, 1], rows summing to 1."""
     logits = torch.from_numpy(predict_logits(model, inputs, batch_size=batch_size, device=device))
     return torch.softmax(logits, dim=1).numpy()
 
 
-def extract_features(model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024,
-                     device: str | torch.device = "auto") -> np.ndarray:
+def extract_features(
+    model: nn.Module, inputs: torch.Tensor, *, batch_size: int = 1024, device: str | torch.device = "auto"
+) -> np.ndarray:
     """Penultimate-layer features ``(n, d)`` float32 (the space INN searches for neighbours)."""
     model.to(resolve_device(device))
     return _batched(model, inputs, model.features, batch_size=batch_size, device=device).numpy()

@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
+from inn_core.method.distributed import SINGLE, World
 from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities
 from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
@@ -38,9 +39,21 @@ __all__ = ["FOLDS_FILE", "score_with_cleanlab"]
 FOLDS_FILE = "cleanlab_folds.npz"
 
 
-def score_with_cleanlab(store: RunStore, run_id: str, config: ExperimentConfig, run: RunData, device: torch.device,
-                        *, on_fold: Callable[[int], None] | None = None) -> int:
-    """Train the missing folds, score, and add the method to the last evaluation epoch; returns folds restored."""
+def score_with_cleanlab(
+    store: RunStore,
+    run_id: str,
+    config: ExperimentConfig,
+    run: RunData,
+    device: torch.device,
+    *,
+    on_fold: Callable[[int], None] | None = None,
+    world: World = SINGLE,
+) -> int:
+    """Train the missing folds, score, and add the method to the last evaluation epoch; returns folds restored.
+
+    Under torchrun each rank trains every ``world.size``-th missing fold; the folds' probabilities are then
+    exchanged and rank 0 scores and writes (the other ranks' store writes do nothing).
+    """
     saved = store.read_arrays(run_id, FOLDS_FILE) if store.has_file(run_id, FOLDS_FILE) else {}
     done = {int(key.removeprefix("fold_")): value for key, value in saved.items()}
 
@@ -50,15 +63,32 @@ def score_with_cleanlab(store: RunStore, run_id: str, config: ExperimentConfig, 
     def finished(k: int, proba: np.ndarray) -> None:
         done[k] = proba
         store.write_arrays(run_id, FOLDS_FILE, **{f"fold_{j}": p for j, p in done.items()})
-        if on_fold is not None:
+        # Progress reports are collective under torchrun (rank 0 broadcasts Cancel): every rank
+        # reports the same folds, after the exchange below, not its own as they finish.
+        if on_fold is not None and world.size == 1:
             on_fold(k)
 
     restored = len(done)
+    missing = [k for k in range(config.cleanlab_folds) if k not in done]
+    mine = missing[world.rank :: world.size]
     pred_probs = out_of_fold_probabilities(
         make_model, run.inputs, run.observed_labels, config.train_config("ce"), folds=config.cleanlab_folds,
         num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
-        on_fold=finished,
+        on_fold=finished, train_only=mine,
     )
+    if world.size > 1:
+        for share in world.gather_objects({k: done[k] for k in mine}):
+            done.update(share)
+        for k in missing:
+            if on_fold is not None:
+                on_fold(k)
+        if not world.is_main:
+            return restored
+        store.write_arrays(run_id, FOLDS_FILE, **{f"fold_{j}": p for j, p in done.items()})
+        pred_probs = out_of_fold_probabilities(
+            make_model, run.inputs, run.observed_labels, config.train_config("ce"), folds=config.cleanlab_folds,
+            num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
+        )
     given = ScoringInputs(models={OUT_OF_FOLD: pred_probs}, inputs=run.inputs, observed=run.observed_labels,
                           neighbors=np.zeros((run.n, 0), np.int64), features=np.zeros((run.n, 0), np.float32), H=1)
     scores = METHODS["cleanlab"].scorer(given)

@@ -400,7 +400,7 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
             reporter.done += fold_work
             report("cleanlab", config.epochs, f"cleanlab fold {k + 1} of {config.cleanlab_folds}")
 
-        reporter.done += fold_work * score_with_cleanlab(store, run_id, config, run, device, on_fold=on_fold)
+        reporter.done += fold_work * score_with_cleanlab(store, run_id, config, run, device, on_fold=on_fold, world=world)
         report("cleanlab", config.epochs)
     report("finalising", config.epochs)
     _finalise(store, run_id, trainers, run, config, device, world)

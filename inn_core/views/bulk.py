@@ -26,8 +26,9 @@ BULK_ACTIONS = {
 }
 
 
-def rule_selection(table: pd.DataFrame, proba: np.ndarray, *, max_score: float, min_probability: float,
-                   only_disagreeing: bool = True) -> np.ndarray:
+def rule_selection(
+    table: pd.DataFrame, proba: np.ndarray, *, max_score: float, min_probability: float, only_disagreeing: bool = True
+) -> np.ndarray:
     """Samples whose score is below ``max_score`` and whose suggested label has probability above ``min_probability``.
 
     Parameters
@@ -66,8 +67,15 @@ def _targets(action: str, observed: np.ndarray, suggested: np.ndarray) -> tuple[
     raise InputError(f"unknown bulk action {action!r}; choose one of {', '.join(BULK_ACTIONS)}")
 
 
-def preview_bulk(store: RunStore, run_id: str, indices: Sequence[int] | np.ndarray, action: str, *,
-                 proba: np.ndarray | None = None, class_names: Sequence[str] | None = None) -> pd.DataFrame:
+def preview_bulk(
+    store: RunStore,
+    run_id: str,
+    indices: Sequence[int] | np.ndarray,
+    action: str,
+    *,
+    proba: np.ndarray | None = None,
+    class_names: Sequence[str] | None = None,
+) -> pd.DataFrame:
     """What :func:`apply_bulk` would write, one row per sample, without writing anything.
 
     Columns: ``index``, ``observed_label``, ``observed_name``, ``current`` (standing decision, "" if
@@ -88,15 +96,17 @@ def preview_bulk(store: RunStore, run_id: str, indices: Sequence[int] | np.ndarr
     standing = store.current_decisions(run_id)
     current = [standing[i].decision if i in standing else "" for i in indices.tolist()]
     current_label = [standing[i].new_label if i in standing else None for i in indices.tolist()]
-    frame = pd.DataFrame({
-        "index": indices,
-        "observed_label": observed[indices],
-        "observed_name": [names[k] for k in observed[indices]],
-        "current": current,
-        "decision": decisions,
-        "new_label": pd.array(labels, dtype="Int64"),
-        "new_name": [names[k] if k is not None else "" for k in labels],
-    })
+    frame = pd.DataFrame(
+        {
+            "index": indices,
+            "observed_label": observed[indices],
+            "observed_name": [names[k] for k in observed[indices]],
+            "current": current,
+            "decision": decisions,
+            "new_label": pd.array(labels, dtype="Int64"),
+            "new_name": [names[k] if k is not None else "" for k in labels],
+        }
+    )
     frame["changes"] = [not (c == d and (cl == nl)) for c, cl, d, nl in zip(current, current_label, decisions, labels)]
     return frame
 
@@ -106,6 +116,8 @@ def apply_bulk(store: RunStore, run_id: str, preview: pd.DataFrame, *, note: str
     rows = preview[preview["changes"]]
     if rows.empty:
         raise InputError("nothing to apply: every selected sample already has this decision")
-    triples = [(int(i), str(d), None if pd.isna(nl) else int(nl))
-               for i, d, nl in zip(rows["index"], rows["decision"], rows["new_label"])]
+    triples = [
+        (int(i), str(d), None if pd.isna(nl) else int(nl))
+        for i, d, nl in zip(rows["index"], rows["decision"], rows["new_label"])
+    ]
     return store.record_decisions(run_id, triples, note=note or "bulk")

@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from inn_core.runs.experiment import ExperimentConfig
-from inn_core.runs.lifecycle import Progress
 from inn_core.runs.launch import submit
+from inn_core.runs.lifecycle import Progress
 from inn_core.runs.store import RunStore
 
 __all__ = [
@@ -62,8 +62,13 @@ def load_demo(store: RunStore | None = None, *, assets_dir: str | Path = DEMO_DI
     if store is not None:
         for run in store.list_runs(kind="experiment"):
             if run.name == DEMO_NAME and run.status == "done":
-                return DemoRun("store", run.id, store.config(run.id), store.read_json(run.id, "data.json", {}),
-                               store.metrics(run.id))
+                return DemoRun(
+                    "store",
+                    run.id,
+                    store.config(run.id),
+                    store.read_json(run.id, "data.json", {}),
+                    store.metrics(run.id),
+                )
     folder = Path(assets_dir)
     if not all((folder / name).is_file() for name in DEMO_FILES):
         return None

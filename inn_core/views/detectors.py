@@ -30,8 +30,9 @@ def _ranks(scores: np.ndarray) -> np.ndarray:
     return ranks
 
 
-def score_trajectories(store: RunStore, run_id: str, *, method: str = "inn", samples: Sequence[int] | None = None,
-                       top: int = 20) -> pd.DataFrame:
+def score_trajectories(
+    store: RunStore, run_id: str, *, method: str = "inn", samples: Sequence[int] | None = None, top: int = 20
+) -> pd.DataFrame:
     """Each chosen sample's score and rank at every evaluation epoch where ``method`` was scored.
 
     Parameters
@@ -61,14 +62,23 @@ def score_trajectories(store: RunStore, run_id: str, *, method: str = "inn", sam
     labels = store.read_arrays(run_id, "labels.npz")
     noisy = labels.get("is_noisy")
     known = noisy is not None and noisy.size == n
-    rows = [{"sample": int(i), "epoch": int(e), "score": float(scores[k, i]), "rank": float(ranks[k, i]),
-             "is_noisy": bool(noisy[i]) if known else pd.NA}
-            for i in chosen for k, e in enumerate(epochs)]
+    rows = [
+        {
+            "sample": int(i),
+            "epoch": int(e),
+            "score": float(scores[k, i]),
+            "rank": float(ranks[k, i]),
+            "is_noisy": bool(noisy[i]) if known else pd.NA,
+        }
+        for i in chosen
+        for k, e in enumerate(epochs)
+    ]
     return pd.DataFrame(rows).sort_values(["sample", "epoch"], kind="stable").reset_index(drop=True)
 
 
-def detector_disagreement(store: RunStore, run_id: str, *, methods: Sequence[str] = DEFAULT_DETECTORS,
-                          epoch: int | None = None) -> pd.DataFrame:
+def detector_disagreement(
+    store: RunStore, run_id: str, *, methods: Sequence[str] = DEFAULT_DETECTORS, epoch: int | None = None
+) -> pd.DataFrame:
     """Scores and flags of several methods at one epoch, and which samples only one method flags.
 
     Parameters
@@ -91,13 +101,20 @@ def detector_disagreement(store: RunStore, run_id: str, *, methods: Sequence[str
     arrays = store.epoch_scores(run_id, epoch)
     present = [m for m in methods if f"scores_{m}" in arrays]
     if len(present) < 2:
-        raise InputError(f"need at least two of {', '.join(methods)} at epoch {epoch}; the run has "
-                         f"{', '.join(sorted(k.removeprefix('scores_') for k in arrays if k.startswith('scores_')))}")
+        raise InputError(
+            f"need at least two of {', '.join(methods)} at epoch {epoch}; the run has "
+            f"{', '.join(sorted(k.removeprefix('scores_') for k in arrays if k.startswith('scores_')))}"
+        )
     labels = store.read_arrays(run_id, "labels.npz")
     n = arrays[f"scores_{present[0]}"].shape[0]
     noisy = labels.get("is_noisy")
-    frame = pd.DataFrame({"sample": np.arange(n), "observed": labels["observed"].astype(np.int64),
-                          "is_noisy": noisy.astype(bool) if noisy is not None and noisy.size == n else pd.NA})
+    frame = pd.DataFrame(
+        {
+            "sample": np.arange(n),
+            "observed": labels["observed"].astype(np.int64),
+            "is_noisy": noisy.astype(bool) if noisy is not None and noisy.size == n else pd.NA,
+        }
+    )
     for m in present:
         s = arrays[f"scores_{m}"].astype(np.float64)
         frame[f"score_{m}"] = s

@@ -55,7 +55,9 @@ def compute_embedding(
     if n < 4:
         raise InputError(f"a map needs at least 4 samples, got {n}")
     if not np.isfinite(features).all():
-        raise InputError("features contain NaN or infinite values; the run's model diverged, so there is nothing to map")
+        raise InputError(
+            "features contain NaN or infinite values; the run's model diverged, so there is nothing to map"
+        )
     if n_neighbors < 2:
         raise InputError(f"n_neighbors must be at least 2, got {n_neighbors}")
     if not 0.0 <= min_dist <= 1.0:
@@ -63,8 +65,11 @@ def compute_embedding(
     import umap  # imported here: it pulls in numba, which takes seconds to load
 
     reducer = umap.UMAP(
-        n_components=2, n_neighbors=min(n_neighbors, n - 1), min_dist=min_dist,
-        random_state=int(random_state), n_jobs=1,
+        n_components=2,
+        n_neighbors=min(n_neighbors, n - 1),
+        min_dist=min_dist,
+        random_state=int(random_state),
+        n_jobs=1,
         # Spectral initialisation needs more points than components + neighbours to be stable.
         init="spectral" if n > 2 * min(n_neighbors, n - 1) else "random",
     )
@@ -116,14 +121,22 @@ def run_embedding(
     final = store.read_arrays(run_id, "final.npz")
     if "features" not in final:
         # Large embedding runs do not copy the user's embeddings into the store.
-        raise InputError(f"run {run_id!r} kept no copy of its {store.read_json(run_id, 'data.json', {}).get('n', '?')} "
-                         f"embeddings (too large to store twice), so it has no map")
+        raise InputError(
+            f"run {run_id!r} kept no copy of its {store.read_json(run_id, 'data.json', {}).get('n', '?')} "
+            f"embeddings (too large to store twice), so it has no map"
+        )
     features = final["features"]
     seed = int(store.config(run_id).get("seed", 0)) if random_state is None else int(random_state)
     report(0.15, f"projecting {features.shape[0]} samples with UMAP (the first map in a session compiles UMAP first)")
     coords = compute_embedding(features, n_neighbors=n_neighbors, min_dist=min_dist, random_state=seed)
     report(0.95, "storing the map")
-    store.write_arrays(run_id, EMBEDDING_FILE, coords=coords, n_neighbors=np.int64(n_neighbors),
-                       min_dist=np.float64(min_dist), random_state=np.int64(seed))
+    store.write_arrays(
+        run_id,
+        EMBEDDING_FILE,
+        coords=coords,
+        n_neighbors=np.int64(n_neighbors),
+        min_dist=np.float64(min_dist),
+        random_state=np.int64(seed),
+    )
     report(1.0, "map stored")
     return coords

@@ -22,10 +22,10 @@ from torch import nn
 from inn_core.data.datasets import LabelledData, to_uint8_images
 from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
+from inn_core.method.scoring import inn_scores, interpolation_points
 from inn_core.runs.embedding_run import KIND as EMBEDDING_KIND
 from inn_core.runs.embedding_run import embedding_evidence_data
 from inn_core.runs.experiment import ExperimentConfig, load_model, prepare_data
-from inn_core.method.scoring import inn_scores, interpolation_points
 from inn_core.runs.store import RunStore
 
 __all__ = ["SampleEvidence", "EvidenceSource", "sample_evidence", "load_evidence_source"]
@@ -100,22 +100,37 @@ def sample_evidence(
     sample = int(sample)
     labels = np.asarray(labels)
     neighbor_indices = np.asarray(neighbor_indices)
-    scores, paths = inn_scores(model, inputs, labels, neighbor_indices, H=H, device=device,
-                               return_paths=True, sample_indices=np.array([sample]))
+    scores, paths = inn_scores(
+        model,
+        inputs,
+        labels,
+        neighbor_indices,
+        H=H,
+        device=device,
+        return_paths=True,
+        sample_indices=np.array([sample]),
+    )
     curves = paths[0].astype(np.float64)
     areas = ((curves[:, :-1] + curves[:, 1:]) / 2).mean(axis=1)
     neighbors = neighbor_indices[sample].astype(np.int64)
     frames = None
     if inputs.ndim == 4:
-        points = interpolation_points(as_model_input(inputs[sample : sample + 1]),
-                                      as_model_input(inputs[torch.from_numpy(neighbors)])[None], H)[0]
+        points = interpolation_points(
+            as_model_input(inputs[sample : sample + 1]), as_model_input(inputs[torch.from_numpy(neighbors)])[None], H
+        )[0]
         L = neighbors.shape[0]
         frames = to_uint8_images(points.reshape(L * (H + 1), *inputs.shape[1:]))
         frames = frames.reshape(L, H + 1, *frames.shape[1:])
     return SampleEvidence(
-        sample=sample, label=int(labels[sample]), neighbors=neighbors,
-        neighbor_labels=labels[neighbors].astype(np.int64), alphas=np.arange(H + 1) / H,
-        curves=curves, areas=areas, score=float(scores[0]), frames=frames,
+        sample=sample,
+        label=int(labels[sample]),
+        neighbors=neighbors,
+        neighbor_labels=labels[neighbors].astype(np.int64),
+        alphas=np.arange(H + 1) / H,
+        curves=curves,
+        areas=areas,
+        score=float(scores[0]),
+        frames=frames,
     )
 
 
@@ -187,5 +202,11 @@ def load_evidence_source(store: RunStore, run_id: str) -> EvidenceSource:
             f"restore the files under {config.data_root or config.dataset} or start a new run"
         )
     model = load_model(store, run_id, "mixup", run=run).cpu()
-    return EvidenceSource(run_id=run_id, model=model, data=run.data, observed=run.observed_labels.astype(np.int64),
-                          neighbors=neighbors, H=config.H)
+    return EvidenceSource(
+        run_id=run_id,
+        model=model,
+        data=run.data,
+        observed=run.observed_labels.astype(np.int64),
+        neighbors=neighbors,
+        H=config.H,
+    )

@@ -33,12 +33,20 @@ EXPORT_FORMATS = {
     "imagefolder": "a class-per-folder tree of the cleaned set (dropped samples left out), for torchvision ImageFolder",
     "hf": "a Hugging Face datasets folder (save_to_disk) with image, given_label, cleaned_label, inn_score, ...",
     "labelstudio": "Label Studio import JSON: one task per flagged sample, the suggestion as a scored prediction",
-    "datalab": "label_issues.csv with cleanlab Datalab's columns is_label_issue, label_score, given_label, predicted_label",
+    "datalab": "label_issues.csv with cleanlab Datalab's columns "
+    "is_label_issue, label_score, given_label, predicted_label",
 }
 
 
-def export(store: RunStore, run_id: str, out_dir: str | Path, *, format: str = "csv", method: str = "inn",
-           link: str = "hardlink") -> dict[str, Path]:
+def export(
+    store: RunStore,
+    run_id: str,
+    out_dir: str | Path,
+    *,
+    format: str = "csv",
+    method: str = "inn",
+    link: str = "hardlink",
+) -> dict[str, Path]:
     """Write run ``run_id`` with its review decisions applied into ``out_dir`` in ``format``.
 
     Parameters
@@ -74,7 +82,9 @@ def export(store: RunStore, run_id: str, out_dir: str | Path, *, format: str = "
         atomic_write_bytes(config, _labelstudio_config(_class_names(store, run_id)).encode())
         return {"tasks": path, "label_config": config}
     if format == "imagefolder":
-        return {"imagefolder": _write_imagefolder(frame, _RunImages(store, run_id), _class_names(store, run_id), out, link)}
+        return {
+            "imagefolder": _write_imagefolder(frame, _RunImages(store, run_id), _class_names(store, run_id), out, link)
+        }
     return {"hf": _write_hf(frame, _RunImages(store, run_id), _class_names(store, run_id), out)}
 
 
@@ -104,13 +114,15 @@ def datalab_frame(frame: pd.DataFrame) -> pd.DataFrame:
     the run has no final prediction). ``index`` keeps the sample's position.
     """
     predicted = frame["predicted_label"] if "predicted_label" in frame.columns else frame["observed_label"]
-    return pd.DataFrame({
-        "index": frame["index"].to_numpy(),
-        "is_label_issue": frame["flagged"].to_numpy(dtype=bool),
-        "label_score": frame["score"].to_numpy(dtype=float),
-        "given_label": frame["observed_label"].to_numpy(),
-        "predicted_label": np.asarray(predicted),
-    })
+    return pd.DataFrame(
+        {
+            "index": frame["index"].to_numpy(),
+            "is_label_issue": frame["flagged"].to_numpy(dtype=bool),
+            "label_score": frame["score"].to_numpy(dtype=float),
+            "given_label": frame["observed_label"].to_numpy(),
+            "predicted_label": np.asarray(predicted),
+        }
+    )
 
 
 # -- pixels ---------------------------------------------------------------------------------------
@@ -127,8 +139,10 @@ class _RunImages:
         run = prepare_data(config)
         stored = store.read_arrays(run_id, "labels.npz")["observed"]
         if stored.shape != run.observed_labels.shape or not np.array_equal(stored, run.observed_labels):
-            raise InputError(f"the data of run {run_id!r} changed since it ran; restore the files under "
-                             f"{config.data_root or config.dataset} to export its images")
+            raise InputError(
+                f"the data of run {run_id!r} changed since it ran; restore the files under "
+                f"{config.data_root or config.dataset} to export its images"
+            )
         if not run.data.is_image:
             raise InputError(f"run {run_id!r} holds feature vectors, not images; export it as csv or datalab")
         self.data = run.data
@@ -204,15 +218,17 @@ def _write_hf(frame: pd.DataFrame, images: _RunImages, class_names: list[str], o
     import datasets
 
     labels = datasets.ClassLabel(names=class_names)
-    features = datasets.Features({
-        "index": datasets.Value("int64"),
-        "image": datasets.Image(),
-        "given_label": labels,
-        "cleaned_label": labels,
-        "inn_score": datasets.Value("float32"),
-        "is_label_issue": datasets.Value("bool"),
-        "decision": datasets.Value("string"),
-    })
+    features = datasets.Features(
+        {
+            "index": datasets.Value("int64"),
+            "image": datasets.Image(),
+            "given_label": labels,
+            "cleaned_label": labels,
+            "inn_score": datasets.Value("float32"),
+            "is_label_issue": datasets.Value("bool"),
+            "decision": datasets.Value("string"),
+        }
+    )
     index = frame["index"].tolist()
 
     def image(i: int) -> dict[str, Any]:
@@ -225,15 +241,18 @@ def _write_hf(frame: pd.DataFrame, images: _RunImages, class_names: list[str], o
     # A dropped sample keeps its row (a cleaned set is the same dataset with added columns); its
     # cleaned_label is -1, ClassLabel's "no label", and decision says why.
     cleaned = [-1 if pd.isna(c) else int(c) for c in frame["cleaned_label"].tolist()]
-    ds = datasets.Dataset.from_dict({
-        "index": index,
-        "image": [image(i) for i in index],
-        "given_label": frame["observed_label"].astype(int).tolist(),
-        "cleaned_label": cleaned,
-        "inn_score": frame["score"].astype(float).tolist(),
-        "is_label_issue": frame["flagged"].astype(bool).tolist(),
-        "decision": frame["decision"].astype(str).tolist(),
-    }, features=features)
+    ds = datasets.Dataset.from_dict(
+        {
+            "index": index,
+            "image": [image(i) for i in index],
+            "given_label": frame["observed_label"].astype(int).tolist(),
+            "cleaned_label": cleaned,
+            "inn_score": frame["score"].astype(float).tolist(),
+            "is_label_issue": frame["flagged"].astype(bool).tolist(),
+            "decision": frame["decision"].astype(str).tolist(),
+        },
+        features=features,
+    )
     path = out / "hf"
     if path.exists():
         shutil.rmtree(path)
@@ -255,17 +274,32 @@ def labelstudio_tasks(frame: pd.DataFrame, images: _RunImages, class_names: list
         i = int(row["index"])
         path = images.file(i)
         uri = str(path) if path is not None else "data:image/png;base64," + base64.b64encode(images.png(i)).decode()
-        tasks.append({
-            "id": i + 1,
-            "data": {"image": uri, "index": i, "given_label": class_names[int(row["observed_label"])],
-                     "inn_score": float(row["score"]), "decision": str(row["decision"])},
-            "predictions": [{
-                "model_version": "inn-lab",
-                "score": float(row["score"]),
-                "result": [{"from_name": "label", "to_name": "image", "type": "choices",
-                            "value": {"choices": [class_names[int(label)]]}}],
-            }],
-        })
+        tasks.append(
+            {
+                "id": i + 1,
+                "data": {
+                    "image": uri,
+                    "index": i,
+                    "given_label": class_names[int(row["observed_label"])],
+                    "inn_score": float(row["score"]),
+                    "decision": str(row["decision"]),
+                },
+                "predictions": [
+                    {
+                        "model_version": "inn-lab",
+                        "score": float(row["score"]),
+                        "result": [
+                            {
+                                "from_name": "label",
+                                "to_name": "image",
+                                "type": "choices",
+                                "value": {"choices": [class_names[int(label)]]},
+                            }
+                        ],
+                    }
+                ],
+            }
+        )
     return tasks
 
 
@@ -273,5 +307,7 @@ def _labelstudio_config(class_names: list[str]) -> str:
     from xml.sax.saxutils import quoteattr
 
     choices = "\n".join(f"    <Choice value={quoteattr(name)}/>" for name in class_names)
-    return (f'<View>\n  <Image name="image" value="$image"/>\n  <Choices name="label" toName="image" choice="single">\n'
-            f"{choices}\n  </Choices>\n</View>\n")
+    return (
+        f'<View>\n  <Image name="image" value="$image"/>\n  <Choices name="label" toName="image" choice="single">\n'
+        f"{choices}\n  </Choices>\n</View>\n"
+    )

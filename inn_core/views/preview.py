@@ -14,8 +14,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from inn_core._validation import check_int
-from inn_core.runs.experiment import ExperimentConfig, prepare_data
 from inn_core.data.noise import expected_noise_rate, transition_matrix
+from inn_core.runs.experiment import ExperimentConfig, prepare_data
 
 __all__ = ["NoisePreview", "noise_preview"]
 
@@ -89,14 +89,24 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
         chosen = np.sort(rng.choice(noisy, size=min(examples, noisy.size), replace=False)).astype(np.int64)
     images = None
     if run.data.is_image:
-        images = np.stack([run.data.display_image(int(i)) for i in chosen]) if chosen.size else np.zeros(
-            (0, *run.data.display_image(0).shape), np.uint8)
+        images = (
+            np.stack([run.data.display_image(int(i)) for i in chosen])
+            if chosen.size
+            else np.zeros((0, *run.data.display_image(0).shape), np.uint8)
+        )
     return NoisePreview(
-        n=run.n, num_classes=k, class_names=run.data.class_names, labels_known=run.is_noisy is not None,
-        description=config.noise.describe(num_classes=k), nominal_rate=float(run.noise.nominal_rate),
-        expected_rate=float(expected), actual_rate=None if run.is_noisy is None else float(run.is_noisy.mean()),
-        counts=counts, matrix=matrix, examples=chosen, example_true=run.true_labels[chosen].astype(np.int64),
-        example_observed=run.observed_labels[chosen].astype(np.int64), example_images=images,
+        n=run.n,
+        num_classes=k,
+        class_names=run.data.class_names,
+        labels_known=run.is_noisy is not None,
+        description=config.noise.describe(num_classes=k),
+        nominal_rate=float(run.noise.nominal_rate),
+        expected_rate=float(expected),
+        actual_rate=None if run.is_noisy is None else float(run.is_noisy.mean()),
+        counts=counts,
+        matrix=matrix,
+        examples=chosen,
+        example_true=run.true_labels[chosen].astype(np.int64),
+        example_observed=run.observed_labels[chosen].astype(np.int64),
+        example_images=images,
     )
-
-

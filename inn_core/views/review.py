@@ -52,13 +52,17 @@ def sample_table(store: RunStore, run_id: str, *, method: str = "inn", epoch: in
         raise InputError(f"unknown method {method!r}; this run has {', '.join(methods_in(arrays))}")
     labels = store.read_arrays(run_id, "labels.npz")
     info = store.read_json(run_id, "data.json", {})
-    names = np.asarray(info.get("class_names") or [str(k) for k in range(int(labels["observed"].max()) + 1)], dtype=object)
+    names = np.asarray(
+        info.get("class_names") or [str(k) for k in range(int(labels["observed"].max()) + 1)], dtype=object
+    )
     observed = labels["observed"]
-    table = pd.DataFrame({
-        "index": np.arange(observed.shape[0]),
-        "observed_label": observed,
-        "observed_name": names[observed],
-    })
+    table = pd.DataFrame(
+        {
+            "index": np.arange(observed.shape[0]),
+            "observed_label": observed,
+            "observed_name": names[observed],
+        }
+    )
     if store.has_file(run_id, "final.npz"):
         predicted = store.read_arrays(run_id, "final.npz")["predicted"]
         table["predicted_label"] = predicted
@@ -76,8 +80,9 @@ def sample_table(store: RunStore, run_id: str, *, method: str = "inn", epoch: in
     return table
 
 
-def flagged_samples(store: RunStore, run_id: str, *, method: str = "inn", epoch: int | None = None,
-                    top: int | None = None) -> pd.DataFrame:
+def flagged_samples(
+    store: RunStore, run_id: str, *, method: str = "inn", epoch: int | None = None, top: int | None = None
+) -> pd.DataFrame:
     """The samples to review, most suspicious (lowest score) first.
 
     ``top=None`` gives the Beta-mixture's noisy component (clean posterior < 0.5); ``top=N`` the N
@@ -95,8 +100,15 @@ def flagged_samples(store: RunStore, run_id: str, *, method: str = "inn", epoch:
 def decision_log(store: RunStore, run_id: str) -> pd.DataFrame:
     """Every review decision ever taken on the run, oldest first, undone ones marked."""
     rows = [
-        {"id": d.id, "sample": d.sample, "decision": d.decision, "new_label": d.new_label, "note": d.note,
-         "time": pd.Timestamp(d.created, unit="s", tz="UTC").isoformat(), "undone": d.undone}
+        {
+            "id": d.id,
+            "sample": d.sample,
+            "decision": d.decision,
+            "new_label": d.new_label,
+            "note": d.note,
+            "time": pd.Timestamp(d.created, unit="s", tz="UTC").isoformat(),
+            "undone": d.undone,
+        }
         for d in store.decision_log(run_id)
     ]
     columns = ["id", "sample", "decision", "new_label", "note", "time", "undone"]
@@ -121,8 +133,15 @@ def cleaned_labels(store: RunStore, run_id: str) -> pd.DataFrame:
             cleaned[sample] = d.new_label
         elif d.decision == "drop":
             cleaned[sample] = pd.NA
-    table = pd.DataFrame({"index": np.arange(observed.shape[0]), "observed_label": observed,
-                          "decision": decision, "cleaned_label": cleaned, "dropped": decision == "drop"})
+    table = pd.DataFrame(
+        {
+            "index": np.arange(observed.shape[0]),
+            "observed_label": observed,
+            "decision": decision,
+            "cleaned_label": cleaned,
+            "dropped": decision == "drop",
+        }
+    )
     sources = store.read_json(run_id, "sources.json")
     if sources:
         table.insert(1, "source", sources)
@@ -148,9 +167,10 @@ def review_progress(store: RunStore, run_id: str, flagged_indices: np.ndarray) -
 def export_run(store: RunStore, run_id: str, out_dir: str | Path, *, method: str = "inn") -> dict[str, Path]:
     """Write the cleaned labels, the decision log and a reproducibility bundle into ``out_dir``.
 
-    Files: ``cleaned_labels.csv`` and ``decisions.csv`` (each label id followed by its class name), ``scores.csv`` (every sample's score, clean
-    posterior and observed label at the last evaluated epoch) and ``config.json`` (the run's full
-    configuration, seed included, so ``python -m inn_core run`` can reproduce it). Returns the paths.
+    Files: ``cleaned_labels.csv`` and ``decisions.csv`` (each label id followed by its class name),
+    ``scores.csv`` (every sample's score, clean posterior and observed label at the last evaluated epoch)
+    and ``config.json`` (the run's full configuration, seed included, so ``python -m inn_core run`` can
+    reproduce it). Returns the paths.
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -161,8 +181,9 @@ def export_run(store: RunStore, run_id: str, out_dir: str | Path, *, method: str
         "config": out / "config.json",
     }
     names = _names(store, run_id)
-    cleaned = _name_after(cleaned_labels(store, run_id), names, ("observed_label", "observed_name"),
-                          ("cleaned_label", "cleaned_name"))
+    cleaned = _name_after(
+        cleaned_labels(store, run_id), names, ("observed_label", "observed_name"), ("cleaned_label", "cleaned_name")
+    )
     log = _name_after(decision_log(store, run_id), names, ("new_label", "new_name"))
     atomic_write_bytes(files["cleaned_labels"], cleaned.to_csv(index=False).encode())
     atomic_write_bytes(files["decisions"], log.to_csv(index=False).encode())

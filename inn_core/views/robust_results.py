@@ -30,11 +30,17 @@ def robust_history(store: RunStore, run_ids: Sequence[str]) -> pd.DataFrame:
         record = store.get_run(run_id)
         for r in store.read_json(run_id, "metrics.json", {}).get("robust", []):
             precisions = [r[k] for k in ("labelled_precision_net1", "labelled_precision_net2") if r.get(k) is not None]
-            rows.append({
-                "run": record.name, "run_id": run_id, "method": r["method"], "epoch": r["epoch"],
-                "phase": r.get("phase"), "test_accuracy": r.get("test_accuracy"),
-                "labelled_precision": float(np.mean(precisions)) if precisions else np.nan,
-            })
+            rows.append(
+                {
+                    "run": record.name,
+                    "run_id": run_id,
+                    "method": r["method"],
+                    "epoch": r["epoch"],
+                    "phase": r.get("phase"),
+                    "test_accuracy": r.get("test_accuracy"),
+                    "labelled_precision": float(np.mean(precisions)) if precisions else np.nan,
+                }
+            )
     columns = ["run", "run_id", "method", "epoch", "phase", "test_accuracy", "labelled_precision"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -52,14 +58,21 @@ def robust_table(store: RunStore) -> pd.DataFrame:
         last = records[-1] if records else {}
         noise = run.experiment.get("noise", {})
         best, final = last.get("best_test_accuracy"), last.get("test_accuracy")
-        rows.append({
-            "name": run.name, "method": run.config.get("method"),
-            "noise": f"{noise.get('kind', '?')} {noise.get('rate', 0):.0%}",
-            "seed": run.experiment.get("seed"), "status": run.status,
-            "epochs": last.get("epoch", 0), "best": best, "last": final,
-            "gap": None if best is None or final is None else best - final,
-            "seconds": last.get("seconds"), "id": run.id,
-        })
+        rows.append(
+            {
+                "name": run.name,
+                "method": run.config.get("method"),
+                "noise": f"{noise.get('kind', '?')} {noise.get('rate', 0):.0%}",
+                "seed": run.experiment.get("seed"),
+                "status": run.status,
+                "epochs": last.get("epoch", 0),
+                "best": best,
+                "last": final,
+                "gap": None if best is None or final is None else best - final,
+                "seconds": last.get("seconds"),
+                "id": run.id,
+            }
+        )
     columns = ["name", "method", "noise", "seed", "status", "epochs", "best", "last", "gap", "seconds", "id"]
     return pd.DataFrame(rows, columns=columns)
 
@@ -67,11 +80,15 @@ def robust_table(store: RunStore) -> pd.DataFrame:
 def schedule_text(config) -> str:
     """How long a :class:`~inn_core.runs.robust.RobustConfig`'s final network trains, in words, from its own fields."""
     if config.method == "inn_dividemix":
-        return (f"INN+DivideMix: {config.inn_epochs} epochs as INN's f, then {config.T1 + config.T2 * config.T3} for the "
-                f"final networks (T1 = {config.T1}, then T2 = {config.T2} rounds of T3 = {config.T3})")
+        return (
+            f"INN+DivideMix: {config.inn_epochs} epochs as INN's f, then {config.T1 + config.T2 * config.T3} for the "
+            f"final networks (T1 = {config.T1}, then T2 = {config.T2} rounds of T3 = {config.T3})"
+        )
     if config.method == "dividemix":
-        return (f"DivideMix: {config.epochs} epochs ({config.warmup_epochs} warm-up + "
-                f"{config.epochs - config.warmup_epochs} semi-supervised)")
+        return (
+            f"DivideMix: {config.epochs} epochs ({config.warmup_epochs} warm-up + "
+            f"{config.epochs - config.warmup_epochs} semi-supervised)"
+        )
     return f"CE: {config.epochs} epochs of cross-entropy"
 
 
@@ -89,5 +106,7 @@ def precision_comparison(history: pd.DataFrame) -> str | None:
         return None
     inn, dm = float(means["inn_dividemix"]), float(means["dividemix"])
     verdict = "cleaner than" if inn > dm else "not cleaner than" if inn < dm else "as clean as"
-    return (f"Here INN+DivideMix's labelled set is {verdict} DivideMix's at the last epoch "
-            f"({inn:.1%} vs {dm:.1%} truly clean).")
+    return (
+        f"Here INN+DivideMix's labelled set is {verdict} DivideMix's at the last epoch "
+        f"({inn:.1%} vs {dm:.1%} truly clean)."
+    )

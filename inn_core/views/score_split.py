@@ -1,5 +1,4 @@
-"""A run's score split: what a score histogram with its Beta-mixture split shows (the paper's Figure 6).
-"""
+"""A run's score split: what a score histogram with its Beta-mixture split shows (the paper's Figure 6)."""
 
 from __future__ import annotations
 
@@ -8,10 +7,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from inn_core.errors import InputError
-from inn_core.runs.experiment import unit_interval
 from inn_core.method.metrics import flag_metrics
 from inn_core.method.mixture import split_clean
 from inn_core.method.registry import methods_in, posterior_key, score_key
+from inn_core.runs.experiment import unit_interval
 from inn_core.runs.store import RunStore
 
 __all__ = [
@@ -61,8 +60,9 @@ class ScoreSplit:
     n_flagged: int
 
 
-def score_split(store: RunStore, run_id: str, *, method: str = "inn", epoch: int | None = None,
-                grid_size: int = 201) -> ScoreSplit:
+def score_split(
+    store: RunStore, run_id: str, *, method: str = "inn", epoch: int | None = None, grid_size: int = 201
+) -> ScoreSplit:
     """Gather a score histogram's data for ``method`` at an evaluation ``epoch`` (default: the last).
 
     Raises
@@ -102,15 +102,31 @@ def score_split(store: RunStore, run_id: str, *, method: str = "inn", epoch: int
         if store.config(run_id).get("noise", {}).get("kind") == "imbalanced":
             true, observed = labels["true"], labels["observed"]
             # Figure 6 order: (0,0), (0,1), (1,1), (1,0).
-            groups = np.select([(true == 0) & (observed == 0), (true == 0) & (observed == 1), (true == 1) & (observed == 1)],
-                               [0, 1, 2], default=3).astype(np.int64)
+            groups = np.select(
+                [(true == 0) & (observed == 0), (true == 0) & (observed == 1), (true == 1) & (observed == 1)],
+                [0, 1, 2],
+                default=3,
+            ).astype(np.int64)
             # Named by the chosen classes (e.g. 3 and 8) rather than their 0/1 codes, where the run knows them.
             pair = info.get("class_names") or []
-            names = (IMBALANCED_GROUPS if len(pair) != 2 else
-                     tuple(f"(y*, y) = ({pair[t]}, {pair[o]})" for t, o in ((0, 0), (0, 1), (1, 1), (1, 0))))
+            names = (
+                IMBALANCED_GROUPS
+                if len(pair) != 2
+                else tuple(f"(y*, y) = ({pair[t]}, {pair[o]})" for t, o in ((0, 0), (0, 1), (1, 1), (1, 0)))
+            )
         else:
             groups, names = is_noisy.astype(np.int64), ("clean", "noisy")
     return ScoreSplit(
-        method=method, epoch=epoch, scores=scores, groups=groups, group_names=names, grid=grid, pdf=pdf,
-        threshold=threshold, flagged=flagged, precision=precision, recall=recall, n_flagged=int(flagged.sum()),
+        method=method,
+        epoch=epoch,
+        scores=scores,
+        groups=groups,
+        group_names=names,
+        grid=grid,
+        pdf=pdf,
+        threshold=threshold,
+        flagged=flagged,
+        precision=precision,
+        recall=recall,
+        n_flagged=int(flagged.sum()),
     )

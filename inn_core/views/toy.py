@@ -97,10 +97,22 @@ class ToyConfig:
     def __post_init__(self) -> None:
         if self.objective not in TOY_OBJECTIVES:
             raise InputError(f"objective must be one of {', '.join(TOY_OBJECTIVES)}, got {self.objective!r}")
-        if isinstance(self.noise_rate, bool) or not isinstance(self.noise_rate, (int, float)) or not 0 <= self.noise_rate <= 0.9:
-            raise InputError(f"noise_rate must be in [0, 0.9] so that some labels stay correct, got {self.noise_rate!r}")
-        for name, low, high in (("L", 1, 30), ("H", 1, 50), ("epochs", 1, 2000), ("n_samples", 30, 2000),
-                                ("num_classes", 2, 6), ("grid_size", 10, 200)):
+        if (
+            isinstance(self.noise_rate, bool)
+            or not isinstance(self.noise_rate, (int, float))
+            or not 0 <= self.noise_rate <= 0.9
+        ):
+            raise InputError(
+                f"noise_rate must be in [0, 0.9] so that some labels stay correct, got {self.noise_rate!r}"
+            )
+        for name, low, high in (
+            ("L", 1, 30),
+            ("H", 1, 50),
+            ("epochs", 1, 2000),
+            ("n_samples", 30, 2000),
+            ("num_classes", 2, 6),
+            ("grid_size", 10, 200),
+        ):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
                 raise InputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
@@ -187,7 +199,10 @@ class ToyResult:
 
     @property
     def memorised(self) -> float:
-        """Share in [0, 1] of the wrongly labelled points whose wrong label the network fits (``f_y >= 0.5``); NaN without noise."""
+        """Share in [0, 1] of the wrongly labelled points whose wrong label the network fits (``f_y >= 0.5``).
+
+        NaN without noise.
+        """
         return float((self.fy[self.is_noisy] >= 0.5).mean()) if self.is_noisy.any() else float("nan")
 
     @property
@@ -220,18 +235,29 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
     -----
     Deterministic for a given config on the CPU; about a second for the default config.
     """
-    data = load_dataset("toy2d", random_state=config.seed, kind="blobs", n_samples=config.n_samples,
-                        num_classes=config.num_classes, spread=config.spread)
+    data = load_dataset(
+        "toy2d",
+        random_state=config.seed,
+        kind="blobs",
+        n_samples=config.n_samples,
+        num_classes=config.num_classes,
+        spread=config.spread,
+    )
     true = data.true_labels.numpy()
-    noise = inject_noise(true, NoiseSpec("symmetric", config.noise_rate, symmetric_mode="flip"),
-                         num_classes=config.num_classes, random_state=config.seed)
+    noise = inject_noise(
+        true,
+        NoiseSpec("symmetric", config.noise_rate, symmetric_mode="flip"),
+        num_classes=config.num_classes,
+        random_state=config.seed,
+    )
     observed, is_noisy = noise.observed_labels, noise.is_noisy
     inputs = data.images
     # A 2-D MLP step is microseconds of arithmetic; on a busy CPU the intra-op thread pool's
     # synchronisation costs about ten times that, so the toy trains single-threaded.
     with torch_threads(1):
-        model = create_model("mlp", num_classes=config.num_classes, in_channels=2, image_size=None,
-                             seed=config.seed * 1000 + 31)
+        model = create_model(
+            "mlp", num_classes=config.num_classes, in_channels=2, image_size=None, seed=config.seed * 1000 + 31
+        )
         nearest, _ = nearest_neighbors(inputs, 1, device="cpu")
         means = _train_full_batch(model, inputs, observed, is_noisy, nearest, config)
         model = model.eval()
@@ -243,7 +269,9 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
         label = int(np.argmax(noisy_per_class))
         clean_candidates = np.flatnonzero((observed == label) & ~is_noisy)
         if clean_candidates.size == 0:
-            raise InputError(f"no correctly labelled point of class {label} is left; lower noise_rate below {config.noise_rate}")
+            raise InputError(
+                f"no correctly labelled point of class {label} is left; lower noise_rate below {config.noise_rate}"
+            )
         chosen = [_median_index(clean_candidates, scores)]
         noisy_candidates = np.flatnonzero((observed == label) & is_noisy)
         if noisy_candidates.size:
@@ -263,22 +291,47 @@ def consistency_toy(config: ToyConfig = ToyConfig()) -> ToyResult:
     for i in chosen:
         curves = paths[i]
         areas = ((curves[:, :-1] + curves[:, 1:]) / 2).mean(axis=1)
-        highlighted.append(ToyPoint(
-            index=i, is_noisy=bool(is_noisy[i]), true_label=int(true[i]), observed_label=int(observed[i]),
-            neighbors=neighbors[i].astype(np.int64), curves=curves.astype(np.float64),
-            areas=areas.astype(np.float64), score=float(scores[i]), fy=float(fy[i]),
-        ))
+        highlighted.append(
+            ToyPoint(
+                index=i,
+                is_noisy=bool(is_noisy[i]),
+                true_label=int(true[i]),
+                observed_label=int(observed[i]),
+                neighbors=neighbors[i].astype(np.int64),
+                curves=curves.astype(np.float64),
+                areas=areas.astype(np.float64),
+                score=float(scores[i]),
+                fy=float(fy[i]),
+            )
+        )
     return ToyResult(
-        config=config, points=points, true_labels=true, observed_labels=observed, is_noisy=is_noisy,
-        label=label, grid_x=grid_x, grid_y=grid_y, surface=surface.astype(np.float64),
-        highlighted=tuple(highlighted), alphas=np.linspace(0.0, 1.0, config.H + 1),
-        scores=scores.astype(np.float64), fy=fy.astype(np.float64),
-        auc_inn=clean_noisy_auc(scores, is_noisy), auc_fy=clean_noisy_auc(fy, is_noisy), means=means,
+        config=config,
+        points=points,
+        true_labels=true,
+        observed_labels=observed,
+        is_noisy=is_noisy,
+        label=label,
+        grid_x=grid_x,
+        grid_y=grid_y,
+        surface=surface.astype(np.float64),
+        highlighted=tuple(highlighted),
+        alphas=np.linspace(0.0, 1.0, config.H + 1),
+        scores=scores.astype(np.float64),
+        fy=fy.astype(np.float64),
+        auc_inn=clean_noisy_auc(scores, is_noisy),
+        auc_fy=clean_noisy_auc(fy, is_noisy),
+        means=means,
     )
 
 
-def _train_full_batch(model: torch.nn.Module, inputs: torch.Tensor, observed: np.ndarray, is_noisy: np.ndarray,
-                      nearest: np.ndarray, config: ToyConfig) -> dict[str, np.ndarray]:
+def _train_full_batch(
+    model: torch.nn.Module,
+    inputs: torch.Tensor,
+    observed: np.ndarray,
+    is_noisy: np.ndarray,
+    nearest: np.ndarray,
+    config: ToyConfig,
+) -> dict[str, np.ndarray]:
     """Full-batch Adam on every point; returns Figure 2's means taken along the way."""
     labels = torch.from_numpy(observed)
     rng = np.random.default_rng(config.seed * 1000 + 37)
@@ -320,11 +373,12 @@ def toy_summary(result: ToyResult) -> dict[str, Any]:
 
     means = result.means or {}
     return {
-        "clean_point": point(result.clean), "noisy_point": point(result.noisy),
-        "means": {key: [int(v) if key == "epochs" else number(v) for v in means.get(key, [])]
-                  for key in ("E_cor", "E_inc", "Em_cor", "Em_inc", "epochs")},
+        "clean_point": point(result.clean),
+        "noisy_point": point(result.noisy),
+        "means": {
+            key: [int(v) if key == "epochs" else number(v) for v in means.get(key, [])]
+            for key in ("E_cor", "E_inc", "Em_cor", "Em_inc", "epochs")
+        },
         "auc": {"inn": number(result.auc_inn), "fy": number(result.auc_fy)},
         "config": dataclasses.asdict(result.config),
     }
-
-

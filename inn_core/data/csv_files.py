@@ -1,4 +1,4 @@
-"""Users' image files: the CSV of ``filepath,label`` rows, paths kept inside their folder, and image decoding.
+"""Users' CSV of ``filepath,label`` rows: reading it, keeping paths inside its folder, encoding the labels.
 
 Used by :func:`inn_core.data.datasets.load_dataset` for ``imagefolder`` and ``csv``.
 """
@@ -11,12 +11,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import torch
-from PIL import Image, UnidentifiedImageError
 
 from inn_core.errors import InputError
-
-IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp"})
 
 
 def _read_csv_rows(table: Path) -> tuple[list[str], list[str]]:
@@ -72,44 +68,3 @@ def _encode_labels(raw: Sequence[str], table: Path) -> tuple[tuple[str, ...], np
     if len(class_names) < 2:
         raise InputError(f"CSV file {table} has only one class ({class_names[0]!r}); at least two are needed")
     return class_names, codes.astype(np.int64).reshape(-1)
-
-
-def _is_image_file(path: Path) -> bool:
-    return path.is_file() and not path.name.startswith(".") and path.suffix.lower() in IMAGE_EXTENSIONS
-
-
-def _read_images(files: Sequence[Path], *, image_size: int, grayscale: bool | None) -> torch.Tensor:
-    """Decode and resize image files.
-
-    Returns
-    -------
-    torch.Tensor of shape (n, C, image_size, image_size), float32 in [0, 1];
-    C is 1 for grayscale (``grayscale=None``: when every file is mode L or 1), else 3.
-    """
-    arrays = []
-    all_gray = True
-    for path in files:
-        try:
-            with Image.open(path) as img:
-                all_gray &= img.mode in ("L", "1")
-                if grayscale:
-                    img = img.convert("L")
-                else:
-                    if img.mode == "P":
-                        # Palette transparency only converts cleanly through RGBA.
-                        img = img.convert("RGBA")
-                    # A gray image converted to RGB repeats its value in every channel, so
-                    # the gray image can be taken back from channel 0 once all files are read.
-                    img = img.convert("RGB")
-                img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-                arrays.append(np.asarray(img, dtype=np.uint8))
-        except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError) as exc:
-            raise InputError(f"cannot read image {path} ({exc}); remove or replace the file") from exc
-    stacked = np.stack(arrays)
-    if grayscale:
-        stacked = stacked[:, None]
-    elif grayscale is None and all_gray:
-        stacked = stacked[:, None, :, :, 0]
-    else:
-        stacked = stacked.transpose(0, 3, 1, 2)
-    return torch.from_numpy(np.ascontiguousarray(stacked)).to(torch.float32).div_(255.0)
