@@ -491,7 +491,7 @@ def _tqdm_bar(desc: str):
 
 
 def _cmd_toy(args: argparse.Namespace, store) -> int:
-    from inn_core.views.teaching import ToyConfig, consistency_toy, toy_summary
+    from inn_core.views.toy import ToyConfig, consistency_toy, toy_summary
 
     config = ToyConfig(
         noise_rate=args.noise_rate, L=args.L, H=args.H, epochs=args.steps, objective=args.objective, seed=args.seed

@@ -369,7 +369,7 @@ def test_new_experiment_rate_follows_the_noise_kind(empty_home, monkeypatch):
 
 
 def test_consistency_caption_reports_how_much_the_toy_memorised(empty_home, monkeypatch):
-    from inn_core.views.teaching import ToyConfig, consistency_toy
+    from inn_core.views.toy import ToyConfig, consistency_toy
 
     at = page(CONSISTENCY, empty_home, monkeypatch)
     captions = " ".join(c.value for c in at.caption)

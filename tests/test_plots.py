@@ -7,7 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from dashboard import plots
-from inn_core.views.teaching import ToyConfig, ToyPoint, ToyResult
+from inn_core.views.toy import ToyConfig, ToyPoint, ToyResult
 
 
 def _toy(L: int = 3, H: int = 4, with_noisy: bool = True) -> ToyResult:

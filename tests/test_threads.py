@@ -5,7 +5,7 @@ import threading
 import torch
 
 from inn_core.method.threads import torch_threads
-from inn_core.views.teaching import ToyConfig, consistency_toy
+from inn_core.views.toy import ToyConfig, consistency_toy
 
 
 def test_overlapping_blocks_run_in_turn_and_restore_the_count():

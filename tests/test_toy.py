@@ -15,16 +15,9 @@ from inn_core.errors import InputError
 from inn_core.method.metrics import flag_metrics
 from inn_core.runs.experiment import ExperimentConfig
 from inn_core.runs.store import RunStore
-from inn_core.views.teaching import (
-    DEMO_FILES,
-    IMBALANCED_GROUPS,
-    ToyConfig,
-    consistency_toy,
-    load_demo,
-    score_split,
-    toy_summary,
-    write_demo_assets,
-)
+from inn_core.views.demo import DEMO_FILES, load_demo, write_demo_assets
+from inn_core.views.score_split import IMBALANCED_GROUPS, score_split
+from inn_core.views.toy import ToyConfig, consistency_toy, toy_summary
 
 SMALL = ToyConfig(noise_rate=0.3, L=4, H=5, epochs=15, n_samples=90, grid_size=12, seed=1)
 
