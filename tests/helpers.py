@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from inn_core.data.noise import NoiseSpec
 from inn_core.runs.experiment import ExperimentConfig
 
-__all__ = ["TINY_CONFIG", "launch_chromium"]
+__all__ = ["TINY_CONFIG", "launch_chromium", "resume_in_fresh_process"]
 
 #: A run small enough to finish in seconds on the CPU, with every artefact a finished run has.
 TINY_CONFIG = ExperimentConfig(
@@ -36,3 +40,14 @@ def launch_chromium(playwright):
         executable_path=executable,
         args=["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"],
     )
+
+
+def resume_in_fresh_process(home: str | Path, run_id: str) -> None:
+    """``python -m inn_core resume RUN`` in a new process on one thread (a queued run starts from scratch).
+
+    Bit-identity tests run both sides this way: float results depend on the process's thread
+    pools (OpenMP, MKL), which work done earlier in a long test session can leave changed.
+    """
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    cmd = [sys.executable, "-m", "inn_core", "--home", str(home), "resume", run_id, "--quiet"]
+    subprocess.run(cmd, env=env, check=True, timeout=300)

@@ -17,7 +17,8 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 
 #: (URL path, heading, whether the page draws a plotly chart for the tiny run). Streamlit derives a
-#: page's URL path from its file name; the default page lives at the root.
+#: page's URL path from its file name; the default page lives at the root. The embedding map is
+#: computed on request: the test presses its button first.
 PAGES = [
     ("", "The consistency effect", True),
     ("new_experiment", "New experiment", True),
@@ -52,6 +53,8 @@ def test_page_renders_in_chromium(browser_page, path, heading, has_chart):
     page, url = browser_page
     page.goto(f"{url}/{path}", wait_until="domcontentloaded")
     page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=TIMEOUT_MS)
+    if path == "embedding":
+        page.get_by_role("button", name="Compute the map").click(timeout=TIMEOUT_MS)
     if has_chart:
         page.locator(CHART).first.wait_for(state="visible", timeout=TIMEOUT_MS)
         assert page.locator(".js-plotly-plot .main-svg").count() > 0

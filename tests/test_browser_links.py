@@ -41,7 +41,9 @@ def test_a_deep_link_opens_the_sample_and_the_url_follows(dashboard_server, tab)
 
     tab.get_by_role("heading", name=f"Sample #{target}").click()  # focus the page, not an input
     tab.keyboard.press("k")  # Keep's shortcut
-    decision = wait_for(lambda: store.current_decisions(run_id).get(target), what=f"a decision on sample {target}")
+    decision = wait_for(
+        lambda: store.current_decisions(run_id).get(target), timeout=45, what=f"a decision on sample {target}"
+    )
     assert decision.decision == "keep"
     wait_for(lambda: open_sample_number(tab) != target, what="the next sample to open")
     following = open_sample_number(tab)

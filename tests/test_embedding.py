@@ -101,3 +101,18 @@ def test_unfinished_run_has_no_map(tmp_path):
     run_id = store.create_run({"seed": 0})
     with pytest.raises(InputError, match="no final features yet"):
         run_embedding(store, run_id)
+
+
+def test_a_map_leaves_torchs_thread_count_as_it_found_it():
+    # numba's parallel layer shares torch's OpenMP runtime: without the guard, torch ran on 2 threads
+    # after the first map, and later training in the same process gave other floats.
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        features = np.random.default_rng(0).normal(size=(60, 5)).astype(np.float32)
+        embedding.compute_embedding(features, random_state=0)
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)

@@ -10,7 +10,7 @@ import time
 import numpy as np
 import pytest
 
-from helpers import TINY_CONFIG
+from helpers import TINY_CONFIG, resume_in_fresh_process
 from inn_core.data.noise import NoiseSpec
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
@@ -166,14 +166,15 @@ def test_failed_run_records_the_reason(tmp_path):
 def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     store = RunStore(tmp_path)
     config = dataclasses.replace(SHORT, epochs=6, eval_epochs=(2, 4, 6))
-    straight = run_experiment(config, store=store)
+    straight = store.create_run(config.to_dict(), name="straight")
+    resume_in_fresh_process(tmp_path, straight)
     victim = store.create_run(config.to_dict(), name="victim")
     # Same thread count as this process (conftest runs tests single-threaded): float reductions, and so
     # bit-identical results, depend on it.
     proc = subprocess.Popen(
         [sys.executable, "-m", "inn_core", "--home", str(tmp_path), "resume", victim, "--quiet"],
         start_new_session=True,
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
     )
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -186,7 +187,7 @@ def test_kill_9_then_resume_equals_uninterrupted(tmp_path):
     record = [r for r in store.list_runs() if r.id == victim][0]
     assert record.status == "failed" and "resume" in record.error  # not shown as done
     assert not store.has_file(victim, "final.npz")
-    resume_experiment(store, victim)
+    resume_in_fresh_process(tmp_path, victim)
     for name in ("final.npz", "epochs/epoch_0006.npz"):
         left, right = store.read_arrays(straight, name), store.read_arrays(victim, name)
         for key in left:

@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import inn_core.runs.store as store_module
-from helpers import TINY_CONFIG
+from helpers import TINY_CONFIG, resume_in_fresh_process
 from inn_core.errors import InputError
 from inn_core.runs.experiment import (
     launch_in_background,
@@ -229,11 +229,12 @@ resume(RunStore(home), run_id)
 )
 def test_worker_killed_at_a_bad_moment_is_resumable(tmp_path, dies_writing):
     store = RunStore(tmp_path / "runs")
-    straight = run_experiment(SHORT, store=store)
+    straight = store.create_run(SHORT.to_dict(), name="straight")
+    resume_in_fresh_process(store.home, straight)
     victim = store.create_run(SHORT.to_dict(), name="victim")
     proc = subprocess.run(
         [sys.executable, "-c", _KILL_WHILE_WRITING, str(store.home), victim, dies_writing],
-        env={**os.environ, "OMP_NUM_THREADS": "1"},
+        env={**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
         timeout=300,
     )
     assert proc.returncode == -9
@@ -241,6 +242,6 @@ def test_worker_killed_at_a_bad_moment_is_resumable(tmp_path, dies_writing):
     assert record.status == "failed" and "resume" in record.error
     if dies_writing == "checkpoint.pt":
         assert not store.has_file(victim, "checkpoint.pt")
-    resume_experiment(store, victim)
+    resume_in_fresh_process(store.home, victim)
     assert store.get_run(victim).status == "done"
     _same_results(store, straight, victim)

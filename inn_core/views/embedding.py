@@ -16,8 +16,10 @@ import warnings
 from collections.abc import Callable
 
 import numpy as np
+import torch
 
 from inn_core.errors import InputError
+from inn_core.method.threads import torch_threads
 from inn_core.runs.store import RunStore
 
 __all__ = ["EMBEDDING_FILE", "compute_embedding", "stored_embedding", "run_embedding"]
@@ -73,7 +75,10 @@ def compute_embedding(
         # Spectral initialisation needs more points than components + neighbours to be stable.
         init="spectral" if n > 2 * min(n_neighbors, n - 1) else "random",
     )
-    with warnings.catch_warnings():
+    # numba's parallel layer shares torch's OpenMP runtime and leaves its own thread count in it
+    # (measured: torch at 1 thread before a fit, 2 after); the block restores torch's count, or
+    # later training in this process - the dashboard server, a test session - gives other floats.
+    with torch_threads(torch.get_num_threads()), warnings.catch_warnings():
         # A seed forces one thread; umap warns about it and about tiny inputs on every call.
         warnings.simplefilter("ignore", UserWarning)
         coords = reducer.fit_transform(features)
