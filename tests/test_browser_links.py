@@ -39,6 +39,8 @@ def test_a_deep_link_opens_the_sample_and_the_url_follows(dashboard_server, tab)
     assert tab.locator('[data-testid="stAppDeployButton"]').count() == 0
     shot(tab, "review-deep-link")
 
+    # The shortcut exists once the Keep button is drawn: a first visit can still show skeletons.
+    tab.get_by_role("button", name=re.compile(r"Keep '")).first.wait_for(state="visible", timeout=90_000)
     tab.get_by_role("heading", name=f"Sample #{target}").click()  # focus the page, not an input
     tab.keyboard.press("k")  # Keep's shortcut
     decision = wait_for(
