@@ -53,8 +53,14 @@ def read_ablation(store: RunStore, run_id: str) -> dict[str, Any] | None:
     return store.read_json(run_id, ABLATION_FILE, None)
 
 
-def ablate(store: RunStore, run_id: str, *, device: str = "auto", refresh: bool = False,
-           progress: Callable[[float, str], None] | None = None) -> dict[str, Any]:
+def ablate(
+    store: RunStore,
+    run_id: str,
+    *,
+    device: str = "auto",
+    refresh: bool = False,
+    progress: Callable[[float, str], None] | None = None,
+) -> dict[str, Any]:
     """Score the run's samples under every ablation variant and cache the AUC table.
 
     Parameters
@@ -96,8 +102,15 @@ def ablate(store: RunStore, run_id: str, *, device: str = "auto", refresh: bool 
         neighbours[h] = nearest_neighbors(features, max_l, device=device)[0]
         tick(f"neighbours in the {h} model's features")
     for v in variants:
-        scores = inn_scores(models[v["f"]], run.inputs, run.observed_labels, neighbours[v["h"]][:, : v["L"]],
-                            H=v["H"], rule=v["rule"], device=device)
+        scores = inn_scores(
+            models[v["f"]],
+            run.inputs,
+            run.observed_labels,
+            neighbours[v["h"]][:, : v["L"]],
+            H=v["H"],
+            rule=v["rule"],
+            device=device,
+        )
         rows.append({**v, "auc": float(clean_noisy_auc(scores, run.is_noisy))})
         tick(f"{v['group']} = {v['value']}")
     table = {"run": run_id, "baseline": {k: rows[0][k] for k in ("rule", "L", "H", "f", "h")}, "rows": rows}

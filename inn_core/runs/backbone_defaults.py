@@ -18,8 +18,9 @@ __all__ = ["OWN_IMAGE_DATASETS", "backbone_choice"]
 OWN_IMAGE_DATASETS = ("imagefolder", "csv", "hf")
 
 
-def backbone_choice(backbone: str, dataset: str, data_options: dict[str, Any], *,
-                    model: str | None = None) -> tuple[str, dict[str, Any]]:
+def backbone_choice(
+    backbone: str, dataset: str, data_options: dict[str, Any], *, model: str | None = None
+) -> tuple[str, dict[str, Any]]:
     """``("tv:NAME", data options)`` for a run on ``dataset`` with torchvision's ``backbone``.
 
     Own image datasets get ``image_size`` = the weights' input size and ``resize="crop"`` unless

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import torch
 
-from inn_core.method.distributed import SINGLE, World
 from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities
+from inn_core.method.distributed import SINGLE, World
 from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
 from inn_core.method.mixture import split_clean
 from inn_core.method.registry import METHODS, OUT_OF_FOLD, ScoringInputs
@@ -72,9 +72,17 @@ def score_with_cleanlab(
     missing = [k for k in range(config.cleanlab_folds) if k not in done]
     mine = missing[world.rank :: world.size]
     pred_probs = out_of_fold_probabilities(
-        make_model, run.inputs, run.observed_labels, config.train_config("ce"), folds=config.cleanlab_folds,
-        num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
-        on_fold=finished, train_only=mine,
+        make_model,
+        run.inputs,
+        run.observed_labels,
+        config.train_config("ce"),
+        folds=config.cleanlab_folds,
+        num_classes=run.num_classes,
+        device=device,
+        random_state=config.seed * 1000 + 700,
+        done=done,
+        on_fold=finished,
+        train_only=mine,
     )
     if world.size > 1:
         for share in world.gather_objects({k: done[k] for k in mine}):
@@ -86,32 +94,58 @@ def score_with_cleanlab(
             return restored
         store.write_arrays(run_id, FOLDS_FILE, **{f"fold_{j}": p for j, p in done.items()})
         pred_probs = out_of_fold_probabilities(
-            make_model, run.inputs, run.observed_labels, config.train_config("ce"), folds=config.cleanlab_folds,
-            num_classes=run.num_classes, device=device, random_state=config.seed * 1000 + 700, done=done,
+            make_model,
+            run.inputs,
+            run.observed_labels,
+            config.train_config("ce"),
+            folds=config.cleanlab_folds,
+            num_classes=run.num_classes,
+            device=device,
+            random_state=config.seed * 1000 + 700,
+            done=done,
         )
-    given = ScoringInputs(models={OUT_OF_FOLD: pred_probs}, inputs=run.inputs, observed=run.observed_labels,
-                          neighbors=np.zeros((run.n, 0), np.int64), features=np.zeros((run.n, 0), np.float32), H=1)
+    given = ScoringInputs(
+        models={OUT_OF_FOLD: pred_probs},
+        inputs=run.inputs,
+        observed=run.observed_labels,
+        neighbors=np.zeros((run.n, 0), np.int64),
+        features=np.zeros((run.n, 0), np.float32),
+        H=1,
+    )
     scores = METHODS["cleanlab"].scorer(given)
     clean_mask, posterior, _ = split_clean(scores)
     epoch = config.eval_epochs[-1]
     arrays = store.epoch_scores(run_id, epoch)
-    arrays.update(scores_cleanlab=scores.astype(np.float32), posterior_cleanlab=posterior.astype(np.float32),
-                  proba_cleanlab=pred_probs)
+    arrays.update(
+        scores_cleanlab=scores.astype(np.float32),
+        posterior_cleanlab=posterior.astype(np.float32),
+        proba_cleanlab=pred_probs,
+    )
     issues = find_label_issues_mask(run.observed_labels, pred_probs)
     if issues is not None:
         arrays["issues_cleanlab"] = issues
     store.write_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz", **arrays)
 
-    record = {"epoch": epoch, "method": "cleanlab", "n_flagged": int((~clean_mask).sum()),
-              "folds": config.cleanlab_folds,
-              "n_issues_cleanlab": None if issues is None else int(issues.sum())}
+    record = {
+        "epoch": epoch,
+        "method": "cleanlab",
+        "n_flagged": int((~clean_mask).sum()),
+        "folds": config.cleanlab_folds,
+        "n_issues_cleanlab": None if issues is None else int(issues.sum()),
+    }
     if run.is_noisy is not None:
         flags = flag_metrics(~clean_mask, run.is_noisy)
-        record.update(auc=clean_noisy_auc(scores, run.is_noisy), precision=flags["precision"],
-                      recall=flags["recall"], f1=flags["f1"],
-                      precision_at_noisy=precision_at_k(scores, run.is_noisy, max(1, int(run.is_noisy.sum()))))
+        record.update(
+            auc=clean_noisy_auc(scores, run.is_noisy),
+            precision=flags["precision"],
+            recall=flags["recall"],
+            f1=flags["f1"],
+            precision_at_noisy=precision_at_k(scores, run.is_noisy, max(1, int(run.is_noisy.sum()))),
+        )
         if issues is not None:
-            record.update({f"{key}_cleanlab_filter": value for key, value in flag_metrics(issues, run.is_noisy).items()})
+            record.update(
+                {f"{key}_cleanlab_filter": value for key, value in flag_metrics(issues, run.is_noisy).items()}
+            )
     metrics = store.metrics(run_id)
     metrics["methods"] = [r for r in metrics["methods"] if r["method"] != "cleanlab"] + [record]
     store.write_json(run_id, "metrics.json", metrics)

@@ -27,8 +27,20 @@ __all__ = ["RankStopped", "rank_store", "as_rank", "on_main_rank", "steps_aside"
 
 T = TypeVar("T")
 
-_WRITES = frozenset({"create_run", "update_run", "request_cancel", "write_json", "write_arrays", "write_torch",
-                     "delete_run", "mark_stale_runs", "record_decision", "undo_decision"})
+_WRITES = frozenset(
+    {
+        "create_run",
+        "update_run",
+        "request_cancel",
+        "write_json",
+        "write_arrays",
+        "write_torch",
+        "delete_run",
+        "mark_stale_runs",
+        "record_decision",
+        "undo_decision",
+    }
+)
 
 
 class RankStopped(RuntimeError):
@@ -91,10 +103,14 @@ def as_rank(world: World, body: Callable[[], T], *, on_stop: Callable[[str], Non
             return body()
         except RuntimeError as exc:
             text = str(exc)
-            if isinstance(exc, RankStopped) or not (isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text):
+            if isinstance(exc, RankStopped) or not (
+                isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text
+            ):
                 raise
             first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
-            raise RankStopped(f"lost another rank of this run (it failed or was killed); resume continues it ({first})") from exc
+            raise RankStopped(
+                f"lost another rank of this run (it failed or was killed); resume continues it ({first})"
+            ) from exc
         finally:
             signal.set_wakeup_fd(previous_fd)
             signal.signal(signal.SIGTERM, previous)

@@ -37,9 +37,18 @@ from inn_core.runs.experiment import unit_interval
 from inn_core.runs.lifecycle import ProgressCallback, Reporter, guard_run, mark_running, prepare_resume
 from inn_core.runs.store import RunStore
 
-__all__ = ["KIND", "EmbeddingConfig", "EmbeddingData", "prepare_embeddings", "check_data", "run_embedding",
-           "resume_embedding",
-           "load_head", "embedding_evidence_data", "stage_upload"]
+__all__ = [
+    "KIND",
+    "EmbeddingConfig",
+    "EmbeddingData",
+    "prepare_embeddings",
+    "check_data",
+    "run_embedding",
+    "resume_embedding",
+    "load_head",
+    "embedding_evidence_data",
+    "stage_upload",
+]
 
 #: The run kind in the store.
 KIND = "embedding"
@@ -136,8 +145,9 @@ class EmbeddingConfig:
         object.__setattr__(self, "data_options", dict(self.data_options))
 
     def settings(self) -> HeadSettings:
-        return HeadSettings(head=self.head, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-                            weight_decay=self.weight_decay)
+        return HeadSettings(
+            head=self.head, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr, weight_decay=self.weight_decay
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -199,8 +209,10 @@ def prepare_embeddings(config: EmbeddingConfig) -> EmbeddingData:
         labels, names, trusted = data.true_labels.numpy(), data.class_names, data.labels_trusted
         source = f"the {config.dataset} training split"
     if labels.shape[0] != features.shape[0]:
-        raise InputError(f"the features file has {features.shape[0]} rows but {source} has {labels.shape[0]} labels; "
-                         f"they must match row for row")
+        raise InputError(
+            f"the features file has {features.shape[0]} rows but {source} has {labels.shape[0]} labels; "
+            f"they must match row for row"
+        )
     if len(names) < 2:
         raise InputError(f"the labels must name at least two classes, got {list(names)}")
     noise = inject_noise(labels, config.noise, num_classes=len(names), random_state=config.seed)
@@ -208,14 +220,25 @@ def prepare_embeddings(config: EmbeddingConfig) -> EmbeddingData:
         a, b = config.noise.classes
         names = (names[a], names[b])
     n = noise.observed_labels.shape[0]
-    if not config.L <= n - 1:
-        raise InputError(f"L = {config.L} neighbours needs more than {config.L} samples, but there are {n}; choose L <= {n - 1}")
-    kept = torch.from_numpy(features) if noise.indices.shape[0] == features.shape[0] else torch.from_numpy(features[noise.indices])
+    if not n - 1 >= config.L:
+        raise InputError(
+            f"L = {config.L} neighbours needs more than {config.L} samples, but there are {n}; choose L <= {n - 1}"
+        )
+    kept = (
+        torch.from_numpy(features)
+        if noise.indices.shape[0] == features.shape[0]
+        else torch.from_numpy(features[noise.indices])
+    )
     known = trusted or config.noise.kind != "none"
     return EmbeddingData(
-        features=kept, observed_labels=noise.observed_labels, true_labels=noise.true_labels,
-        is_noisy=noise.is_noisy if known else None, indices=noise.indices, class_names=tuple(names),
-        nominal_rate=noise.nominal_rate, actual_rate=float(noise.is_noisy.mean()),
+        features=kept,
+        observed_labels=noise.observed_labels,
+        true_labels=noise.true_labels,
+        is_noisy=noise.is_noisy if known else None,
+        indices=noise.indices,
+        class_names=tuple(names),
+        nominal_rate=noise.nominal_rate,
+        actual_rate=float(noise.is_noisy.mean()),
     )
 
 
@@ -224,8 +247,14 @@ def check_data(config: EmbeddingConfig) -> None:
     prepare_embeddings(config)
 
 
-def run_embedding(config: EmbeddingConfig, *, store: RunStore, callbacks: Sequence[ProgressCallback] = (),
-                  should_stop: Callable[[], bool] | None = None, run_id: str | None = None) -> str:
+def run_embedding(
+    config: EmbeddingConfig,
+    *,
+    store: RunStore,
+    callbacks: Sequence[ProgressCallback] = (),
+    should_stop: Callable[[], bool] | None = None,
+    run_id: str | None = None,
+) -> str:
     """Run an embedding run to completion and store everything; returns the run id.
 
     Same contract as :func:`~inn_core.runs.experiment.run_experiment`: progress to ``callbacks``
@@ -237,34 +266,67 @@ def run_embedding(config: EmbeddingConfig, *, store: RunStore, callbacks: Sequen
     return run_id
 
 
-def resume_embedding(store: RunStore, run_id: str, *, callbacks: Sequence[ProgressCallback] = (),
-                     should_stop: Callable[[], bool] | None = None) -> str:
+def resume_embedding(
+    store: RunStore,
+    run_id: str,
+    *,
+    callbacks: Sequence[ProgressCallback] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
     """Continue an embedding run: stored neighbours are reused, heads resume from their checkpoint."""
     config = EmbeddingConfig.from_dict(prepare_resume(store, run_id, kind=KIND))
     return run_embedding(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
 
 
-def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
-             callbacks: Sequence[ProgressCallback], should_stop: Callable[[], bool] | None) -> None:
+def _execute(
+    config: EmbeddingConfig,
+    store: RunStore,
+    run_id: str,
+    callbacks: Sequence[ProgressCallback],
+    should_stop: Callable[[], bool] | None,
+) -> None:
     device = resolve_device(config.device)
     mark_running(store, run_id)
     data = prepare_embeddings(config)
     n, d = data.features.shape
     backend = choose_backend(n, d) if config.neighbor_backend == "auto" else config.neighbor_backend
     backend = "exact" if backend == "torch" else backend
-    store.write_arrays(run_id, "labels.npz", observed=data.observed_labels, true=data.true_labels, indices=data.indices,
-                       is_noisy=data.is_noisy if data.is_noisy is not None else np.zeros(0, bool))
-    store.write_json(run_id, "data.json", {
-        "n": n, "num_classes": data.num_classes, "class_names": list(data.class_names),
-        "labels_known": data.is_noisy is not None, "nominal_rate": data.nominal_rate,
-        "actual_rate": data.actual_rate if data.is_noisy is not None else None,
-        "model": config.head, "noise": config.noise.describe(num_classes=data.num_classes),
-        "variant": VARIANT, "feature_dim": d, "features_file": config.features, "neighbor_backend": backend,
-    })
+    store.write_arrays(
+        run_id,
+        "labels.npz",
+        observed=data.observed_labels,
+        true=data.true_labels,
+        indices=data.indices,
+        is_noisy=data.is_noisy if data.is_noisy is not None else np.zeros(0, bool),
+    )
+    store.write_json(
+        run_id,
+        "data.json",
+        {
+            "n": n,
+            "num_classes": data.num_classes,
+            "class_names": list(data.class_names),
+            "labels_known": data.is_noisy is not None,
+            "nominal_rate": data.nominal_rate,
+            "actual_rate": data.actual_rate if data.is_noisy is not None else None,
+            "model": config.head,
+            "noise": config.noise.describe(num_classes=data.num_classes),
+            "variant": VARIANT,
+            "feature_dim": d,
+            "features_file": config.features,
+            "neighbor_backend": backend,
+        },
+    )
     evals = config.eval_epochs
     # Work units: the neighbour search, each epoch of both heads, each evaluation.
-    reporter = Reporter(store, run_id, total=1 + config.epochs + len(evals), epochs=config.epochs,
-                        callbacks=callbacks, should_stop=should_stop)
+    reporter = Reporter(
+        store,
+        run_id,
+        total=1 + config.epochs + len(evals),
+        epochs=config.epochs,
+        callbacks=callbacks,
+        should_stop=should_stop,
+    )
     report = reporter.report
 
     stored = store.read_arrays(run_id, "neighbors.npz") if store.has_file(run_id, "neighbors.npz") else None
@@ -272,13 +334,24 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
         neighbors, distances = stored["neighbors"], stored["distances"]
     else:
         report("neighbours", 0, f"searching {config.L} neighbours of {n} embeddings ({backend})")
-        neighbors, distances = nearest_neighbors(data.features, config.L, device=device, backend=backend,
-                                                 progress=lambda message: report("neighbours", 0, message))
+        neighbors, distances = nearest_neighbors(
+            data.features,
+            config.L,
+            device=device,
+            backend=backend,
+            progress=lambda message: report("neighbours", 0, message),
+        )
         store.write_arrays(run_id, "neighbors.npz", neighbors=neighbors, distances=distances)
     reporter.done += 1
 
-    trainers = head_trainers(data.features, data.observed_labels, data.num_classes, config.settings(), device=device,
-                             random_state=config.seed)
+    trainers = head_trainers(
+        data.features,
+        data.observed_labels,
+        data.num_classes,
+        config.settings(),
+        device=device,
+        random_state=config.seed,
+    )
     metrics = store.metrics(run_id)
     checkpoint = store.read_torch(run_id, "checkpoint.pt")
     if checkpoint is not None:
@@ -300,20 +373,24 @@ def _execute(config: EmbeddingConfig, store: RunStore, run_id: str,
             store.write_json(run_id, "metrics.json", metrics)
             reporter.done += 1
             report("evaluating", epoch, f"evaluated epoch {epoch}")
-        store.write_torch(run_id, "checkpoint.pt", {"epoch": epoch, "trainers": {r: t.state_dict() for r, t in trainers.items()}})
+        store.write_torch(
+            run_id, "checkpoint.pt", {"epoch": epoch, "trainers": {r: t.state_dict() for r, t in trainers.items()}}
+        )
 
     report("finalising", config.epochs)
     proba = predict_proba(trainers["mixup"].model, data.features, batch_size=2**16, device=device)
     copied = {"features": data.features.numpy()} if n * d <= _FEATURES_COPY_LIMIT else {}
-    store.write_arrays(run_id, "final.npz", neighbors=neighbors, distances=distances, proba=proba,
-                       predicted=proba.argmax(1), **copied)
+    store.write_arrays(
+        run_id, "final.npz", neighbors=neighbors, distances=distances, proba=proba, predicted=proba.argmax(1), **copied
+    )
     for role, trainer in trainers.items():
         store.write_torch(run_id, f"model_{role}.pt", trainer.model.state_dict())
     reporter.finish(config.epochs)
 
 
-def _evaluate(epoch: int, trainers, data: EmbeddingData, neighbors: np.ndarray, config: EmbeddingConfig,
-              device: torch.device) -> tuple[list[dict], list[dict], dict[str, np.ndarray]]:
+def _evaluate(
+    epoch: int, trainers, data: EmbeddingData, neighbors: np.ndarray, config: EmbeddingConfig, device: torch.device
+) -> tuple[list[dict], list[dict], dict[str, np.ndarray]]:
     heads = {role: t.model for role, t in trainers.items()}
     scores = score_heads(heads, data.features, data.observed_labels, neighbors, H=config.H, device=device)
     arrays: dict[str, np.ndarray] = {}
@@ -325,8 +402,13 @@ def _evaluate(epoch: int, trainers, data: EmbeddingData, neighbors: np.ndarray, 
         record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
         if data.is_noisy is not None:
             flags = flag_metrics(~clean_mask, data.is_noisy)
-            record.update(auc=clean_noisy_auc(s, data.is_noisy), precision=flags["precision"], recall=flags["recall"],
-                          f1=flags["f1"], precision_at_noisy=precision_at_k(s, data.is_noisy, max(1, int(data.is_noisy.sum()))))
+            record.update(
+                auc=clean_noisy_auc(s, data.is_noisy),
+                precision=flags["precision"],
+                recall=flags["recall"],
+                f1=flags["f1"],
+                precision_at_noisy=precision_at_k(s, data.is_noisy, max(1, int(data.is_noisy.sum()))),
+            )
         method_records.append(record)
     model_records = []
     for role, head in heads.items():
@@ -338,15 +420,18 @@ def _evaluate(epoch: int, trainers, data: EmbeddingData, neighbors: np.ndarray, 
     return method_records, model_records, arrays
 
 
-def load_head(store: RunStore, run_id: str, role: str = "mixup", *, data: EmbeddingData | None = None) -> torch.nn.Module:
+def load_head(
+    store: RunStore, run_id: str, role: str = "mixup", *, data: EmbeddingData | None = None
+) -> torch.nn.Module:
     """The final weights of a finished embedding run's head (``"mixup"`` is INN's ``f``), in eval mode."""
     config = EmbeddingConfig.from_dict(store.config(run_id))
     state = store.read_torch(run_id, f"model_{role}.pt")
     if state is None:
         raise InputError(f"run {run_id!r} has no final {role} head yet (status: {store.get_run(run_id).status})")
     info = store.read_json(run_id, "data.json", {})
-    head = create_model(config.head, num_classes=int(info["num_classes"]), in_channels=int(info["feature_dim"]),
-                        image_size=None)
+    head = create_model(
+        config.head, num_classes=int(info["num_classes"]), in_channels=int(info["feature_dim"]), image_size=None
+    )
     head.load_state_dict(state)
     return head.eval()
 
@@ -360,10 +445,17 @@ def embedding_evidence_data(store: RunStore, run_id: str) -> tuple[EmbeddingConf
     data = prepare_embeddings(config)
     stored = store.read_arrays(run_id, "labels.npz")["observed"]
     if stored.shape != data.observed_labels.shape or not np.array_equal(stored, data.observed_labels):
-        raise InputError(f"the embeddings or labels of run {run_id!r} changed since it ran; restore {config.features} "
-                         f"or start a new run")
-    labelled = LabelledData(name="embeddings", images=data.features, true_labels=torch.from_numpy(data.true_labels),
-                            class_names=data.class_names, labels_trusted=data.is_noisy is not None)
+        raise InputError(
+            f"the embeddings or labels of run {run_id!r} changed since it ran; restore {config.features} "
+            f"or start a new run"
+        )
+    labelled = LabelledData(
+        name="embeddings",
+        images=data.features,
+        true_labels=torch.from_numpy(data.true_labels),
+        class_names=data.class_names,
+        labels_trusted=data.is_noisy is not None,
+    )
     return config, labelled, load_head(store, run_id, "mixup")
 
 

@@ -58,15 +58,22 @@ class RunKind:
 
 #: Run kind (the store's ``kind`` column) -> how to run it.
 RUN_KINDS: dict[str, RunKind] = {
-    "experiment": RunKind(config="inn_core.runs.experiment:ExperimentConfig",
-                          runner="inn_core.runs.experiment:run_experiment",
-                          check="inn_core.runs.prepare:check_data", sharded=True),
-    "robust": RunKind(config="inn_core.runs.robust:RobustConfig",
-                      runner="inn_core.runs.robust:train_robust",
-                      check="inn_core.runs.robust:check_data"),
-    "embedding": RunKind(config="inn_core.runs.embedding_run:EmbeddingConfig",
-                         runner="inn_core.runs.embedding_run:run_embedding",
-                         check="inn_core.runs.embedding_run:check_data"),
+    "experiment": RunKind(
+        config="inn_core.runs.experiment:ExperimentConfig",
+        runner="inn_core.runs.experiment:run_experiment",
+        check="inn_core.runs.prepare:check_data",
+        sharded=True,
+    ),
+    "robust": RunKind(
+        config="inn_core.runs.robust:RobustConfig",
+        runner="inn_core.runs.robust:train_robust",
+        check="inn_core.runs.robust:check_data",
+    ),
+    "embedding": RunKind(
+        config="inn_core.runs.embedding_run:EmbeddingConfig",
+        runner="inn_core.runs.embedding_run:run_embedding",
+        check="inn_core.runs.embedding_run:check_data",
+    ),
 }
 
 
@@ -142,7 +149,9 @@ def resume(
     runs = _kind(kind)
     if steps_aside(runs.sharded):
         return run_id
-    config = runs.load("config").from_dict(on_main_rank(store, run_id, lambda: prepare_resume(store, run_id, kind=kind)))
+    config = runs.load("config").from_dict(
+        on_main_rank(store, run_id, lambda: prepare_resume(store, run_id, kind=kind))
+    )
     if background:
         launch_in_background(store, run_id)
         return run_id

@@ -98,21 +98,30 @@ def prepare_data(config: ExperimentConfig) -> RunData:
     test_images, test_labels = data.test_images, None if data.test_labels is None else data.test_labels.numpy()
     if config.noise.kind == "imbalanced":
         a, b = config.noise.classes
-        data = data.subset(noise.indices, true_labels=noise.true_labels,
-                           class_names=(data.class_names[a], data.class_names[b]))
+        data = data.subset(
+            noise.indices, true_labels=noise.true_labels, class_names=(data.class_names[a], data.class_names[b])
+        )
         if test_images is not None:
             keep, test_labels = imbalanced_pair(test_labels, (a, b))
             test_images = test_images[torch.from_numpy(keep)]
     n = noise.observed_labels.shape[0]
-    if not config.L <= n - 1:
-        raise InputError(f"L = {config.L} neighbours needs more than {config.L} training samples, but there are {n}; choose L <= {n - 1}")
+    if not n - 1 >= config.L:
+        raise InputError(
+            f"L = {config.L} neighbours needs more than {config.L} training samples, but there are {n}; "
+            f"choose L <= {n - 1}"
+        )
     # The model must suit the images; checked without building a network (a PreActResNet18 for a preview).
     check_model(model_name(config, data), num_classes=data.num_classes, image_size=data.image_size)
     known = data.labels_trusted or config.noise.kind != "none"
     return RunData(
-        data=data, observed_labels=noise.observed_labels, true_labels=noise.true_labels,
-        is_noisy=noise.is_noisy if known else None, indices=noise.indices,
-        test_images=test_images, test_labels=test_labels, noise=noise,
+        data=data,
+        observed_labels=noise.observed_labels,
+        true_labels=noise.true_labels,
+        is_noisy=noise.is_noisy if known else None,
+        indices=noise.indices,
+        test_images=test_images,
+        test_labels=test_labels,
+        noise=noise,
     )
 
 
@@ -125,8 +134,9 @@ def model_name(config: ExperimentConfig, data: RunData | LabelledData) -> str:
     """The configured model, or the default for the data's image size (own images on a CPU: never
     ``preact_resnet18``, see :func:`~inn_core.method.models.default_model_for`)."""
     data = data.data if isinstance(data, RunData) else data
-    return config.model or default_model_for(data.image_size, own_data=not data.labels_trusted,
-                                             device=resolve_device(config.device))
+    return config.model or default_model_for(
+        data.image_size, own_data=not data.labels_trusted, device=resolve_device(config.device)
+    )
 
 
 def build_model(config: ExperimentConfig, run: RunData, *, seed: int | None = None) -> FeatureModel:
@@ -135,22 +145,40 @@ def build_model(config: ExperimentConfig, run: RunData, *, seed: int | None = No
     ``seed`` initialises the weights without touching the global RNG; ``None`` leaves them to it
     (for weights about to be loaded).
     """
-    return create_model(model_name(config, run), num_classes=run.num_classes, in_channels=run.in_channels,
-                        image_size=run.data.image_size, seed=seed, weights=config.weights)
+    return create_model(
+        model_name(config, run),
+        num_classes=run.num_classes,
+        in_channels=run.in_channels,
+        image_size=run.data.image_size,
+        seed=seed,
+        weights=config.weights,
+    )
 
 
 def write_run_data(store: RunStore, run_id: str, run: RunData, config: ExperimentConfig, **extra: Any) -> None:
     """Store ``labels.npz``, ``data.json`` (plus ``extra`` keys) and ``sources.json`` where the samples have files."""
     store.write_arrays(
-        run_id, "labels.npz", observed=run.observed_labels, true=run.true_labels, indices=run.indices,
+        run_id,
+        "labels.npz",
+        observed=run.observed_labels,
+        true=run.true_labels,
+        indices=run.indices,
         is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool),
     )
-    store.write_json(run_id, "data.json", {
-        "n": run.n, "num_classes": run.num_classes, "class_names": list(run.data.class_names),
-        "labels_known": run.is_noisy is not None, "nominal_rate": run.noise.nominal_rate,
-        "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
-        "model": model_name(config, run), "noise": config.noise.describe(num_classes=run.num_classes),
-        **extra,
-    })
+    store.write_json(
+        run_id,
+        "data.json",
+        {
+            "n": run.n,
+            "num_classes": run.num_classes,
+            "class_names": list(run.data.class_names),
+            "labels_known": run.is_noisy is not None,
+            "nominal_rate": run.noise.nominal_rate,
+            "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
+            "model": model_name(config, run),
+            "noise": config.noise.describe(num_classes=run.num_classes),
+            **extra,
+        },
+    )
     if run.data.sources:
         store.write_json(run_id, "sources.json", list(run.data.sources))

@@ -102,8 +102,10 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
         with contextlib.suppress(OSError):
             tmp.unlink()
         if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
-            raise InputError(f"the disk is full: could not write {path} ({len(data):,} bytes); the previous version "
-                             "is kept - free some space, then resume the run") from exc
+            raise InputError(
+                f"the disk is full: could not write {path} ({len(data):,} bytes); the previous version "
+                "is kept - free some space, then resume the run"
+            ) from exc
         raise
 
 
@@ -203,8 +205,10 @@ class RunStore:
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc):
                     raise
-                raise InputError(f"the run index {self.db_path} is busy: another process held its write lock for over "
-                                 f"{self.busy_timeout:g} s; nothing was saved - try again") from exc
+                raise InputError(
+                    f"the run index {self.db_path} is busy: another process held its write lock for over "
+                    f"{self.busy_timeout:g} s; nothing was saved - try again"
+                ) from exc
             try:
                 yield conn
             except BaseException:
@@ -221,7 +225,8 @@ class RunStore:
         now = time.time()
         with self._transaction() as conn:
             conn.execute(
-                "INSERT INTO runs (id, name, kind, created, updated, config, status) VALUES (?, ?, ?, ?, ?, ?, 'queued')",
+                "INSERT INTO runs (id, name, kind, created, updated, config, status) "
+                "VALUES (?, ?, ?, ?, ?, ?, 'queued')",
                 (run_id, name or run_id, kind, now, now, json.dumps(config)),
             )
         return run_id
@@ -280,9 +285,14 @@ class RunStore:
             if row["pid"] is not None and not _pid_alive(row["pid"]):
                 stopped = "stopped" if row["status"] == "running" else "exited before it started"
                 said = self._worker_last_line(row["id"])
-                self.update_run(row["id"], status="failed", pid=None,
-                                error=f"interrupted: the process running it {stopped}"
-                                      + (f" ({said})" if said else "") + "; resume it to continue")
+                self.update_run(
+                    row["id"],
+                    status="failed",
+                    pid=None,
+                    error=f"interrupted: the process running it {stopped}"
+                    + (f" ({said})" if said else "")
+                    + "; resume it to continue",
+                )
 
     def _worker_last_line(self, run_id: str) -> str:
         """The last line a background worker wrote to its log (its error message, when it failed early)."""
@@ -377,8 +387,9 @@ class RunStore:
 
     # -- review decisions -------------------------------------------------------------------
 
-    def record_decision(self, run_id: str, sample: int, decision: str, *, new_label: int | None = None,
-                        note: str = "") -> int:
+    def record_decision(
+        self, run_id: str, sample: int, decision: str, *, new_label: int | None = None, note: str = ""
+    ) -> int:
         """Append a decision in one transaction; returns its id. ``relabel`` needs ``new_label``."""
         if decision not in DECISIONS:
             raise InputError(f"unknown decision {decision!r}; choose one of {', '.join(DECISIONS)}")
@@ -396,13 +407,16 @@ class RunStore:
             return int(cur.lastrowid)
 
     def _check_sample_and_label(self, run_id: str, sample: int, new_label: int | None) -> None:
-        """Sample in ``[0, n)`` and new label in ``[0, K)`` of the run's data (bounds below only before it is loaded)."""
+        """Sample in ``[0, n)`` and new label in ``[0, K)`` of the run's data (only bounds below before it loaded)."""
         data = self.read_json(run_id, "data.json") or {}
         n, k = data.get("n"), data.get("num_classes")
         if not isinstance(sample, (int, np.integer)) or isinstance(sample, bool) or not 0 <= sample < (n or 2**62):
             raise InputError(f"sample index must be a whole number in 0..{n - 1 if n else 'n-1'}, got {sample!r}")
-        if new_label is not None and (not isinstance(new_label, (int, np.integer)) or isinstance(new_label, bool)
-                                      or not 0 <= new_label < (k or 2**62)):
+        if new_label is not None and (
+            not isinstance(new_label, (int, np.integer))
+            or isinstance(new_label, bool)
+            or not 0 <= new_label < (k or 2**62)
+        ):
             raise InputError(f"new label must be a class id in 0..{k - 1 if k else 'K-1'}, got {new_label!r}")
 
     def undo_decision(self, run_id: str, sample: int | None = None) -> Decision | None:
@@ -422,14 +436,15 @@ class RunStore:
                 return None
             if sample is None and row["batch"] is not None:
                 # The run's latest action was a batch: take all of it back, as it was done, at once.
-                conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0",
-                             (run_id, row["batch"]))
+                conn.execute(
+                    "UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0",
+                    (run_id, row["batch"]),
+                )
             else:
                 conn.execute("UPDATE decisions SET undone = 1 WHERE id = ?", (row["id"],))
         return _decision(row)
 
-    def record_decisions(self, run_id: str, decisions: Sequence[tuple[int, str, int | None]], *,
-                         note: str = "") -> str:
+    def record_decisions(self, run_id: str, decisions: Sequence[tuple[int, str, int | None]], *, note: str = "") -> str:
         """Append many decisions as one batch, in ONE transaction: all land or none; returns the batch id.
 
         Parameters
@@ -464,7 +479,8 @@ class RunStore:
         batch, now = uuid.uuid4().hex[:12], time.time()
         with self._transaction() as conn:
             conn.executemany(
-                "INSERT INTO decisions (run_id, sample, decision, new_label, note, created, batch) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO decisions (run_id, sample, decision, new_label, note, created, batch) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?)",
                 [(run_id, sample, decision, label, note, now, batch) for sample, decision, label in rows],
             )
         return batch
@@ -472,16 +488,20 @@ class RunStore:
     def undo_batch(self, run_id: str, batch: str) -> list[Decision]:
         """Undo every standing decision of ``batch`` in one transaction; returns them (empty when none stood)."""
         with self._transaction() as conn:
-            rows = conn.execute("SELECT * FROM decisions WHERE run_id = ? AND batch = ? AND undone = 0 ORDER BY id",
-                                (run_id, batch)).fetchall()
-            conn.execute("UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0", (run_id, batch))
+            rows = conn.execute(
+                "SELECT * FROM decisions WHERE run_id = ? AND batch = ? AND undone = 0 ORDER BY id", (run_id, batch)
+            ).fetchall()
+            conn.execute(
+                "UPDATE decisions SET undone = 1 WHERE run_id = ? AND batch = ? AND undone = 0", (run_id, batch)
+            )
         return [_decision(r) for r in rows]
 
     def current_decisions(self, run_id: str) -> dict[int, Decision]:
         """The standing decision per sample: the latest one not undone."""
         with self._connect() as conn:
             rows = conn.execute(
-                "SELECT * FROM decisions WHERE id IN (SELECT MAX(id) FROM decisions WHERE run_id = ? AND undone = 0 GROUP BY sample)",
+                "SELECT * FROM decisions WHERE id IN "
+                "(SELECT MAX(id) FROM decisions WHERE run_id = ? AND undone = 0 GROUP BY sample)",
                 (run_id,),
             ).fetchall()
         return {r["sample"]: _decision(r) for r in rows}
@@ -499,23 +519,40 @@ _RUN_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]{0,127}")
 def check_run_id(run_id: str) -> str:
     """``run_id`` itself when it has the shape of a run id (letters, digits, ``-``, ``_``); else :class:`InputError`."""
     if not isinstance(run_id, str) or _RUN_ID.fullmatch(run_id) is None:
-        raise InputError(f"{run_id!r} is not a run id (letters, digits, '-' and '_' only); "
-                         "`python -m inn_core list` shows the runs")
+        raise InputError(
+            f"{run_id!r} is not a run id (letters, digits, '-' and '_' only); `python -m inn_core list` shows the runs"
+        )
     return run_id
 
 
 def _record(row: sqlite3.Row) -> RunRecord:
     return RunRecord(
-        id=row["id"], name=row["name"], kind=row["kind"], created=row["created"], updated=row["updated"],
-        config=json.loads(row["config"]), status=row["status"], progress=row["progress"], phase=row["phase"],
-        eta=row["eta"], error=row["error"], pid=row["pid"], cancel_requested=bool(row["cancel_requested"]),
+        id=row["id"],
+        name=row["name"],
+        kind=row["kind"],
+        created=row["created"],
+        updated=row["updated"],
+        config=json.loads(row["config"]),
+        status=row["status"],
+        progress=row["progress"],
+        phase=row["phase"],
+        eta=row["eta"],
+        error=row["error"],
+        pid=row["pid"],
+        cancel_requested=bool(row["cancel_requested"]),
     )
 
 
 def _decision(row: sqlite3.Row) -> Decision:
     return Decision(
-        id=row["id"], run_id=row["run_id"], sample=row["sample"], decision=row["decision"],
-        new_label=row["new_label"], note=row["note"], created=row["created"], undone=bool(row["undone"]),
+        id=row["id"],
+        run_id=row["run_id"],
+        sample=row["sample"],
+        decision=row["decision"],
+        new_label=row["new_label"],
+        note=row["note"],
+        created=row["created"],
+        undone=bool(row["undone"]),
         batch=row["batch"],
     )
 
