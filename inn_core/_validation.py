@@ -1,4 +1,4 @@
-"""One validation module for the engine: integers, reals, booleans, label arrays and random states.
+"""One validation module for the engine: integers, reals, booleans, label arrays, random states and settings.
 
 After cleanlab's ``internal/validation.py`` and scikit-learn's ``check_random_state``: each check
 returns the value in its canonical type or raises :class:`~inn_core.errors.InputError` with one line
@@ -15,7 +15,16 @@ import numpy as np
 from inn_core._types import LabelLike, SeedLike
 from inn_core.errors import InputError
 
-__all__ = ["is_int", "is_real", "check_int", "check_real", "check_bool", "as_labels", "as_generator"]
+__all__ = [
+    "is_int",
+    "is_real",
+    "check_int",
+    "check_real",
+    "check_bool",
+    "check_settings",
+    "as_labels",
+    "as_generator",
+]
 
 
 def is_int(value: Any) -> bool:
@@ -95,6 +104,17 @@ def check_bool(name: str, value: Any) -> bool:
     if not isinstance(value, bool):
         raise InputError(f"{name} must be True or False, got {value!r}")
     return value
+
+
+def check_settings(what: str, settings: dict[str, Any], config_class: type) -> None:
+    """Every key of ``settings`` is a field of the dataclass ``config_class``; else one line naming the first
+    unknown key and the known ones (``what`` names the settings, e.g. "experiment")."""
+    import dataclasses
+
+    known = {f.name for f in dataclasses.fields(config_class)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise InputError(f"unknown {what} setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
 
 
 def as_labels(labels: LabelLike, name: str = "labels", *, n: int | None = None) -> np.ndarray:

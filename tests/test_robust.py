@@ -235,9 +235,9 @@ def test_every_method_records_epochs_and_returns_its_model(finished, method):
 @pytest.mark.parametrize(
     ("method", "stops"),
     [
-        # Stops: in step 1's INN models, before step 2, and in the middle of a step-2 round.
+        # Stops at the n-th poll of should_stop (between batches and at progress reports): in step 1's
+        # INN models, then further on; the second test below sweeps every phase.
         ("inn_dividemix", [2, 4, 3]),
-        # Stops: after the warm-up, and once the GMM has a loss history to carry over.
         ("dividemix", [2, 2]),
     ],
 )
@@ -262,6 +262,41 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(finished, tmp_pat
             torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
     with pytest.raises(InputError, match="already done"):
         resume_robust(store, run_id)
+
+
+@pytest.mark.parametrize(
+    ("method", "phases"),
+    [("ce", {"ce"}), ("dividemix", {"warmup", "ssl"}), ("inn_dividemix", {"inn", "inn_ssl"})],
+)
+def test_cancel_between_batches_resumes_to_the_uninterrupted_result(finished, tmp_path, method, phases):
+    """Cancel is polled between batches: stop every few polls until the run is done, each stop a resume."""
+    straight, run_ids = finished
+    store = RunStore(tmp_path)
+    stopped_inside: set[str] = set()
+    run_id, stops = None, 0
+    for _ in range(80):
+        try:
+            if run_id is None:
+                train_robust(_config(method, NOISE[method]), store=store, should_stop=_stop_at(3))
+            else:
+                resume_robust(store, run_id, should_stop=_stop_at(3))
+            break
+        except Cancelled:
+            stops += 1
+            run_id = store.list_runs()[0].id
+            assert store.get_run(run_id).status == "cancelled"
+            mid = store.read_torch(run_id, "checkpoint.pt").get("mid_epoch")
+            if mid is not None:
+                stopped_inside.add(mid["tag"].rstrip("0123456789"))
+    else:
+        pytest.fail("the run did not finish in 80 resumes")
+    assert stops > 2 and phases <= stopped_inside, stopped_inside
+    got = store.read_json(run_id, "metrics.json")["robust"]
+    assert _comparable(got) == _comparable(straight.read_json(run_ids[method], "metrics.json")["robust"])
+    for name in ("model_net1.pt",) + (() if method == "ce" else ("model_net2.pt",)):
+        a, b = store.read_torch(run_id, name), straight.read_torch(run_ids[method], name)
+        for key in a:
+            torch.testing.assert_close(a[key], b[key], rtol=0, atol=0)
 
 
 def test_resume_refuses_other_kinds_of_run(tmp_path):

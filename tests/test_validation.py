@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from inn_core._seeds import role_seed, stream_seed
-from inn_core._validation import as_generator, as_labels, check_bool, check_int, check_real
+from inn_core._validation import as_generator, as_labels, check_bool, check_int, check_real, check_settings
 from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.errors import InputError
 
@@ -59,3 +59,16 @@ def test_named_streams_keep_the_historic_seeds_and_the_api_matches_an_experiment
     assert [role_seed(3, "model_batches", r) for r in ("ce", "ce_ne", "mixup")] == [3017, 3034, 3051]
     assert stream_seed(2, "robust_init", 1) == 2202 and stream_seed(2, "inn_step1_batches", 11) == 2611
     assert stream_seed(0, "gmm", 2 * 7 + 1) == 15
+
+
+def test_check_settings_names_the_first_unknown_key_and_the_known_ones():
+    import dataclasses
+
+    @dataclasses.dataclass(frozen=True)
+    class Settings:
+        epochs: int = 1
+        lr: float = 0.1
+
+    check_settings("toy", {"epochs": 3}, Settings)
+    with pytest.raises(InputError, match=r"^unknown toy setting 'colour'; known: epochs, lr$"):
+        check_settings("toy", {"lr": 0.2, "colour": "red", "zebra": 1}, Settings)

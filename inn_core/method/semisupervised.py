@@ -16,7 +16,9 @@ al. 2019, "MixMatch"). Each is a plain function on arrays or tensors so it can b
 from __future__ import annotations
 
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -262,7 +264,9 @@ def ssl_epoch(
     rampup_start: float = 0.0,
     rampup_epochs: int = 16,
     prior_weight: float = 1.0,
-) -> dict[str, float]:
+    should_stop: Callable[[], bool] | None = None,
+    resume: dict[str, Any] | None = None,
+) -> dict[str, Any]:
     """One semi-supervised epoch of ``net`` on a labelled / unlabelled split.
 
     Parameters
@@ -279,32 +283,50 @@ def ssl_epoch(
     lambda_u : weight of the unlabelled loss once ramped up; the weight at step ``b`` of ``B`` is
         ``lambda_u * linear_rampup(rampup_start + b / B, rampup_epochs)``.
     prior_weight : weight of the uniform-prior penalty.
+    should_stop : polled between steps; True stops the epoch there and returns ``{"partial": state}``.
+    resume : such a ``state``: the epoch continues from its step with its batch orders, and (with
+        ``rng`` restored to its state at the stop) ends exactly as an uninterrupted epoch would.
 
     Returns
     -------
-    Mean ``loss``, ``labelled``, ``unlabelled`` and ``prior`` terms over the steps, and ``steps``.
-    An epoch iterates over the labelled set once, as DivideMix does; with fewer than two labelled
-    samples nothing is trained (``steps == 0``, losses NaN).
+    Mean ``loss``, ``labelled``, ``unlabelled`` and ``prior`` terms over the steps, and ``steps``;
+    or ``{"partial": state}`` when stopped. An epoch iterates over the labelled set once, as
+    DivideMix does; with fewer than two labelled samples nothing is trained (``steps == 0``, losses NaN).
     """
     device = inputs.device
     labelled, unlabelled = split.labelled_indices, split.unlabelled_indices
     weights = torch.from_numpy(split.posterior).to(device, torch.float32)
     n_x, n_u = labelled.size, unlabelled.size
     steps = n_x // batch_size + 1
-    order_x = torch.from_numpy(rng.permutation(labelled)).to(device)
-    # Unlabelled samples are drawn from reshuffled passes, cycling as DivideMix's loader does.
     b_u = min(batch_size, n_u)
-    order_u = np.zeros(0, np.int64)
-    if n_u:
-        order_u = np.concatenate([rng.permutation(unlabelled) for _ in range(-(-steps * b_u // n_u))])
-    order_u = torch.from_numpy(order_u).to(device)
+    if resume is None:
+        order_x = rng.permutation(labelled)
+        # Unlabelled samples are drawn from reshuffled passes, cycling as DivideMix's loader does.
+        order_u = np.zeros(0, np.int64)
+        if n_u:
+            order_u = np.concatenate([rng.permutation(unlabelled) for _ in range(-(-steps * b_u // n_u))])
+        order_x, order_u = torch.from_numpy(order_x).to(device), torch.from_numpy(order_u).to(device)
+        first, done = 0, 0
+        totals = {key: torch.zeros((), device=device) for key in ("loss", "labelled", "unlabelled", "prior")}
+    else:
+        order_x, order_u = resume["order_x"].to(device), resume["order_u"].to(device)
+        first, done = int(resume["step"]), int(resume["done"])
+        totals = {key: torch.tensor(float(v), device=device) for key, v in resume["totals"].items()}
     net.train()
     if other is not None:
         other.eval()
     use_amp = device.type == "cuda"
-    totals = {key: torch.zeros((), device=device) for key in ("loss", "labelled", "unlabelled", "prior")}
-    done = 0
-    for step in range(steps):
+    for step in range(first, steps):
+        if step > first and should_stop is not None and should_stop():
+            return {
+                "partial": {
+                    "order_x": order_x.cpu(),
+                    "order_u": order_u.cpu(),
+                    "step": step,
+                    "done": done,
+                    "totals": {key: float(value) for key, value in totals.items()},
+                }
+            }
         idx_x = order_x[step * batch_size : (step + 1) * batch_size]
         if idx_x.numel() < 2:
             continue  # BatchNorm cannot normalise a single sample

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from inn_core._validation import check_settings
 from inn_core.data.datasets import DATASETS, LabelledData, load_dataset
 from inn_core.data.features import read_features, read_labels
 from inn_core.data.noise import NoiseSpec, inject_noise
@@ -157,10 +158,7 @@ class EmbeddingConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> EmbeddingConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown embedding-run setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        check_settings("embedding-run", d, cls)
         d = dict(d)
         if d.get("eval_epochs") is not None:
             d["eval_epochs"] = tuple(d["eval_epochs"])

@@ -11,7 +11,6 @@ epoch; :func:`resume_experiment` continues it and ends with the same numbers as 
 from __future__ import annotations
 
 import dataclasses
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -20,9 +19,10 @@ import numpy as np
 import torch
 from torch import nn
 
-from inn_core.data.datasets import DATASETS
 from inn_core._seeds import role_seed
-from inn_core._validation import check_int
+from inn_core._validation import check_int, check_settings
+from inn_core.data.datasets import DATASETS
+from inn_core.data.noise import NoiseSpec
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.distributed import SINGLE, World, init_world
@@ -30,15 +30,20 @@ from inn_core.method.metrics import clean_noisy_auc, consistency_means, flag_met
 from inn_core.method.mixture import split_clean
 from inn_core.method.models import check_model_name
 from inn_core.method.neighbors import nearest_neighbors
-from inn_core.data.noise import NoiseSpec
 from inn_core.method.registry import METHODS, ScoringInputs, posterior_key, score_key
+from inn_core.method.training import TrainConfig, Trainer, extract_features, predict_proba
+from inn_core.runs.distributed import as_rank, on_main_rank, rank_store
 from inn_core.runs.lifecycle import (
-    Cancelled, Progress, Reporter, guard_run, launch_in_background, mark_running, prepare_resume,
+    Cancelled,
+    Progress,
+    Reporter,
+    guard_run,
+    launch_in_background,
+    mark_running,
+    prepare_resume,
 )
 from inn_core.runs.prepare import DATASET_DEFAULTS, RunData, build_model, prepare_data, write_run_data
-from inn_core.runs.distributed import as_rank, on_main_rank, rank_store
 from inn_core.runs.store import RunStore
-from inn_core.method.training import TrainConfig, Trainer, predict_proba, extract_features
 
 __all__ = [
     "MODEL_ROLES",
@@ -158,8 +163,13 @@ class ExperimentConfig:
     def train_config(self, objective: str) -> TrainConfig:
         """The :class:`TrainConfig` of the model trained with ``objective``."""
         return TrainConfig(
-            objective=objective, epochs=self.epochs, batch_size=self.batch_size, lr=self.lr,
-            momentum=self.momentum, weight_decay=self.weight_decay, lr_milestones=self.lr_milestones,
+            objective=objective,
+            epochs=self.epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            lr_milestones=self.lr_milestones,
             lr_gamma=self.lr_gamma,
         )
 
@@ -172,10 +182,7 @@ class ExperimentConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> ExperimentConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown experiment setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        check_settings("experiment", d, cls)
         d = dict(d)
         if "noise" in d and isinstance(d["noise"], dict):
             d["noise"] = NoiseSpec.from_dict(d["noise"])
@@ -185,14 +192,22 @@ class ExperimentConfig:
         return cls(**d)
 
 
-def _build_trainers(config: ExperimentConfig, run: RunData, device: torch.device,
-                    world: World = SINGLE) -> dict[str, Trainer]:
+def _build_trainers(
+    config: ExperimentConfig, run: RunData, device: torch.device, world: World = SINGLE
+) -> dict[str, Trainer]:
     trainers = {}
     for role, objective in MODEL_ROLES.items():
         model = build_model(config, run, seed=role_seed(config.seed, "model_init", role))
-        trainers[role] = Trainer(model, run.inputs, run.observed_labels, config.train_config(objective),
-                                 num_classes=run.num_classes, device=device,
-                                 random_state=role_seed(config.seed, "model_batches", role), world=world)
+        trainers[role] = Trainer(
+            model,
+            run.inputs,
+            run.observed_labels,
+            config.train_config(objective),
+            num_classes=run.num_classes,
+            device=device,
+            random_state=role_seed(config.seed, "model_batches", role),
+            world=world,
+        )
     return trainers
 
 
@@ -205,8 +220,15 @@ def unit_interval(scores: np.ndarray) -> np.ndarray:
 
 
 def score_models(
-    models: dict[str, nn.Module], inputs: torch.Tensor, observed: np.ndarray, *, L: int, H: int,
-    feature_model: str = "ce", device: str | torch.device = "auto", world: World = SINGLE,
+    models: dict[str, nn.Module],
+    inputs: torch.Tensor,
+    observed: np.ndarray,
+    *,
+    L: int,
+    H: int,
+    feature_model: str = "ce",
+    device: str | torch.device = "auto",
+    world: World = SINGLE,
 ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray]:
     """Score every sample with every method of :data:`~inn_core.method.registry.METHODS` the given models allow.
 
@@ -218,8 +240,16 @@ def score_models(
     shard = None if world.size == 1 else world.shard(inputs.shape[0])
     features = gather(extract_features(models[feature_model], world.take(inputs), device=device))
     neighbors = gather(nearest_neighbors(features, L, device=device, rows=shard)[0])
-    given = ScoringInputs(models=models, inputs=inputs, observed=observed, neighbors=neighbors, features=features,
-                          H=H, device=device, rows=shard)
+    given = ScoringInputs(
+        models=models,
+        inputs=inputs,
+        observed=observed,
+        neighbors=neighbors,
+        features=features,
+        H=H,
+        device=device,
+        rows=shard,
+    )
     scores = {}
     for name, method in METHODS.items():
         if method.available(models):
@@ -229,12 +259,25 @@ def score_models(
     return scores, neighbors, features
 
 
-def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: ExperimentConfig,
-              device: torch.device, world: World = SINGLE,
-              ) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
+def _evaluate(
+    epoch: int,
+    trainers: dict[str, Trainer],
+    run: RunData,
+    config: ExperimentConfig,
+    device: torch.device,
+    world: World = SINGLE,
+) -> tuple[list[dict], list[dict], dict[str, np.ndarray], np.ndarray]:
     models = {role: t.model for role, t in trainers.items()}
-    scores, neighbors, _ = score_models(models, run.inputs, run.observed_labels, L=config.L, H=config.H,
-                                        feature_model=config.feature_model, device=device, world=world)
+    scores, neighbors, _ = score_models(
+        models,
+        run.inputs,
+        run.observed_labels,
+        L=config.L,
+        H=config.H,
+        feature_model=config.feature_model,
+        device=device,
+        world=world,
+    )
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
@@ -246,7 +289,9 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
             flags = flag_metrics(~clean_mask, run.is_noisy)
             record.update(
                 auc=clean_noisy_auc(s, run.is_noisy),
-                precision=flags["precision"], recall=flags["recall"], f1=flags["f1"],
+                precision=flags["precision"],
+                recall=flags["recall"],
+                f1=flags["f1"],
                 precision_at_noisy=precision_at_k(s, run.is_noisy, max(1, int(run.is_noisy.sum()))),
             )
         method_records.append(record)
@@ -258,7 +303,9 @@ def _evaluate(epoch: int, trainers: dict[str, Trainer], run: RunData, config: Ex
         record = {"epoch": epoch, "model": role, "fit_observed": float((proba.argmax(1) == run.observed_labels).mean())}
         if run.is_noisy is not None:
             record["train_accuracy_true"] = float((proba.argmax(1) == run.true_labels).mean())
-            record.update(consistency_means(model, run.inputs, run.observed_labels, run.is_noisy, neighbors, device=device))
+            record.update(
+                consistency_means(model, run.inputs, run.observed_labels, run.is_noisy, neighbors, device=device)
+            )
         if run.test_images is not None and len(run.test_labels):
             test_proba = predict_proba(model, run.test_images, device=device)
             record["test_accuracy"] = float((test_proba.argmax(1) == run.test_labels).mean())
@@ -314,34 +361,52 @@ def run_experiment(
     if run_id is None:
         run_id = world.on_main(lambda: store.create_run(config.to_dict(), name=config.name))
     if world.is_main:
+
         def stopped(message: str) -> None:
             store.update_run(run_id, status="failed", error=message, eta=None, pid=None)
 
-        guard_run(store, run_id, as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world),
-                                         on_stop=stopped))
+        guard_run(
+            store,
+            run_id,
+            as_rank(world, lambda: _execute(config, store, run_id, callbacks, should_stop, world), on_stop=stopped),
+        )
     else:
         as_rank(world, lambda: _execute(config, rank_store(store, world), run_id, (), should_stop, world))()
     return run_id
 
 
-def resume_experiment(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
-                      should_stop: Callable[[], bool] | None = None) -> str:
+def resume_experiment(
+    store: RunStore,
+    run_id: str,
+    *,
+    callbacks: Sequence[Callable[[Progress], None]] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
     """Continue a queued, failed, cancelled or interrupted run from its last checkpoint."""
     config = ExperimentConfig.from_dict(on_main_rank(store, run_id, lambda: prepare_resume(store, run_id)))
     return run_experiment(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
 
 
-def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
-             callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None,
-             world: World = SINGLE) -> None:
+def _execute(
+    config: ExperimentConfig,
+    store: RunStore,
+    run_id: str,
+    callbacks: Sequence[Callable[[Progress], None]],
+    should_stop: Callable[[], bool] | None,
+    world: World = SINGLE,
+) -> None:
     device = resolve_device(config.device) if world.size == 1 else world.device
     mark_running(store, run_id)
     run = prepare_data(config)
     if world.size > run.n:
-        raise InputError(f"world size {world.size} is larger than the data ({run.n} samples); use at most {run.n} processes")
+        raise InputError(
+            f"world size {world.size} is larger than the data ({run.n} samples); use at most {run.n} processes"
+        )
     if world.size > config.batch_size:
-        raise InputError(f"world size {world.size} is larger than the batch size {config.batch_size}; "
-                         f"each rank trains on batch_size / world samples a step")
+        raise InputError(
+            f"world size {world.size} is larger than the batch size {config.batch_size}; "
+            f"each rank trains on batch_size / world samples a step"
+        )
     write_run_data(store, run_id, run, config)
     trainers = _build_trainers(config, run, device, world)
     metrics = store.metrics(run_id)
@@ -357,19 +422,24 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
     # An evaluation costs about as much as an epoch of the three models on small data; a cleanlab
     # fold trains one model on (K - 1) / K of the data for every epoch.
     fold_work = config.epochs * (1 - 1 / config.cleanlab_folds) / len(MODEL_ROLES) if config.cleanlab_folds else 0.0
-    reporter = Reporter(store, run_id, total=round(config.epochs + len(config.eval_epochs) + config.cleanlab_folds * fold_work),
-                        epochs=config.epochs, callbacks=callbacks, should_stop=should_stop, world=world)
+    reporter = Reporter(
+        store,
+        run_id,
+        total=round(config.epochs + len(config.eval_epochs) + config.cleanlab_folds * fold_work),
+        epochs=config.epochs,
+        callbacks=callbacks,
+        should_stop=should_stop,
+        world=world,
+    )
     reporter.start(start_epoch + (len(config.eval_epochs) - len(evals_left)))
     report = reporter.report
 
     def checkpoint(epoch: int) -> None:
-        store.write_torch(run_id, "checkpoint.pt", {
-            "epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}})
-
-    store_cancelled = _throttled(lambda: store.cancel_requested(run_id))
-
-    def stop_between_batches() -> bool:
-        return (should_stop is not None and should_stop()) or store_cancelled()
+        store.write_torch(
+            run_id,
+            "checkpoint.pt",
+            {"epoch": epoch, "trainers": {role: t.state_dict() for role, t in trainers.items()}},
+        )
 
     report("training", start_epoch)
     for epoch in range(start_epoch + 1, config.epochs + 1):
@@ -377,7 +447,7 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
         for role, trainer in trainers.items():
             if trainer.epoch >= epoch:
                 continue  # finished this epoch before a mid-epoch cancel
-            losses[role] = trainer.train_epoch(should_stop=stop_between_batches)
+            losses[role] = trainer.train_epoch(should_stop=reporter.stop_requested)
             if losses[role] is None:
                 checkpoint(epoch - 1)
                 raise Cancelled(run_id)
@@ -400,36 +470,38 @@ def _execute(config: ExperimentConfig, store: RunStore, run_id: str,
             reporter.done += fold_work
             report("cleanlab", config.epochs, f"cleanlab fold {k + 1} of {config.cleanlab_folds}")
 
-        reporter.done += fold_work * score_with_cleanlab(store, run_id, config, run, device, on_fold=on_fold, world=world)
+        reporter.done += fold_work * score_with_cleanlab(
+            store, run_id, config, run, device, on_fold=on_fold, world=world
+        )
         report("cleanlab", config.epochs)
     report("finalising", config.epochs)
     _finalise(store, run_id, trainers, run, config, device, world)
     reporter.finish(config.epochs)
 
 
-def _throttled(check: Callable[[], bool], every: float = 0.5) -> Callable[[], bool]:
-    """``check``, asked at most every ``every`` seconds (a store read per batch would cost more than small batches)."""
-    last = [time.monotonic()]
-
-    def poll() -> bool:
-        now = time.monotonic()
-        if now - last[0] < every:
-            return False
-        last[0] = now
-        return check()
-
-    return poll
-
-
-def _finalise(store: RunStore, run_id: str, trainers: dict[str, Trainer], run: RunData,
-              config: ExperimentConfig, device: torch.device, world: World = SINGLE) -> None:
+def _finalise(
+    store: RunStore,
+    run_id: str,
+    trainers: dict[str, Trainer],
+    run: RunData,
+    config: ExperimentConfig,
+    device: torch.device,
+    world: World = SINGLE,
+) -> None:
     h = trainers[config.feature_model].model
     features = world.gather_rows(extract_features(h, world.take(run.inputs), device=device))
     shard = None if world.size == 1 else world.shard(run.n)
     neighbors, distances = map(world.gather_rows, nearest_neighbors(features, config.L, device=device, rows=shard))
     proba = world.gather_rows(predict_proba(trainers["mixup"].model, world.take(run.inputs), device=device))
-    store.write_arrays(run_id, "final.npz", features=features, neighbors=neighbors, distances=distances,
-                       proba=proba, predicted=proba.argmax(1))
+    store.write_arrays(
+        run_id,
+        "final.npz",
+        features=features,
+        neighbors=neighbors,
+        distances=distances,
+        proba=proba,
+        predicted=proba.argmax(1),
+    )
     for role, trainer in trainers.items():
         store.write_torch(run_id, f"model_{role}.pt", trainer.model.state_dict())
 

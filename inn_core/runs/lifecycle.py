@@ -72,13 +72,36 @@ class Reporter:
     process (since the last :meth:`start`), so a resumed run does not count restored work as speed.
     """
 
-    def __init__(self, store: RunStore, run_id: str, *, total: int, epochs: int,
-                 callbacks: Sequence[ProgressCallback] = (), should_stop: Callable[[], bool] | None = None,
-                 world: World = SINGLE) -> None:
+    def __init__(
+        self,
+        store: RunStore,
+        run_id: str,
+        *,
+        total: int,
+        epochs: int,
+        callbacks: Sequence[ProgressCallback] = (),
+        should_stop: Callable[[], bool] | None = None,
+        world: World = SINGLE,
+    ) -> None:
         self.store, self.run_id, self.world = store, run_id, world
         self.total, self.epochs = max(1, int(total)), epochs
         self.callbacks, self.should_stop = tuple(callbacks), should_stop
+        self._flag_read = time.monotonic()
         self.start(0)
+
+    def stop_requested(self) -> bool:
+        """Whether the run was asked to stop, polled between batches (one process only).
+
+        The caller's ``should_stop`` is asked every time, the store's cancel flag at most every 0.5 s:
+        a store read per batch would cost more than a small batch.
+        """
+        if self.should_stop is not None and self.should_stop():
+            return True
+        now = time.monotonic()
+        if now - self._flag_read < 0.5:
+            return False
+        self._flag_read = now
+        return self.store.cancel_requested(self.run_id)
 
     def start(self, done: int) -> None:
         """Work units already done when this process starts (restored from a checkpoint)."""
@@ -88,7 +111,8 @@ class Reporter:
     def report(self, phase: str, epoch: int, message: str = "") -> Progress:
         """Stop if asked to; else write and broadcast the progress."""
         stop = self.world.is_main and (
-            (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id))
+            (self.should_stop is not None and self.should_stop()) or self.store.cancel_requested(self.run_id)
+        )
         if self.world.broadcast(stop):
             raise Cancelled(self.run_id)
         elapsed = time.monotonic() - self.started
@@ -141,7 +165,9 @@ def prepare_resume(store: RunStore, run_id: str, *, kind: str = "experiment") ->
     store.mark_stale_runs()
     record = store.get_run(run_id)
     if record.kind != kind:
-        raise InputError(f"run {run_id!r} is {record.kind!r}, not {kind!r}; `python -m inn_core resume` picks the right one")
+        raise InputError(
+            f"run {run_id!r} is {record.kind!r}, not {kind!r}; `python -m inn_core resume` picks the right one"
+        )
     if record.status == "done":
         raise InputError(f"run {run_id!r} is already done; nothing to resume")
     if record.status == "running" and record.pid not in (None, os.getpid()):
@@ -162,7 +188,11 @@ def launch_in_background(store: RunStore, run_id: str) -> subprocess.Popen:
         with open(store.run_dir(run_id) / "worker.log", "ab") as log:
             proc = subprocess.Popen(
                 [sys.executable, "-m", "inn_core.runs.worker", "--home", str(store.home), run_id],
-                stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True, env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+                env=env,
             )
     except OSError as exc:
         store.update_run(run_id, status="failed", error=f"could not start the worker process: {exc}", pid=None)

@@ -18,8 +18,9 @@ training set made by its peer, with DivideMix's semi-supervised step (:mod:`inn_
 
 :func:`train_robust` runs one method through a :class:`~inn_core.runs.store.RunStore` (run kind
 ``"robust"``), records every epoch under the key ``"robust"`` of the run's ``metrics.json`` and
-checkpoints after every epoch; :func:`resume_robust` continues a stopped run and ends with the same
-numbers as an uninterrupted one on the CPU. :func:`load_robust_model` returns the trained classifier.
+checkpoints after every epoch (and inside one when cancelled between batches); :func:`resume_robust`
+continues a stopped run and ends with the same numbers as an uninterrupted one on the CPU.
+:func:`load_robust_model` returns the trained classifier.
 """
 
 from __future__ import annotations
@@ -28,22 +29,19 @@ import dataclasses
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NoReturn
 
 import numpy as np
 import torch
 from torch import nn
 
 from inn_core._seeds import stream_seed
+from inn_core._validation import check_int, check_settings
+from inn_core.data.noise import NoiseSpec
 from inn_core.devices import resolve_device
-from inn_core._validation import check_int
 from inn_core.errors import InputError
-from inn_core.runs.experiment import ExperimentConfig
-from inn_core.runs.lifecycle import Progress, Reporter, guard_run, mark_running, prepare_resume
-from inn_core.runs.prepare import RunData, build_model, prepare_data, write_run_data
 from inn_core.method.mixture import MIXTURE_INITS, split_clean, split_clean_per_class
 from inn_core.method.neighbors import nearest_neighbors
-from inn_core.data.noise import NoiseSpec
 from inn_core.method.scoring import inn_scores
 from inn_core.method.semisupervised import (
     Split,
@@ -53,8 +51,11 @@ from inn_core.method.semisupervised import (
     per_sample_losses,
     ssl_epoch,
 )
-from inn_core.runs.store import RunStore
 from inn_core.method.training import AUGMENTATIONS, TrainConfig, Trainer, extract_features, predict_logits
+from inn_core.runs.experiment import ExperimentConfig
+from inn_core.runs.lifecycle import Cancelled, Progress, Reporter, guard_run, mark_running, prepare_resume
+from inn_core.runs.prepare import RunData, build_model, prepare_data, write_run_data
+from inn_core.runs.store import RunStore
 
 __all__ = [
     "MIXTURE_SPLITS",
@@ -74,9 +75,11 @@ __all__ = [
 
 #: Training methods: name -> what it does.
 TRAINING_METHODS = {
-    "inn_dividemix": "INN+DivideMix (Algorithm D.1): INN scores and Beta mixtures divide the data, then DivideMix's SSL",
+    "inn_dividemix": (
+        "INN+DivideMix (Algorithm D.1): INN scores and Beta mixtures divide the data, then DivideMix's SSL"
+    ),
     "dividemix": "DivideMix: CE warm-up, then co-divide by a GMM on per-sample losses and MixMatch with "
-                 "co-refinement and co-guessing",
+    "co-refinement and co-guessing",
     "ce": "cross-entropy on every given label (baseline)",
 }
 
@@ -95,18 +98,84 @@ TRAINING_METHODS = {
 #: ``mixture_split`` and ``mixture_init`` choose how the Beta mixture divides INN scores
 #: (:data:`MIXTURE_SPLITS`, :data:`~inn_core.method.mixture.MIXTURE_INITS`).
 ROBUST_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {"warmup_epochs": 10, "epochs": 40, "inn_epochs": 40, "T1": 6, "T2": 4, "T3": 6, "batch_size": 32,
-               "lr": 0.02, "weight_decay": 5e-4, "rampup_epochs": 10, "mixture_split": "per_class"},
-    "toy2d": {"warmup_epochs": 10, "epochs": 40, "inn_epochs": 40, "T1": 6, "T2": 4, "T3": 6, "batch_size": 32,
-              "lr": 0.02, "weight_decay": 0.0, "rampup_epochs": 10, "mixture_split": "global"},
-    "cifar10": {"warmup_epochs": 10, "epochs": 300, "inn_epochs": 50, "T1": 30, "T2": 30, "T3": 9, "batch_size": 64,
-                "lr": 0.02, "weight_decay": 5e-4, "rampup_epochs": 16, "mixture_split": "global"},
-    "cifar100": {"warmup_epochs": 30, "epochs": 300, "inn_epochs": 50, "T1": 30, "T2": 30, "T3": 9, "batch_size": 64,
-                 "lr": 0.02, "weight_decay": 5e-4, "rampup_epochs": 16, "mixture_split": "global"},
-    "imagefolder": {"warmup_epochs": 10, "epochs": 100, "inn_epochs": 50, "T1": 10, "T2": 10, "T3": 9,
-                    "batch_size": 64, "lr": 0.02, "weight_decay": 5e-4, "rampup_epochs": 16, "mixture_split": "global"},
-    "csv": {"warmup_epochs": 10, "epochs": 100, "inn_epochs": 50, "T1": 10, "T2": 10, "T3": 9, "batch_size": 64,
-            "lr": 0.02, "weight_decay": 5e-4, "rampup_epochs": 16, "mixture_split": "global"},
+    "digits": {
+        "warmup_epochs": 10,
+        "epochs": 40,
+        "inn_epochs": 40,
+        "T1": 6,
+        "T2": 4,
+        "T3": 6,
+        "batch_size": 32,
+        "lr": 0.02,
+        "weight_decay": 5e-4,
+        "rampup_epochs": 10,
+        "mixture_split": "per_class",
+    },
+    "toy2d": {
+        "warmup_epochs": 10,
+        "epochs": 40,
+        "inn_epochs": 40,
+        "T1": 6,
+        "T2": 4,
+        "T3": 6,
+        "batch_size": 32,
+        "lr": 0.02,
+        "weight_decay": 0.0,
+        "rampup_epochs": 10,
+        "mixture_split": "global",
+    },
+    "cifar10": {
+        "warmup_epochs": 10,
+        "epochs": 300,
+        "inn_epochs": 50,
+        "T1": 30,
+        "T2": 30,
+        "T3": 9,
+        "batch_size": 64,
+        "lr": 0.02,
+        "weight_decay": 5e-4,
+        "rampup_epochs": 16,
+        "mixture_split": "global",
+    },
+    "cifar100": {
+        "warmup_epochs": 30,
+        "epochs": 300,
+        "inn_epochs": 50,
+        "T1": 30,
+        "T2": 30,
+        "T3": 9,
+        "batch_size": 64,
+        "lr": 0.02,
+        "weight_decay": 5e-4,
+        "rampup_epochs": 16,
+        "mixture_split": "global",
+    },
+    "imagefolder": {
+        "warmup_epochs": 10,
+        "epochs": 100,
+        "inn_epochs": 50,
+        "T1": 10,
+        "T2": 10,
+        "T3": 9,
+        "batch_size": 64,
+        "lr": 0.02,
+        "weight_decay": 5e-4,
+        "rampup_epochs": 16,
+        "mixture_split": "global",
+    },
+    "csv": {
+        "warmup_epochs": 10,
+        "epochs": 100,
+        "inn_epochs": 50,
+        "T1": 10,
+        "T2": 10,
+        "T3": 9,
+        "batch_size": 64,
+        "lr": 0.02,
+        "weight_decay": 5e-4,
+        "rampup_epochs": 16,
+        "mixture_split": "global",
+    },
 }
 
 #: How INN+DivideMix's Beta mixture divides the INN scores: name -> what it does.
@@ -228,7 +297,9 @@ class RobustConfig:
         for key in ("epochs", "inn_epochs", "T1", "T2", "T3", "batch_size"):
             check_int(key, getattr(self, key), low=1)
         if not isinstance(self.warmup_epochs, int) or not 1 <= self.warmup_epochs < self.epochs:
-            raise InputError(f"warmup_epochs must be at least 1 and below epochs = {self.epochs}, got {self.warmup_epochs!r}")
+            raise InputError(
+                f"warmup_epochs must be at least 1 and below epochs = {self.epochs}, got {self.warmup_epochs!r}"
+            )
         check_int("rampup_epochs", self.rampup_epochs, low=0)
         if self.lambda_u is not None and not self.lambda_u >= 0:
             raise InputError(f"lambda_u must be non-negative, got {self.lambda_u}")
@@ -265,14 +336,27 @@ class RobustConfig:
         """SGD and schedule of the trained networks (warm-up objective CE, or CE + NE when ``ne_warmup``)."""
         return TrainConfig(
             objective="ce_ne" if self.ne_warmup and self.method == "dividemix" else "ce",
-            epochs=self.network_epochs, batch_size=self.batch_size, lr=self.lr, momentum=self.momentum,
-            weight_decay=self.weight_decay, lr_milestones=(self.lr_drop,), lr_gamma=self.lr_gamma, augment=augment,
+            epochs=self.network_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            lr_milestones=(self.lr_drop,),
+            lr_gamma=self.lr_gamma,
+            augment=augment,
         )
 
     def inn_train_config(self, objective: str, augment: str = "none") -> TrainConfig:
         """How step 1 trains an INN model with ``objective`` ("mixup" for ``f``, "ce"/"ce_ne" for ``h``)."""
-        return TrainConfig(objective=objective, epochs=self.inn_epochs, batch_size=self.batch_size, lr=self.lr,
-                           momentum=self.momentum, weight_decay=self.weight_decay, augment=augment)
+        return TrainConfig(
+            objective=objective,
+            epochs=self.inn_epochs,
+            batch_size=self.batch_size,
+            lr=self.lr,
+            momentum=self.momentum,
+            weight_decay=self.weight_decay,
+            augment=augment,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -281,10 +365,7 @@ class RobustConfig:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RobustConfig:
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise InputError(f"unknown robust-training setting {unknown[0]!r}; known: {', '.join(sorted(known))}")
+        check_settings("robust-training", d, cls)
         return cls(**d)
 
 
@@ -306,8 +387,16 @@ class TwinNetwork(nn.Module):
 
 
 def inn_clean_posterior(
-    f: nn.Module, h: nn.Module, inputs: torch.Tensor, labels: np.ndarray, *, L: int, H: int,
-    device: str | torch.device = "auto", split: str = "global", init: str = "quantile",
+    f: nn.Module,
+    h: nn.Module,
+    inputs: torch.Tensor,
+    labels: np.ndarray,
+    *,
+    L: int,
+    H: int,
+    device: str | torch.device = "auto",
+    split: str = "global",
+    init: str = "quantile",
 ) -> tuple[np.ndarray, np.ndarray]:
     """INN scores of every sample and their Beta-mixture clean posteriors (Algorithm D.1, lines 2-3 and 13-14).
 
@@ -348,8 +437,9 @@ def train_robust(
     config : the run.
     store : where the run lives (kind ``"robust"``); status, progress and ETA are written there.
     callbacks : each is called with a :class:`~inn_core.runs.lifecycle.Progress` after every epoch.
-    should_stop : polled after every epoch's checkpoint; True cancels the run (status
-        ``cancelled``, resumable). The store's cancel flag is polled too.
+    should_stop : polled between batches and at every progress report; True cancels the run
+        (status ``cancelled``) after a checkpoint that keeps the stopped epoch's progress, so a
+        resume ends exactly as an uninterrupted run. The store's cancel flag is polled too.
     run_id : continue this already-registered run (used by resume and background workers).
 
     Raises
@@ -363,8 +453,13 @@ def train_robust(
     return run_id
 
 
-def resume_robust(store: RunStore, run_id: str, *, callbacks: Sequence[Callable[[Progress], None]] = (),
-                  should_stop: Callable[[], bool] | None = None) -> str:
+def resume_robust(
+    store: RunStore,
+    run_id: str,
+    *,
+    callbacks: Sequence[Callable[[Progress], None]] = (),
+    should_stop: Callable[[], bool] | None = None,
+) -> str:
     """Continue a queued, failed, cancelled or interrupted robust run from its last checkpoint."""
     config = RobustConfig.from_dict(prepare_resume(store, run_id, kind="robust"))
     return train_robust(config, store=store, callbacks=callbacks, should_stop=should_stop, run_id=run_id)
@@ -388,8 +483,9 @@ def robust_summary(store: RunStore, run_id: str) -> dict[str, Any]:
     }
 
 
-def load_robust_model(store: RunStore, run_id: str, *, network: str = "ensemble",
-                      run: RunData | None = None) -> nn.Module:
+def load_robust_model(
+    store: RunStore, run_id: str, *, network: str = "ensemble", run: RunData | None = None
+) -> nn.Module:
     """The trained classifier of a finished robust run, in eval mode.
 
     Parameters
@@ -423,8 +519,14 @@ def load_robust_model(store: RunStore, run_id: str, *, network: str = "ensemble"
 class _Runner:
     """One run of one method: state, checkpoints, records and progress."""
 
-    def __init__(self, config: RobustConfig, store: RunStore, run_id: str,
-                 callbacks: Sequence[Callable[[Progress], None]], should_stop: Callable[[], bool] | None) -> None:
+    def __init__(
+        self,
+        config: RobustConfig,
+        store: RunStore,
+        run_id: str,
+        callbacks: Sequence[Callable[[Progress], None]],
+        should_stop: Callable[[], bool] | None,
+    ) -> None:
         self.config, self.store, self.run_id = config, store, run_id
         self.callbacks, self.should_stop = callbacks, should_stop
 
@@ -437,36 +539,64 @@ class _Runner:
         mark_running(store, run_id)
         run = self.data = prepare_data(exp)
         self.augment = config.augment or default_augmentation(run.data.image_size)
-        self.lambda_u = (config.lambda_u if config.lambda_u is not None
-                         else default_lambda_u(exp.noise, num_classes=run.num_classes))
+        self.lambda_u = (
+            config.lambda_u if config.lambda_u is not None else default_lambda_u(exp.noise, num_classes=run.num_classes)
+        )
         # uint8 images stay uint8 on the device; every consumer converts per batch.
-        self.inputs = run.inputs.to(self.device) if run.inputs.dtype == torch.uint8 else run.inputs.to(self.device, torch.float32)
+        self.inputs = (
+            run.inputs.to(self.device) if run.inputs.dtype == torch.uint8 else run.inputs.to(self.device, torch.float32)
+        )
         self.test_images = None if run.test_images is None or not len(run.test_labels) else run.test_images
-        write_run_data(store, run_id, run, exp, test_size=0 if self.test_images is None else len(run.test_labels),
-                       augment=self.augment, lambda_u=self.lambda_u, network_epochs=config.network_epochs)
+        write_run_data(
+            store,
+            run_id,
+            run,
+            exp,
+            test_size=0 if self.test_images is None else len(run.test_labels),
+            augment=self.augment,
+            lambda_u=self.lambda_u,
+            network_epochs=config.network_epochs,
+        )
         n_nets = 1 if config.method == "ce" else 2
         train_config = config.network_train_config(self.augment)
         self.nets = [
-            Trainer(build_model(exp, run, seed=stream_seed(exp.seed, "robust_init", k)), self.inputs,
-                    run.observed_labels, train_config, num_classes=run.num_classes, device=self.device,
-                    random_state=stream_seed(exp.seed, "robust_batches", k))
+            Trainer(
+                build_model(exp, run, seed=stream_seed(exp.seed, "robust_init", k)),
+                self.inputs,
+                run.observed_labels,
+                train_config,
+                num_classes=run.num_classes,
+                device=self.device,
+                random_state=stream_seed(exp.seed, "robust_batches", k),
+            )
             for k in range(n_nets)
         ]
         self.checkpoint = store.read_torch(run_id, "checkpoint.pt") or {}
         for trainer, state in zip(self.nets, self.checkpoint.get("nets", []), strict=False):
             trainer.load_state_dict(state)
-        self.epoch = self.nets[0].epoch
+        # A stop inside an epoch can leave network 1 past it and network 2 not: the run's epoch is the slower's.
+        self.epoch = min(t.epoch for t in self.nets)
         self.seconds = float(self.checkpoint.get("seconds", 0.0))
         # Records past the checkpoint came from an epoch that will be trained again: drop them.
-        self.records = [r for r in store.read_json(run_id, "metrics.json", {}).get("robust", []) if r["epoch"] <= self.epoch]
+        self.records = [
+            r for r in store.read_json(run_id, "metrics.json", {}).get("robust", []) if r["epoch"] <= self.epoch
+        ]
         self.best = max((r["test_accuracy"] for r in self.records if r["test_accuracy"] is not None), default=None)
         total_work = config.network_epochs
         if config.method == "inn_dividemix":
             total_work += config.inn_epochs + 1 + config.T2
-        self.reporter = Reporter(store, run_id, total=total_work, epochs=config.network_epochs,
-                                 callbacks=self.callbacks, should_stop=self.should_stop)
+        self.reporter = Reporter(
+            store,
+            run_id,
+            total=total_work,
+            epochs=config.network_epochs,
+            callbacks=self.callbacks,
+            should_stop=self.should_stop,
+        )
         self.clock = time.monotonic()
-        {"ce": self._run_ce, "dividemix": self._run_dividemix, "inn_dividemix": self._run_inn_dividemix}[config.method]()
+        {"ce": self._run_ce, "dividemix": self._run_dividemix, "inn_dividemix": self._run_inn_dividemix}[
+            config.method
+        ]()
         self._finish()
 
     # -- bookkeeping --------------------------------------------------------------------------
@@ -486,7 +616,12 @@ class _Runner:
         self.reporter.start(done)
 
     def _save(self, **extra: Any) -> None:
-        self.checkpoint = {"epoch": self.epoch, "nets": [t.state_dict() for t in self.nets], "seconds": self._tick(), **extra}
+        self.checkpoint = {
+            "epoch": self.epoch,
+            "nets": [t.state_dict() for t in self.nets],
+            "seconds": self._tick(),
+            **extra,
+        }
         self.store.write_torch(self.run_id, "checkpoint.pt", self.checkpoint)
 
     def _split_stats(self, split: Split | None) -> dict[str, Any]:
@@ -497,14 +632,23 @@ class _Runner:
             return {"size": size, "precision": None, "recall": None}
         clean = ~self.data.is_noisy
         hits = int((split.labelled & clean).sum())
-        return {"size": size, "precision": hits / size if size else None,
-                "recall": hits / int(clean.sum()) if clean.any() else None}
+        return {
+            "size": size,
+            "precision": hits / size if size else None,
+            "recall": hits / int(clean.sum()) if clean.any() else None,
+        }
 
-    def _record(self, phase: str, splits: Sequence[Split | None], losses: Sequence[float], *,
-                round_: int | None = None) -> dict[str, Any]:
+    def _record(
+        self, phase: str, splits: Sequence[Split | None], losses: Sequence[float], *, round_: int | None = None
+    ) -> dict[str, Any]:
         """Evaluate on the test split, append the epoch's record and write metrics.json."""
-        record: dict[str, Any] = {"epoch": self.epoch, "method": self.config.method, "phase": phase, "round": round_,
-                                  "lr": self.nets[0].config.lr_at(self.epoch - 1)}
+        record: dict[str, Any] = {
+            "epoch": self.epoch,
+            "method": self.config.method,
+            "phase": phase,
+            "round": round_,
+            "lr": self.nets[0].config.lr_at(self.epoch - 1),
+        }
         accuracies: list[float | None] = [None, None]
         ensemble = None
         if self.test_images is not None:
@@ -513,8 +657,12 @@ class _Runner:
             accuracies[: len(logits)] = [float((lg.argmax(1) == truth).mean()) for lg in logits]
             ensemble = float((sum(logits).argmax(1) == truth).mean())
             self.best = ensemble if self.best is None else max(self.best, ensemble)
-        record.update(test_accuracy=ensemble, best_test_accuracy=self.best,
-                      test_accuracy_net1=accuracies[0], test_accuracy_net2=accuracies[1])
+        record.update(
+            test_accuracy=ensemble,
+            best_test_accuracy=self.best,
+            test_accuracy_net1=accuracies[0],
+            test_accuracy_net2=accuracies[1],
+        )
         for k in range(2):
             stats = self._split_stats(splits[k] if k < len(splits) else None)
             record[f"loss_net{k + 1}"] = float(losses[k]) if k < len(losses) else None
@@ -525,21 +673,80 @@ class _Runner:
         self.store.write_json(self.run_id, "metrics.json", {"robust": self.records})
         return record
 
-    def _ssl(self, k: int, split: Split, *, peer: bool, ramp_start: float) -> float:
-        """One semi-supervised epoch of network ``k`` on ``split`` (co-guessing with the peer when ``peer``)."""
+    def _ssl(
+        self, k: int, split: Split, *, peer: bool, ramp_start: float, resume: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        """One semi-supervised epoch of network ``k`` on ``split`` (co-guessing with the peer when ``peer``),
+        stoppable between batches (then ``{"partial": state}``, continued by ``resume=state``)."""
         trainer, config = self.nets[k], self.config
         for group in trainer.optimizer.param_groups:
             group["lr"] = trainer.config.lr_at(trainer.epoch)
         out = ssl_epoch(
-            trainer.model, trainer.inputs, trainer.labels, split, num_classes=self.data.num_classes,
-            optimizer=trainer.optimizer, rng=trainer.rng, other=self.nets[1 - k].model if peer else None,
-            refine_labels=peer, batch_size=config.batch_size, augment=self.augment, temperature=config.temperature,
-            alpha=config.mix_alpha, lambda_u=self.lambda_u, rampup_start=ramp_start,
-            rampup_epochs=config.rampup_epochs, prior_weight=config.prior_weight,
+            trainer.model,
+            trainer.inputs,
+            trainer.labels,
+            split,
+            num_classes=self.data.num_classes,
+            optimizer=trainer.optimizer,
+            rng=trainer.rng,
+            other=self.nets[1 - k].model if peer else None,
+            refine_labels=peer,
+            batch_size=config.batch_size,
+            augment=self.augment,
+            temperature=config.temperature,
+            alpha=config.mix_alpha,
+            lambda_u=self.lambda_u,
+            rampup_start=ramp_start,
+            rampup_epochs=config.rampup_epochs,
+            prior_weight=config.prior_weight,
+            should_stop=self.reporter.stop_requested,
+            resume=resume,
         )
-        # The SSL epoch used this trainer's optimiser and random stream: advance its schedule too.
-        trainer.epoch += 1
-        return out["loss"]
+        if "partial" not in out:
+            # The SSL epoch used this trainer's optimiser and random stream: advance its schedule too.
+            trainer.epoch += 1
+        return out
+
+    # -- stopping inside an epoch ------------------------------------------------------------
+    # Cancel is polled between batches. A stop saves the epoch's progress in the checkpoint under
+    # "mid_epoch" (the losses of the networks that finished it, the stopped network's position, and
+    # what the epoch was divided by), so that the resumed epoch ends exactly as an uninterrupted one.
+
+    def _mid_epoch(self, tag: str) -> dict[str, Any] | None:
+        """The checkpoint's progress inside epoch ``tag``, or None when it stopped at an epoch's end."""
+        mid = self.checkpoint.get("mid_epoch")
+        return mid if mid is not None and mid.get("tag") == tag else None
+
+    def _stop_inside(self, tag: str, losses: list[float], save: Callable[..., None], **state: Any) -> NoReturn:
+        save(mid_epoch={"tag": tag, "losses": list(losses), **state})
+        raise Cancelled(self.run_id)
+
+    def _train_epochs(self, trainers: Sequence[Trainer], tag: str, save: Callable[..., None]) -> list[float]:
+        """One supervised epoch of each trainer in turn; their losses (those finished before a stop come
+        from the checkpoint, the stopped one continues where it was)."""
+        mid = self._mid_epoch(tag)
+        losses = list(mid["losses"]) if mid else []
+        for trainer in trainers[len(losses) :]:
+            loss = trainer.train_epoch(should_stop=self.reporter.stop_requested)
+            if loss is None:
+                self._stop_inside(tag, losses, save)
+            losses.append(loss)
+        return losses
+
+    def _ssl_epochs(
+        self, splits: Sequence[Split], tag: str, save: Callable[..., None], *, peer: bool, ramp_start: float
+    ) -> list[float]:
+        """One semi-supervised epoch of network 1, then of network 2 (co-guessing with the updated network 1,
+        as in DivideMix); resumable inside either as :meth:`_train_epochs`."""
+        mid = self._mid_epoch(tag)
+        losses, resume = (list(mid["losses"]), mid.get("ssl")) if mid else ([], None)
+        for k in range(len(losses), 2):
+            out = self._ssl(k, splits[k], peer=peer, ramp_start=ramp_start, resume=resume)
+            resume = None
+            if "partial" in out:
+                self._stop_inside(tag, losses, save, ssl=out["partial"])
+            losses.append(out["loss"])
+        return losses
 
     def _finish(self) -> None:
         self._report("finalising")
@@ -554,7 +761,7 @@ class _Runner:
         self._start_work(self.epoch)
         self._report("training")
         while self.epoch < self.config.epochs:
-            loss = self.nets[0].train_epoch()
+            (loss,) = self._train_epochs(self.nets, f"ce{self.epoch}", self._save)
             self.epoch += 1
             self.reporter.done += 1
             self._record("train", [every], [loss])
@@ -569,26 +776,48 @@ class _Runner:
         self._report("warm-up" if self.epoch < config.warmup_epochs else "training")
         while self.epoch < config.epochs:
             if self.epoch < config.warmup_epochs:
-                losses = [trainer.train_epoch() for trainer in self.nets]
+                losses = self._train_epochs(self.nets, f"warmup{self.epoch}", self._save)
                 self.epoch += 1
                 self._record("warmup", [None, None], losses)
                 self._save()
+            elif (mid := self._mid_epoch(f"ssl{self.epoch}")) is not None:
+                # Stopped inside this epoch: its split was computed (and the loss history grown) already.
+                self._dividemix_ssl_epoch([p.numpy() for p in mid["posteriors"]], history)
             else:
                 posteriors = []
                 for k, trainer in enumerate(self.nets):
-                    history[k] = (history[k] + [normalise_losses(per_sample_losses(
-                        trainer.model, self.inputs, run.observed_labels, device=self.device))])[-config.loss_history:]
-                    posteriors.append(gmm_clean_posterior(np.mean(history[k], axis=0),
-                                                          random_state=stream_seed(config.experiment.seed, "gmm", 2 * self.epoch + k)))
-                splits = co_divide(*posteriors, threshold=config.threshold)
-                ramp_start = self.epoch - config.warmup_epochs
-                # Network 1 trains first; network 2 then co-guesses with the updated network 1, as in DivideMix.
-                losses = [self._ssl(k, splits[k], peer=True, ramp_start=ramp_start) for k in range(2)]
-                self.epoch += 1
-                self._record("ssl", splits, losses)
-                self._save(loss_history=[torch.from_numpy(np.stack(h)) for h in history])
+                    history[k] = (
+                        history[k]
+                        + [
+                            normalise_losses(
+                                per_sample_losses(trainer.model, self.inputs, run.observed_labels, device=self.device)
+                            )
+                        ]
+                    )[-config.loss_history :]
+                    posteriors.append(
+                        gmm_clean_posterior(
+                            np.mean(history[k], axis=0),
+                            random_state=stream_seed(config.experiment.seed, "gmm", 2 * self.epoch + k),
+                        )
+                    )
+                self._dividemix_ssl_epoch(posteriors, history)
             self.reporter.done += 1
             self._report("warm-up" if self.epoch < config.warmup_epochs else "training", f"epoch {self.epoch}")
+
+    def _dividemix_ssl_epoch(self, posteriors: list[np.ndarray], history: list[list[np.ndarray]]) -> None:
+        config = self.config
+        splits = co_divide(*posteriors, threshold=config.threshold)
+
+        def save(**extra: Any) -> None:
+            if "mid_epoch" in extra:
+                extra["mid_epoch"]["posteriors"] = [torch.from_numpy(p) for p in posteriors]
+            self._save(loss_history=[torch.from_numpy(np.stack(h)) for h in history], **extra)
+
+        tag = f"ssl{self.epoch}"
+        losses = self._ssl_epochs(splits, tag, save, peer=True, ramp_start=self.epoch - config.warmup_epochs)
+        self.epoch += 1
+        self._record("ssl", splits, losses)
+        save()
 
     def _run_inn_dividemix(self) -> None:
         config, run, exp = self.config, self.data, self.config.experiment
@@ -603,17 +832,34 @@ class _Runner:
         while self.epoch < config.network_epochs:
             step1 = self.epoch < config.T1
             round_ = None if step1 else (self.epoch - config.T1) // config.T3 + 1
-            if not step1 and (self.epoch - config.T1) % config.T3 == 0:
+            tag = f"inn_ssl{self.epoch}"
+            # A round's scores come from the networks at its start: not again after a stop inside its first epoch.
+            if not step1 and (self.epoch - config.T1) % config.T3 == 0 and self._mid_epoch(tag) is None:
                 # Algorithm D.1, lines 11-16: each network is its own f, its penultimate layer its h.
                 self._report("scoring", f"round {round_}: INN scores of both networks")
-                posteriors = [inn_clean_posterior(t.model, t.model, self.inputs, run.observed_labels, L=exp.L, H=exp.H,
-                                                  device=self.device, split=config.mixture_split,
-                                                  init=config.mixture_init)[1] for t in self.nets]
+                posteriors = [
+                    inn_clean_posterior(
+                        t.model,
+                        t.model,
+                        self.inputs,
+                        run.observed_labels,
+                        L=exp.L,
+                        H=exp.H,
+                        device=self.device,
+                        split=config.mixture_split,
+                        init=config.mixture_init,
+                    )[1]
+                    for t in self.nets
+                ]
                 self.reporter.done += 1
                 self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
             splits = co_divide(*posteriors, threshold=config.threshold)
+
+            def save(posteriors: list[np.ndarray] = posteriors, **extra: Any) -> None:
+                self._save(posteriors=[torch.from_numpy(p) for p in posteriors], **extra)
+
             # Step 1 is plain MixMatch (given labels, own guesses); step 2 is DivideMix's SSL step.
-            losses = [self._ssl(k, splits[k], peer=not step1, ramp_start=self.epoch) for k in range(2)]
+            losses = self._ssl_epochs(splits, tag, save, peer=not step1, ramp_start=self.epoch)
             self.epoch += 1
             self._record("mixmatch" if step1 else "dividemix_ssl", splits, losses, round_=round_)
             self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
@@ -628,29 +874,48 @@ class _Runner:
         for k in range(2):
             for i, role in enumerate(roles):
                 model = build_model(exp, run, seed=stream_seed(exp.seed, "inn_step1_init", 10 * k + i))
-                trainers[f"{role}{k + 1}"] = Trainer(model, self.inputs, run.observed_labels,
-                                                     config.inn_train_config(role, self.augment),
-                                                     num_classes=run.num_classes, device=self.device,
-                                                     random_state=stream_seed(exp.seed, "inn_step1_batches", 10 * k + i))
+                trainers[f"{role}{k + 1}"] = Trainer(
+                    model,
+                    self.inputs,
+                    run.observed_labels,
+                    config.inn_train_config(role, self.augment),
+                    num_classes=run.num_classes,
+                    device=self.device,
+                    random_state=stream_seed(exp.seed, "inn_step1_batches", 10 * k + i),
+                )
         for name, state in self.checkpoint.get("inn_trainers", {}).items():
             trainers[name].load_state_dict(state)
-        inn_epoch = trainers["mixup1"].epoch
+        # After a stop inside an epoch some models finished it and some did not: the epoch is the slowest's.
+        inn_epoch = min(t.epoch for t in trainers.values())
         self._start_work(inn_epoch)
         self._report("INN models")
+
+        def save(**extra: Any) -> None:
+            self._save(inn_trainers={name: t.state_dict() for name, t in trainers.items()}, **extra)
+
         while inn_epoch < config.inn_epochs:
-            for trainer in trainers.values():
-                trainer.train_epoch()
+            self._train_epochs(list(trainers.values()), f"inn{inn_epoch}", save)
             inn_epoch += 1
             self.reporter.done += 1
-            self._save(inn_trainers={name: t.state_dict() for name, t in trainers.items()})
+            save()
             self._report("INN models", f"INN model epoch {inn_epoch} of {config.inn_epochs}")
         posteriors = []
         for k in (1, 2):
             f = trainers[f"mixup{k}"].model
             h = trainers[f"{roles[-1]}{k}"].model
-            posteriors.append(inn_clean_posterior(f, h, self.inputs, run.observed_labels, L=exp.L, H=exp.H,
-                                                  device=self.device, split=config.mixture_split,
-                                                  init=config.mixture_init)[1])
+            posteriors.append(
+                inn_clean_posterior(
+                    f,
+                    h,
+                    self.inputs,
+                    run.observed_labels,
+                    L=exp.L,
+                    H=exp.H,
+                    device=self.device,
+                    split=config.mixture_split,
+                    init=config.mixture_init,
+                )[1]
+            )
         if config.init_from_inn:
             for k, net in enumerate(self.nets):
                 net.model.load_state_dict(trainers[f"mixup{k + 1}"].model.state_dict())
