@@ -130,7 +130,7 @@ def embedding_figure(
     highlight: np.ndarray | None = None,
     height: int = 600,
 ) -> go.Figure:
-    """The 2-D map of the samples, one marker each, ready for box and lasso selection.
+    """The 2-D map of the samples, one marker each, ready for click, box and lasso selection.
 
     Parameters
     ----------
@@ -231,7 +231,8 @@ def embedding_figure(
     fig.update_layout(
         height=height,
         margin={"l": 10, "r": 10, "t": 10, "b": 10},
-        dragmode="lasso",
+        # No dragmode: Streamlit then pans on drag and selects the point under a click; in
+        # lasso or box mode a single click selects nothing (box and lasso stay in the toolbar).
         xaxis={"visible": False},
         yaxis={"visible": False, "scaleanchor": "x"},
     )

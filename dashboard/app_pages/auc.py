@@ -41,12 +41,15 @@ compare_id = compare_col.selectbox(
     "Compare with", [None, *others], key="auc_compare", format_func=lambda i: "nothing" if i is None else others[i]
 )
 watched = [run_id] + ([compare_id] if compare_id else [])
-live = any(store.get_run(i).status in ACTIVE for i in watched)
+drawn_with = {i: store.get_run(i).status for i in watched}
+live = any(status in ACTIVE for status in drawn_with.values())
 
 
 @st.fragment(run_every=2.0 if live else None)
 def charts() -> None:
     records = {i: store.get_run(i) for i in watched}
+    chosen = records[run_id]
+    st.caption(f"Status: **{chosen.status}**" + (f" - {chosen.error}" if chosen.error else ""))
     active_runs(store, [r for r in records.values() if r.status in ACTIVE], key="auc")
     metrics = {i: run_metrics(home, i, r.updated) for i, r in records.items()}
     main = metrics[run_id]
@@ -104,8 +107,8 @@ def charts() -> None:
             "Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. "
             "The dashed pair staying apart while the solid pair closes is the consistency effect."
         )
-    if live and not any(r.status in ACTIVE for r in records.values()):
-        # The run just finished: a full rerun stops the polling.
+    if any(records[i].status != drawn_with[i] for i in watched):
+        # Queued -> running -> done: the page above the charts is redrawn, and polling stops after the last one.
         st.rerun()
 
 

@@ -76,8 +76,8 @@ with user_errors():
         is_image = evidence_source(home, run_id).data.is_image
         if not chosen:
             st.markdown(
-                "**Hover** a point for its labels and score. **Click** one to see its image; "
-                "draw a **box or lasso** (toolbar) to select several and send them to Review."
+                "**Hover** a point for its labels and score. **Click** one to see its image; choose "
+                "**Box** or **Lasso select** in the chart's toolbar to select several and send them to Review."
             )
         elif len(chosen) == 1:
             row = table.iloc[chosen[0]]

@@ -45,7 +45,12 @@ def get_store() -> RunStore:
 
 
 def run_labels(runs: Sequence[RunRecord]) -> dict[str, str]:
-    """``id -> "name · dataset, noise · status"``; a name that occurs twice gets its start time and id."""
+    """``id -> "name · dataset, noise"``; a name that occurs twice gets its start time and id.
+
+    No status: Streamlit's select box keeps showing an option's old text after a rerun that changes it
+    (measured with 1.67), so a status in the label would stay "queued" while the run trains. Pages that
+    list unfinished runs show the status in their live part instead.
+    """
     names = [r.name for r in runs]
     return {r.id: _label(r, repeated=names.count(r.name) > 1) for r in runs}
 
@@ -60,7 +65,7 @@ def _label(run: RunRecord, *, repeated: bool = False) -> str:
     name = run.name
     if repeated:
         name += f" ({time.strftime('%Y-%m-%d %H:%M', time.localtime(run.created))}, {run.id[-6:]})"
-    return f"{name} · {setting} · {run.status}"
+    return f"{name} · {setting}"
 
 
 def run_picker(key: str, *, statuses: Sequence[str] = ("done",), label: str = "Run") -> str | None:
