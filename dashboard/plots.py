@@ -22,6 +22,7 @@ __all__ = [
     "GROUP_COLORS",
     "ablation_figure",
     "auc_figure",
+    "class_counts_figure",
     "consistency_means_figure",
     "robust_curves_figure",
     "score_histogram_figure",
@@ -365,6 +366,36 @@ def transition_matrix_figure(
         yaxis={"title": "true label", "type": "category", "autorange": "reversed"},
         margin={"t": 30, "b": 10, "l": 10, "r": 10},
         height=420,
+    )
+    return fig
+
+
+def class_counts_figure(counts: np.ndarray, class_names: Sequence[str]) -> go.Figure:
+    """Training samples per label as horizontal bars, the first class on top.
+
+    Parameters
+    ----------
+    counts : (K,) int, samples per label.
+    class_names : K names.
+    """
+    counts = np.asarray(counts, dtype=np.int64)
+    names = [str(c) for c in class_names]
+    fig = go.Figure(
+        go.Bar(
+            x=counts,
+            y=names,
+            orientation="h",
+            marker_color="#1f77b4",
+            text=counts,
+            textposition="auto",
+            hovertemplate="%{y}: %{x} samples<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        xaxis={"title": "samples"},
+        yaxis={"title": "label", "type": "category", "autorange": "reversed"},
+        margin={"t": 30, "b": 10, "l": 10, "r": 10},
+        height=max(200, min(420, 40 + 24 * len(names))),
     )
     return fig
 

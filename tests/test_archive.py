@@ -163,6 +163,15 @@ def test_detect_dataset_on_local_paths(tmp_path):
     assert detect_dataset(tmp_path / "t.csv") == ("csv", tmp_path / "t.csv")
 
 
+def test_an_empty_folder_is_named_as_given_not_by_its_only_sub_folder(tmp_path):
+    given = tmp_path / "photos"
+    (given / "train").mkdir(parents=True)
+    with pytest.raises(InputError) as caught:
+        detect_dataset(given)
+    message = str(caught.value)
+    assert message.startswith(f"{given} holds neither a CSV") and "looked inside train/" in message
+
+
 def test_upload_folder_names_are_sanitised(tmp_path):
     assert uploads_folder(tmp_path, "My Photos!.tar.gz") == tmp_path / "uploads" / "My_Photos"
     assert uploads_folder(tmp_path, "../../etc") == tmp_path / "uploads" / "etc"

@@ -126,6 +126,9 @@ def test_new_experiment_on_an_empty_store_shows_settings_preview_and_no_runs(emp
         at.number_input(key=key)
     assert any("No runs yet" in i.value for i in at.info)
     assert not at.button(key="ne_start").disabled
+    # The symmetric mode's select box is a sixth of the page wide: its choices must fit in it.
+    mode = at.selectbox(key="ne_symmetric_mode")
+    assert max(len(o) for o in mode.options) <= 12 and "floor(r n)" in mode.help
 
 
 def test_new_experiment_preview_numbers_are_the_engines(empty_home, monkeypatch):
@@ -183,6 +186,15 @@ def test_new_experiment_bad_input_shows_the_reason_and_keeps_the_store(
     assert any(message in e.value for e in at.error), [e.value for e in at.error]
     assert at.button(key="ne_start").disabled
     assert run_ids(store) == before
+
+
+def test_new_experiment_offers_the_download_its_cifar_error_suggests(empty_home, tmp_path, monkeypatch):
+    at = page(NEW, empty_home, monkeypatch)
+    at.selectbox(key="ne_dataset").set_value("cifar10").run()
+    at.text_input(key="ne_root").input(str(tmp_path / "nowhere")).run()
+    [error] = [e.value for e in at.error]
+    assert "download=True" in error
+    assert "download=True" in at.checkbox(key="ne_download").label
 
 
 def test_new_experiment_start_refuses_bad_training_settings(tiny_store, monkeypatch):
@@ -357,6 +369,12 @@ def test_new_experiment_own_data_from_a_local_folder(tmp_path, monkeypatch):
     assert not at.error, [e.value for e in at.error]
     assert at.selectbox(key="ne_noise_kind").value == "none"
     assert metric(at, "Training samples") == "12"
+    # The user's own images with their labels, and the labels' spread - not an identity transition matrix.
+    assert [c.key for c in charts(at)] == ["ne_class_counts"]
+    assert any("A few of your images" in m.value for m in at.markdown)
+    (images,) = at.get("image")
+    captions = list(images.captions)
+    assert len(captions) == 12 and {c.split(": ")[1] for c in captions} == {"cat", "dog"}
 
 
 def test_new_experiment_rate_follows_the_noise_kind(empty_home, monkeypatch):

@@ -86,6 +86,30 @@ def test_preview_without_noise_has_nothing_wrong():
     assert_allclose(np.diag(preview.matrix), 1.0, atol=0)
 
 
+def test_preview_of_own_labels_shows_images_of_every_class_with_their_labels(tmp_path):
+    from PIL import Image
+
+    sizes = {"cat": 7, "dog": 2, "owl": 5}
+    for k, (cls, count) in enumerate(sizes.items()):
+        (tmp_path / cls).mkdir()
+        for i in range(count):
+            Image.new("L", (6, 6), color=30 * i + 60 * k).save(tmp_path / cls / f"{i}.png")
+    config = ExperimentConfig(
+        dataset="imagefolder", data_root=str(tmp_path), noise=NoiseSpec("none"), L=1, data_options={"test_fraction": 0}
+    )
+    preview = noise_preview(config, examples=7)
+    run = prepare_data(config)
+    assert not preview.labels_known
+    assert preview.class_counts.tolist() == [7, 2, 5]
+    # Round robin over the classes: both of the small class's samples, the rest split between the others.
+    assert preview.examples.size == 7 and np.all(np.diff(preview.examples) > 0)
+    assert np.bincount(run.observed_labels[preview.examples], minlength=3).tolist() == [3, 2, 2]
+    np.testing.assert_array_equal(preview.example_observed, run.observed_labels[preview.examples])
+    assert preview.example_images.shape == (7, 6, 6)
+    np.testing.assert_array_equal(preview.example_images[-1], run.data.display_image(int(preview.examples[-1])))
+    np.testing.assert_array_equal(noise_preview(config, examples=7).examples, preview.examples)
+
+
 def test_preview_reports_bad_data_as_input_errors(tmp_path):
     with pytest.raises(InputError, match="missing"):
         noise_preview(ExperimentConfig(dataset="cifar10", data_root=str(tmp_path / "nowhere"), L=1))

@@ -331,6 +331,7 @@ def test_a_shorter_list_moves_the_grid_back_to_its_last_page(review):
     at.number_input(key="review_top").set_value(60).run()
     at.number_input(key="review_page").set_value(3).run()
     assert not at.exception
+    assert at.number_input(key="review_page").label == "Page (of 3)"  # 60 samples, 24 a page
     at.number_input(key="review_top").set_value(10).run()
     assert not at.exception
     assert at.number_input(key="review_page").value == 1

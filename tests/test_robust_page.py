@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -36,6 +37,8 @@ def test_tables_from_a_finished_run(robust_home):
     [row] = robust_table(store).to_dict("records")
     assert (row["method"], row["status"], row["epochs"]) == ("dividemix", "done", 3)
     assert row["best"] >= row["last"] and row["gap"] == pytest.approx(row["best"] - row["last"])
+    # Training time reads as a duration, not as "seconds 524.7731".
+    assert re.fullmatch(r"\d+ s|\d+ min \d\d s", row["training time"]) and "seconds" not in row
 
 
 def test_page_with_empty_store(tmp_path, monkeypatch):

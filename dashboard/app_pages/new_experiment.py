@@ -40,11 +40,12 @@ NOISE = {
     "matrix": "Transition matrix (upload)",
     "none": "None: keep the labels as given",
 }
-SYMMETRIC = {
-    "paper": "paper: redraw from all K classes (may stay right)",
-    "exact": "exact: floor(r n) samples redrawn from all K",
-    "flip": "flip: always to a different class",
-}
+# Short enough for a narrow select box; the help text says the rest.
+SYMMETRIC = {"paper": "paper", "exact": "exact count", "flip": "always flip"}
+SYMMETRIC_HELP = (
+    "paper: each label redrawn from all K classes with probability r (it may stay right); "
+    "exact count: floor(r n) samples redrawn from all K; always flip: to a different class."
+)
 PREVIEW_EXAMPLES = 12
 # Digits are 8x8: shown at 8x so the pixels stay visible.
 MIN_DISPLAY = 64
@@ -135,6 +136,13 @@ elif dataset in ("cifar10", "cifar100"):
     )
     if cap:
         data_options["max_samples"] = int(cap)
+    # The engine's "missing" message suggests download=True: the page offers the same switch.
+    if where_col.checkbox(
+        "Download if missing (download=True; needs internet)",
+        key="ne_download",
+        help="torchvision fetches the files into the data folder once; this machine must reach the internet.",
+    ):
+        data_options["download"] = True
 elif dataset == "imagefolder":
     data_root = where_col.text_input("Image folder (root/<class>/<image>)", key="ne_root").strip() or None
     data_options.update(own_image_options(where_col))
@@ -178,7 +186,7 @@ matrix_text = ""
 mapping_text = ""
 if kind == "symmetric":
     noise_kwargs["symmetric_mode"] = detail_col.selectbox(
-        "Mode", list(SYMMETRIC), format_func=SYMMETRIC.get, key="ne_symmetric_mode"
+        "Mode", list(SYMMETRIC), format_func=SYMMETRIC.get, key="ne_symmetric_mode", help=SYMMETRIC_HELP
     )
 elif kind == "asymmetric":
     named = sorted(NAMED_MAPPINGS)
@@ -264,15 +272,27 @@ if shown is not None:
     )
     matrix_col, examples_col = st.columns([1, 1])
     with matrix_col:
-        st.plotly_chart(
-            plots.transition_matrix_figure(shown.matrix, shown.class_names, counts=shown.counts), key="ne_transition"
-        )
+        if shown.labels_known:
+            st.plotly_chart(
+                plots.transition_matrix_figure(shown.matrix, shown.class_names, counts=shown.counts),
+                key="ne_transition",
+            )
+        else:
+            # Nothing is injected: the transition matrix would be the identity; how the labels are spread says more.
+            st.plotly_chart(plots.class_counts_figure(shown.class_counts, shown.class_names), key="ne_class_counts")
     with examples_col:
         if not shown.labels_known:
             st.info(
                 "These labels come as given and no noise is injected, so which ones are wrong is unknown - "
                 "INN will estimate it."
             )
+            if shown.example_images is not None and shown.examples.size:
+                st.markdown("A few of your images, **with their labels**:")
+                st.image(
+                    [enlarge(img, max(1, MIN_DISPLAY // img.shape[0])) for img in shown.example_images],
+                    caption=[f"#{i}: {shown.class_names[o]}" for i, o in zip(shown.examples, shown.example_observed)],
+                    width=MIN_DISPLAY + 16,
+                )
         elif shown.examples.size == 0:
             st.info("No label changes with these settings.")
         elif shown.example_images is None:
@@ -320,7 +340,7 @@ epochs = int(
         min_value=1,
         value=default_epochs,
         key="ne_epochs",
-        help="Own images: about 800 SGD steps per model, counted from the data's size.",
+        help="Own images: about 1,000 SGD steps per model, counted from the data's size.",
     )
 )
 eval_text = eval_col.text_input(

@@ -184,7 +184,7 @@ with user_errors():
         )
     else:
         pages = (len(shown) - 1) // PAGE_SIZE + 1
-        page = st.number_input(f"Page, of {pages}", min_value=1, max_value=pages, value=1, key="review_page")
+        page = st.number_input(f"Page (of {pages})", min_value=1, max_value=pages, value=1, key="review_page")
         rows = shown.iloc[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
         images = (
             thumbnails(home, run_id, rows["index"].to_numpy()) if evidence_source(home, run_id).data.is_image else None

@@ -310,21 +310,23 @@ def detect_dataset(folder: str | Path) -> tuple[str, Path]:
         return "csv", path
     if not path.is_dir():
         raise InputError(f"{path} does not exist; give a folder of class sub-folders or a CSV of filepath,label")
-    entries = _visible(path)
+    given, entries = path, _visible(path)
     while len(entries) == 1 and entries[0].is_dir():
         path = entries[0]
         entries = _visible(path)
+    # Errors name the folder the user gave; the wrapper folder looked into is only a detail.
+    inside = "" if path == given else f" (looked inside {path.relative_to(given).as_posix()}/, its only content)"
     tables = sorted(p for p in entries if p.is_file() and p.suffix.lower() == ".csv")
     if len(tables) > 1:
         shown = ", ".join(p.name for p in tables[:3])
-        raise InputError(f"{path} holds several CSV files ({shown}); keep the one with filepath,label")
+        raise InputError(f"{given} holds several CSV files ({shown}){inside}; keep the one with filepath,label")
     if tables:
         return "csv", tables[0]
     classes = [p for p in entries if p.is_dir() and _has_images(p)]
     if len(classes) >= 2:
         return "imagefolder", path
     raise InputError(
-        f"{path} holds neither a CSV of filepath,label nor at least two class sub-folders of images; "
+        f"{given} holds neither a CSV of filepath,label nor at least two class sub-folders of images{inside}; "
         f"put each class's images in <folder>/<class name>/"
     )
 

@@ -3,8 +3,9 @@
 :func:`noise_preview` loads the configured data and injects the configured noise exactly as the
 run will (through :func:`~inn_core.runs.experiment.prepare_data`, same seed), then summarises it: the
 rate asked for, the expected and the actual fraction of wrong labels, the observed transition
-matrix ``T[true, observed]`` and a few relabelled samples. :func:`parse_mapping` and
-:func:`parse_epochs` read the free-text fields of a settings form.
+matrix ``T[true, observed]`` and a few relabelled samples. When no noise is injected into the
+user's own labels nothing is known to be wrong, so the examples are then a few samples of each
+class with their labels, and the samples per class replace an identity matrix.
 """
 
 from __future__ import annotations
@@ -37,8 +38,10 @@ class NoisePreview:
     actual_rate : float in [0, 1], the fraction of wrong labels this seed gives; None when unknown.
     counts : (K, K) int64, samples per (true, observed) pair.
     matrix : (K, K) float in [0, 1], ``counts`` row-normalised (rows of absent classes are 0).
-    examples : (m,) int64 indices of relabelled samples, ascending, m <= the number asked for.
+    examples : (m,) int64 indices, ascending, m <= the number asked for: relabelled samples, or
+        when ``labels_known`` is False, samples spread over the classes (round robin, seeded).
     example_true, example_observed : (m,) int64 their true and observed labels.
+    class_counts : (K,) int64 training samples per observed label.
     example_images : (m, H, W) or (m, H, W, 3) uint8 images, or None for non-image data.
     """
 
@@ -56,6 +59,7 @@ class NoisePreview:
     example_true: np.ndarray
     example_observed: np.ndarray
     example_images: np.ndarray | None
+    class_counts: np.ndarray
 
 
 def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePreview:
@@ -64,7 +68,7 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
     Parameters
     ----------
     config : the experiment (only its data, noise, seed and L are used; nothing trains).
-    examples : how many relabelled samples to pick, >= 0 (drawn with ``config.seed``).
+    examples : how many samples to pick, >= 0 (drawn with ``config.seed``).
 
     Raises
     ------
@@ -81,11 +85,11 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
         expected = config.noise.rate
     else:
         expected = expected_noise_rate(config.noise, run.true_labels, k)
+    rng = np.random.default_rng(config.seed)
     if run.is_noisy is None:
-        chosen = np.zeros(0, np.int64)
+        chosen = _per_class(run.observed_labels, k, examples, rng)
     else:
         noisy = np.flatnonzero(run.is_noisy)
-        rng = np.random.default_rng(config.seed)
         chosen = np.sort(rng.choice(noisy, size=min(examples, noisy.size), replace=False)).astype(np.int64)
     images = None
     if run.data.is_image:
@@ -109,4 +113,18 @@ def noise_preview(config: ExperimentConfig, *, examples: int = 12) -> NoisePrevi
         example_true=run.true_labels[chosen].astype(np.int64),
         example_observed=run.observed_labels[chosen].astype(np.int64),
         example_images=images,
+        class_counts=np.bincount(run.observed_labels, minlength=k).astype(np.int64),
     )
+
+
+def _per_class(labels: np.ndarray, k: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """Up to ``count`` indices taken round robin over the classes, each class's order shuffled; sorted."""
+    pools = [rng.permutation(np.flatnonzero(labels == c)) for c in range(k)]
+    taken: list[int] = []
+    for depth in range(max((p.size for p in pools), default=0)):
+        for pool in pools:
+            if len(taken) == count:
+                return np.sort(np.array(taken, np.int64))
+            if depth < pool.size:
+                taken.append(int(pool[depth]))
+    return np.sort(np.array(taken, np.int64))

@@ -10,6 +10,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from inn_core.runs.estimate import format_duration
 from inn_core.runs.store import RunStore
 
 __all__ = ["robust_history", "robust_table", "schedule_text", "precision_comparison"]
@@ -50,7 +51,7 @@ def robust_table(store: RunStore) -> pd.DataFrame:
 
     Columns: ``name``, ``method``, ``noise`` (kind and rate), ``seed``, ``status``, ``epochs`` done,
     ``best`` and ``last`` test accuracy, ``gap`` = best - last (how much the run decayed),
-    ``seconds`` of training, ``id``.
+    ``training time`` as text (``"8 min 45 s"``, None before the first epoch), ``id``.
     """
     rows = []
     for run in store.list_runs(kind="robust"):
@@ -69,11 +70,11 @@ def robust_table(store: RunStore) -> pd.DataFrame:
                 "best": best,
                 "last": final,
                 "gap": None if best is None or final is None else best - final,
-                "seconds": last.get("seconds"),
+                "training time": None if last.get("seconds") is None else format_duration(last["seconds"]),
                 "id": run.id,
             }
         )
-    columns = ["name", "method", "noise", "seed", "status", "epochs", "best", "last", "gap", "seconds", "id"]
+    columns = ["name", "method", "noise", "seed", "status", "epochs", "best", "last", "gap", "training time", "id"]
     return pd.DataFrame(rows, columns=columns)
 
 
