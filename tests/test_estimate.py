@@ -34,8 +34,13 @@ def test_estimate_adds_up_its_parts_and_scales_with_the_schedule(cal):
     assert est.model == "small_cnn" and est.n == 200 and est.device == "cpu"
     assert est.steps == 4 * math.ceil(200 / 64)
     assert est.step_seconds > 0 and est.score_seconds > 0
-    assert est.seconds == pytest.approx(est.train_seconds + est.eval_seconds + est.final_seconds)
+    assert est.seconds == pytest.approx(est.train_seconds + est.eval_seconds + est.cleanlab_seconds + est.final_seconds)
     assert est.train_seconds == pytest.approx(3 * est.steps * est.step_seconds)
+    # cleanlab's K fold models train on (K - 1) / K of the data each, on top of the three models.
+    assert est.folds == 5 and est.cleanlab_seconds > 5 * 4 * math.ceil(160 / 64) * est.step_seconds
+    assert "5 cleanlab fold models" in est.describe()
+    off = estimate_run(dataclasses.replace(CONFIG, cleanlab_folds=0), calibration=cal)
+    assert off.cleanlab_seconds == 0 and off.seconds == pytest.approx(est.seconds - est.cleanlab_seconds)
     longer = estimate_run(dataclasses.replace(CONFIG, epochs=40, eval_epochs=(20, 40)), calibration=cal)
     assert longer.train_seconds == pytest.approx(10 * est.train_seconds)
     assert longer.eval_seconds == pytest.approx(est.eval_seconds)
@@ -53,6 +58,7 @@ def test_a_long_run_says_so_and_offers_faster_routes(cal):
     fewer = [s for what, flags, s in est.faster if flags.startswith("--epochs")]
     assert fewer and fewer[0] < est.seconds
     assert "--epochs" not in "".join(est.advice(cli=False))
+    assert any(flags == "--cleanlab-folds 0" for _, flags, _ in est.faster)
 
 
 def test_format_duration():

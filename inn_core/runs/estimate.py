@@ -20,11 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from inn_core.data.pixels import as_model_input
 from inn_core.devices import resolve_device
 from inn_core.method.models import create_model
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.method.scoring import inn_scores, label_probabilities
-from inn_core.data.pixels import as_model_input
 from inn_core.method.training import mixup_batch
 
 __all__ = ["LONG_RUN_SECONDS", "Calibration", "RunEstimate", "calibrate", "estimate_run", "format_duration"]
@@ -54,7 +54,8 @@ class RunEstimate:
 
     Attributes
     ----------
-    seconds : the whole run. train_seconds / eval_seconds / final_seconds : its parts.
+    seconds : the whole run. train_seconds / eval_seconds / cleanlab_seconds / final_seconds : its parts
+        (cleanlab: K cross-entropy models, each on (K - 1) / K of the data, then their held-out predictions).
     steps : SGD steps per model (epochs x steps per epoch); step_seconds : one step of one model.
     evaluations : scoring passes; score_seconds : INN + the other scores for one sample.
     neighbour_seconds : one exact neighbour search over the n samples.
@@ -68,6 +69,8 @@ class RunEstimate:
     train_seconds: float
     eval_seconds: float
     final_seconds: float
+    cleanlab_seconds: float
+    folds: int
     steps: int
     step_seconds: float
     evaluations: int
@@ -89,20 +92,28 @@ class RunEstimate:
     def describe(self) -> str:
         """One line: the total and how it was reached."""
         size = f" at {self.image_size} px" if self.image_size else ""
-        return (f"estimated time: about {format_duration(self.seconds)} - {self.model}{size} on {self.device}: "
-                f"{_MODELS} models x {self.steps:,} SGD steps x {1e3 * self.step_seconds:.1f} ms, "
-                f"{self.evaluations} evaluations x {self.n:,} samples x {1e3 * self.score_seconds:.2f} ms")
+        return (
+            f"estimated time: about {format_duration(self.seconds)} - {self.model}{size} on {self.device}: "
+            f"{_MODELS} models x {self.steps:,} SGD steps x {1e3 * self.step_seconds:.1f} ms, "
+            f"{self.evaluations} evaluations x {self.n:,} samples x {1e3 * self.score_seconds:.2f} ms"
+            + (f", {self.folds} cleanlab fold models" if self.folds else "")
+        )
 
     def advice(self, *, cli: bool = True) -> list[str]:
         """Lines for a long run: that it is long, and the faster routes (with CLI flags if ``cli``)."""
         if not self.long:
             return []
         lines = [f"this run is long (over {format_duration(LONG_RUN_SECONDS)}); faster routes:"]
-        lines += [f"  - {what}" + (f" ({flags})" if cli else "")
-                  + ("" if math.isnan(sec) else f": about {format_duration(sec)}")
-                  for what, flags, sec in self.faster]
-        lines.append("  - INN on embeddings (features computed once, no network pass per path point): "
-                     "see README, 'Your own data'")
+        lines += [
+            f"  - {what}"
+            + (f" ({flags})" if cli else "")
+            + ("" if math.isnan(sec) else f": about {format_duration(sec)}")
+            for what, flags, sec in self.faster
+        ]
+        lines.append(
+            "  - INN on embeddings (features computed once, no network pass per path point): "
+            "see README, 'Your own data'"
+        )
         return lines
 
 
@@ -163,30 +174,62 @@ def estimate_run(config, run=None, *, calibration: Calibration | None = None) ->
     train_seconds = _MODELS * steps * cal.step_seconds
     eval_seconds = len(config.eval_epochs) * per_eval
     final_seconds = n * cal.forward_seconds * 2 + cal.neighbour_seconds
-    total = train_seconds + eval_seconds + final_seconds
+    folds = int(config.cleanlab_folds)
+    fold_steps = config.epochs * math.ceil((n - n // folds) / bs) if folds else 0
+    cleanlab_seconds = folds * fold_steps * cal.step_seconds + (n * cal.forward_seconds if folds else 0.0)
+    total = train_seconds + eval_seconds + cleanlab_seconds + final_seconds
     faster = []
     if total > LONG_RUN_SECONDS:
         per_epoch = _MODELS * math.ceil(n / bs) * cal.step_seconds
         fixed = per_eval + final_seconds  # one evaluation at the end
+        # Each epoch also costs the cleanlab folds' share of it.
+        per_epoch += cleanlab_seconds / config.epochs if folds else 0.0
         fit = int(max(1, (LONG_RUN_SECONDS - fixed) // max(per_epoch, 1e-9)))
         if fit < config.epochs:
-            faster.append((f"{fit} epochs, evaluated once at the end", f"--epochs {fit} --eval-epochs {fit}",
-                           fit * per_epoch + fixed))
+            faster.append(
+                (
+                    f"{fit} epochs, evaluated once at the end",
+                    f"--epochs {fit} --eval-epochs {fit}",
+                    fit * per_epoch + fixed,
+                )
+            )
         if len(config.eval_epochs) > 1:
-            faster.append(("only the last evaluation", f"--eval-epochs {config.epochs}", train_seconds + fixed))
+            faster.append(
+                (
+                    "only the last evaluation",
+                    f"--eval-epochs {config.epochs}",
+                    train_seconds + cleanlab_seconds + fixed,
+                )
+            )
+        if folds:
+            faster.append(("without the cleanlab comparison", "--cleanlab-folds 0", total - cleanlab_seconds))
         if cal.model not in ("small_cnn", "mlp") and cal.is_image:
             faster.append(("a smaller model: small_cnn", "--model small_cnn", float("nan")))
     return RunEstimate(
-        seconds=total, train_seconds=train_seconds, eval_seconds=eval_seconds, final_seconds=final_seconds,
-        steps=steps, step_seconds=cal.step_seconds, evaluations=len(config.eval_epochs),
-        score_seconds=cal.score_seconds, neighbour_seconds=cal.neighbour_seconds, n=n, epochs=config.epochs,
-        model=cal.model, image_size=cal.image_size, device=cal.device,
-        calibration_seconds=cal.calibration_seconds, faster=tuple(faster),
+        seconds=total,
+        train_seconds=train_seconds,
+        eval_seconds=eval_seconds,
+        final_seconds=final_seconds,
+        cleanlab_seconds=cleanlab_seconds,
+        folds=folds,
+        steps=steps,
+        step_seconds=cal.step_seconds,
+        evaluations=len(config.eval_epochs),
+        score_seconds=cal.score_seconds,
+        neighbour_seconds=cal.neighbour_seconds,
+        n=n,
+        epochs=config.epochs,
+        model=cal.model,
+        image_size=cal.image_size,
+        device=cal.device,
+        calibration_seconds=cal.calibration_seconds,
+        faster=tuple(faster),
     )
 
 
-def _sgd_steps(model, x, y, num_classes: int, batch_size: int, config, device: torch.device,
-               rng: np.random.Generator) -> None:
+def _sgd_steps(
+    model, x, y, num_classes: int, batch_size: int, config, device: torch.device, rng: np.random.Generator
+) -> None:
     """MixUp SGD steps with momentum and weight decay, as the Trainer takes them.
 
     Written out rather than through ``torch.optim.SGD``, whose first use imports torch's compiler
@@ -220,15 +263,22 @@ def calibrate(config, run=None) -> Calibration:
     device = resolve_device(config.device)
     inputs, labels, n = run.inputs, run.observed_labels, run.n
     name = model_name(config, run.data)
-    model = create_model(name, num_classes=run.num_classes, in_channels=run.data.in_channels or inputs.shape[1],
-                         image_size=run.data.image_size, seed=0, weights=config.weights).to(device)
+    model = create_model(
+        name,
+        num_classes=run.num_classes,
+        in_channels=run.data.in_channels or inputs.shape[1],
+        image_size=run.data.image_size,
+        seed=0,
+        weights=config.weights,
+    ).to(device)
     rng = np.random.default_rng(0)
 
     # A forward pass of a few samples sizes the rest, so heavy models calibrate on small batches.
     probe = torch.from_numpy(rng.choice(n, size=min(n, 32), replace=False))
     label_probabilities(model, inputs[probe[:2]], labels[probe[:2].numpy()], device=device)  # warm-up
-    per_input = _timed(lambda: label_probabilities(model, inputs[probe], labels[probe.numpy()], device=device),
-                       device) / len(probe)
+    per_input = _timed(
+        lambda: label_probabilities(model, inputs[probe], labels[probe.numpy()], device=device), device
+    ) / len(probe)
 
     # SGD: a training step costs about three forward passes; shrink the batch to fit the budget.
     bs = min(config.batch_size, n)
@@ -237,8 +287,11 @@ def calibrate(config, run=None) -> Calibration:
     x_cal, y_cal = inputs[subset], torch.as_tensor(labels[subset.numpy()], dtype=torch.int64)
     _sgd_steps(model, x_cal[:b_cal], y_cal[:b_cal], run.num_classes, b_cal, config, device, rng)  # warm-up
     steps_timed = math.ceil(len(subset) / b_cal)
-    step_seconds = _timed(lambda: _sgd_steps(model, x_cal, y_cal, run.num_classes, b_cal, config, device, rng),
-                          device) / steps_timed * (bs / b_cal)
+    step_seconds = (
+        _timed(lambda: _sgd_steps(model, x_cal, y_cal, run.num_classes, b_cal, config, device, rng), device)
+        / steps_timed
+        * (bs / b_cal)
+    )
 
     # Scoring: INN on a few samples' paths (as many forward passes as the budget allows).
     L, H = min(config.L, n - 1), config.H
@@ -249,11 +302,19 @@ def calibrate(config, run=None) -> Calibration:
     # Warm-up on one sample: the first channels-last pass pays one-off kernel set-up costs.
     inn_scores(model, inputs, labels, nbr, H=1, device=device, sample_indices=np.arange(1))
     # The best of two: timing on a shared machine only ever errs on the slow side.
-    inn_seconds = min(_timed(lambda: inn_scores(model, inputs, labels, nbr, H=H, device=device,
-                                                sample_indices=np.arange(m)), device) for _ in range(2)) / m
+    inn_seconds = (
+        min(
+            _timed(
+                lambda: inn_scores(model, inputs, labels, nbr, H=H, device=device, sample_indices=np.arange(m)), device
+            )
+            for _ in range(2)
+        )
+        / m
+    )
     batch = torch.from_numpy(rng.choice(n, size=int(min(n, max(8, _BUDGET / max(per_input, 1e-9)))), replace=False))
-    forward = _timed(lambda: label_probabilities(model, inputs[batch], labels[batch.numpy()], device=device),
-                     device) / len(batch)
+    forward = _timed(
+        lambda: label_probabilities(model, inputs[batch], labels[batch.numpy()], device=device), device
+    ) / len(batch)
     # Besides INN, an evaluation makes per sample: predict_proba of each model, two small-loss passes,
     # f_y of the MixUp model and the features of h - and, when the truth is known, each model's f_y
     # and L midpoints for the consistency means.
@@ -265,7 +326,16 @@ def calibrate(config, run=None) -> Calibration:
     feats = rng.standard_normal((k, d)).astype(np.float32)
     knn = _timed(lambda: nearest_neighbors(feats, min(L, k - 1), device=device), device) * (n / k) ** 2
     return Calibration(
-        step_seconds=step_seconds, score_seconds=score_seconds, forward_seconds=forward, neighbour_seconds=knn,
-        n=n, test_n=test_n, batch_size=bs, model=name, image_size=run.data.image_size, is_image=run.data.is_image,
-        device=str(device), calibration_seconds=time.perf_counter() - began,
+        step_seconds=step_seconds,
+        score_seconds=score_seconds,
+        forward_seconds=forward,
+        neighbour_seconds=knn,
+        n=n,
+        test_n=test_n,
+        batch_size=bs,
+        model=name,
+        image_size=run.data.image_size,
+        is_image=run.data.is_image,
+        device=str(device),
+        calibration_seconds=time.perf_counter() - began,
     )

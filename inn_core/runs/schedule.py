@@ -15,7 +15,7 @@ import math
 __all__ = ["OWN_DATA_STEPS", "OWN_DATA_MIN_EPOCHS", "OWN_DATA_MAX_EPOCHS", "own_data_epochs"]
 
 #: SGD steps per model that own-data runs aim at.
-OWN_DATA_STEPS = 800
+OWN_DATA_STEPS = 1000
 OWN_DATA_MIN_EPOCHS = 4
 OWN_DATA_MAX_EPOCHS = 40
 
