@@ -635,7 +635,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--neighbor-backend",
         default="auto",
         choices=[b for b in BACKENDS if b != "torch"],
-        help="neighbour search (default auto: exact unless that takes minutes, then faiss-ivf)",
+        help="neighbour search (default auto: exact unless that takes minutes, then faiss-hnsw)",
     )
     run.set_defaults(func=_cmd_run)
 

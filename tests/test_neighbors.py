@@ -243,12 +243,13 @@ def test_auto_goes_approximate_above_the_exact_budget_and_says_so(monkeypatch):
     from inn_core.method import neighbors as module
 
     assert choose_backend(10_000, 512) == "exact"
-    assert choose_backend(1_000_000, 512) == "faiss-ivf"
+    assert choose_backend(100_000, 512) == "exact"
+    assert choose_backend(1_000_000, 512) == "faiss-hnsw"
     monkeypatch.setattr(module, "_EXACT_BUDGET", 1e5)
     messages = []
     indices, _ = nearest_neighbors(_clusters(n=500), 4, device="cpu", backend="auto", progress=messages.append)
     assert indices.shape == (500, 4)
-    assert "exact neighbour search would take minutes" in messages[0] and "faiss-ivf" in messages[0]
+    assert "exact neighbour search would take minutes" in messages[0] and "faiss-hnsw" in messages[0]
 
 
 def test_approximate_backend_without_faiss_is_an_input_error(monkeypatch):

@@ -79,8 +79,8 @@ _MATMUL_INPUT_ROUNDOFF = {"highest": 2.0**-24, "high": 2.0**-11, "medium": 2.0**
 _FLOAT32_ROUNDOFF = 2.0**-24
 _APPROXIMATE = ("faiss-ivf", "faiss-hnsw")
 # "auto" leaves exact search above this many multiply-adds (n^2 d / 2, the tiles' arithmetic):
-# about a minute on two CPU cores (benchmarks/bench_embeddings.py).
-_EXACT_BUDGET = 1e12
+# about two minutes on two CPU cores (n = 100,000 at d = 512 took 54 s; benchmarks/bench_embeddings.py).
+_EXACT_BUDGET = 5e12
 _LOG = logging.getLogger(__name__)
 
 
@@ -121,7 +121,7 @@ def nearest_neighbors(
         queries reaches ``recall_target``; the neighbours they return are then
         ordered by exact distance, ties by index. ``"auto"`` is exact unless
         the exact search would take minutes (about ``n^2 d / 2`` multiply-adds
-        above ``1e12``, e.g. n = 100,000 at d = 512), then ``"faiss-ivf"``, and
+        above ``5e12``, e.g. n = 150,000 at d = 512), then ``"faiss-hnsw"``, and
         says so through ``progress`` and the ``inn_core.method.neighbors``
         logger. The faiss backends need ``faiss-cpu`` (imported only then).
     recall_target : float in (0, 1], keyword-only
@@ -583,13 +583,15 @@ def _import_faiss():
 def choose_backend(n: int, d: int, *, device: str | torch.device = "cpu") -> str:
     """The backend ``backend="auto"`` uses for ``n`` samples of ``d`` dimensions.
 
-    ``"exact"`` while the exact search costs at most about ``1e12`` multiply-adds (``n^2 d / 2``;
-    about a minute on two CPU cores: n = 60,000 at d = 512 stays exact, 100,000 does not), else ``"faiss-ivf"``
-    when faiss is installed (``"exact"`` otherwise: a slow exact answer beats none).
+    ``"exact"`` while the exact search costs at most about ``5e12`` multiply-adds (``n^2 d / 2``;
+    about two minutes on two CPU cores: n = 100,000 at d = 512 stays exact, 150,000 does not), else
+    ``"faiss-hnsw"`` when faiss is installed (``"exact"`` otherwise: a slow exact answer beats none).
+    HNSW rather than IVF: ``IndexIVFFlat`` scans its lists without BLAS and needed a quarter of them for
+    a 0.95 recall on 512-d embeddings, slower than the exact search (benchmarks/RESULTS.md, section 5).
     """
     if n * n * d / 2 <= _EXACT_BUDGET:
         return "exact"
-    return "faiss-ivf" if _import_faiss() is not None else "exact"
+    return "faiss-hnsw" if _import_faiss() is not None else "exact"
 
 
 def neighbor_recall(found: np.ndarray, exact: np.ndarray) -> float:
