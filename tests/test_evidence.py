@@ -89,7 +89,7 @@ def test_feature_vectors_have_no_frames_and_bad_samples_are_refused():
     assert ev.frames is None
     assert ev.curves.shape == (2, 3)
     for bad in (-1, 8, 2.0, True):
-        with pytest.raises(InputError, match=r"sample must be an integer in \[0, 8\)"):
+        with pytest.raises(InputError, match=r"sample must be an integer in \[0, 7\]"):
             sample_evidence(model, points, labels, neighbors, bad, H=2)
 
 

@@ -14,11 +14,10 @@ predicted noisy.
 
 from __future__ import annotations
 
-from numbers import Integral
-
 import numpy as np
 from sklearn.metrics import roc_auc_score
 
+from inn_core._validation import check_int
 from inn_core.errors import InputError
 
 __all__ = ["clean_noisy_auc", "clean_split_metrics", "consistency_means", "flag_metrics", "precision_at_k"]
@@ -107,8 +106,7 @@ def precision_at_k(scores, is_noisy, k: int) -> float:
     noisy = _as_mask(is_noisy, "is_noisy")
     _check_same_length(score_values, "scores", noisy, "is_noisy")
     n = score_values.size
-    if isinstance(k, bool) or not isinstance(k, Integral) or not 1 <= k <= n:
-        raise InputError(f"k must be an integer between 1 and n = {n}, got {k!r}")
+    k = check_int("k", k, low=1, high=n)
     lowest = np.argsort(score_values, kind="stable")[:k]
     return float(noisy[lowest].mean())
 

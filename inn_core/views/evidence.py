@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from inn_core._validation import check_int
 from inn_core.data.datasets import LabelledData, to_uint8_images
 from inn_core.data.pixels import as_model_input
 from inn_core.errors import InputError
@@ -95,9 +96,7 @@ def sample_evidence(
     SampleEvidence
     """
     n = inputs.shape[0]
-    if isinstance(sample, bool) or not isinstance(sample, (int, np.integer)) or not 0 <= int(sample) < n:
-        raise InputError(f"sample must be an integer in [0, {n}), got {sample!r}")
-    sample = int(sample)
+    sample = check_int("sample", sample, low=0, high=n - 1)
     labels = np.asarray(labels)
     neighbor_indices = np.asarray(neighbor_indices)
     scores, paths = inn_scores(

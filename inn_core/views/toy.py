@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from inn_core._validation import check_int, check_real
 from inn_core.data.datasets import load_dataset
 from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.errors import InputError
@@ -97,14 +98,8 @@ class ToyConfig:
     def __post_init__(self) -> None:
         if self.objective not in TOY_OBJECTIVES:
             raise InputError(f"objective must be one of {', '.join(TOY_OBJECTIVES)}, got {self.objective!r}")
-        if (
-            isinstance(self.noise_rate, bool)
-            or not isinstance(self.noise_rate, (int, float))
-            or not 0 <= self.noise_rate <= 0.9
-        ):
-            raise InputError(
-                f"noise_rate must be in [0, 0.9] so that some labels stay correct, got {self.noise_rate!r}"
-            )
+        # At most 0.9, so that some labels stay correct.
+        object.__setattr__(self, "noise_rate", check_real("noise_rate", self.noise_rate, low=0, high=0.9))
         for name, low, high in (
             ("L", 1, 30),
             ("H", 1, 50),
@@ -113,15 +108,9 @@ class ToyConfig:
             ("num_classes", 2, 6),
             ("grid_size", 10, 200),
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or not low <= value <= high:
-                raise InputError(f"{name} must be an integer in [{low}, {high}], got {value!r}")
-        if isinstance(self.spread, bool) or not isinstance(self.spread, (int, float)) or not 0 < self.spread <= 3:
-            raise InputError(f"spread must be in (0, 3], got {self.spread!r}")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise InputError(f"seed must be a non-negative integer, got {self.seed!r}")
-        object.__setattr__(self, "noise_rate", float(self.noise_rate))
-        object.__setattr__(self, "spread", float(self.spread))
+            object.__setattr__(self, name, check_int(name, getattr(self, name), low=low, high=high))
+        object.__setattr__(self, "spread", check_real("spread", self.spread, low=0, high=3, low_open=True))
+        object.__setattr__(self, "seed", check_int("seed", self.seed, low=0))
 
 
 @dataclass(frozen=True, eq=False)
