@@ -18,6 +18,7 @@ data: all 50,000 samples on CUDA, a subset on the CPU.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import functools
 import tempfile
 import time
@@ -28,8 +29,10 @@ from unittest import mock
 import torch
 from common import PeakMemory, header, mib, parse_args, synchronize, table
 
+import inn_core.runs.cleanlab_step as cleanlab_step
 import inn_core.runs.experiment as experiment
 from inn_core.method.models import create_model
+from inn_core.method.registry import METHODS
 from inn_core.method.training import TrainConfig, Trainer
 from inn_core.runs.experiment import ExperimentConfig, run_experiment
 from inn_core.runs.store import RunStore
@@ -38,10 +41,6 @@ from inn_core.runs.store import RunStore
 PHASES = {
     "extract_features": "features (h)",
     "nearest_neighbors": "neighbours",
-    "inn_scores": "INN scores",
-    "label_probabilities": "other scores",
-    "small_loss_scores": "other scores",
-    "deep_knn_scores": "other scores",
     "predict_proba": "predictions (accuracy)",
     "consistency_means": "consistency means (Fig. 2)",
     "split_clean": "metrics (Beta mixture, AUC)",
@@ -49,6 +48,9 @@ PHASES = {
     "flag_metrics": "metrics (Beta mixture, AUC)",
     "precision_at_k": "metrics (Beta mixture, AUC)",
 }
+# The scorers of the method registry, by phase; cleanlab's is called once, inside its own phase.
+SCORER_PHASES = {"inn": "INN scores"}
+CLEANLAB_PHASE = "cleanlab (fold predictions, scoring)"
 STORE_METHODS = ("write_arrays", "write_json", "write_torch", "update_run", "create_run")
 
 
@@ -63,25 +65,40 @@ def _options(parser: argparse.ArgumentParser) -> None:
 
 
 class PhaseClock:
-    """Wall time and call count per phase, summed over wrapped calls."""
+    """Wall time and call count per phase, summed over wrapped calls.
+
+    Times are exclusive: a wrapped call made inside another (the cleanlab folds' training epochs,
+    a store write inside the cleanlab step) counts for its own phase only, so the phases add up
+    to the wall time.
+    """
 
     def __init__(self, device: str) -> None:
         self.device = device
         self.seconds: defaultdict[str, float] = defaultdict(float)
         self.calls: Counter[str] = Counter()
+        self._open: list[str] = []  # the phases of the wrapped calls under way, outermost first
+        self._inner: list[float] = []  # per open call: seconds spent in the wrapped calls it made
 
     def wrap(self, phase: str | None, fn):
         @functools.wraps(fn)
         def timed(*args, **kwargs):
+            # Trainer.train_epoch is keyed by the objective of the trainer it runs on.
+            key = phase or f"training ({args[0].config.objective})"
+            if phase is None and CLEANLAB_PHASE in self._open:
+                key = "training (ce, cleanlab folds)"
+            self._open.append(key)
+            self._inner.append(0.0)
             start = time.perf_counter()
             try:
                 return fn(*args, **kwargs)
             finally:
                 synchronize(self.device)
-                # Trainer.train_epoch is keyed by the objective of the trainer it runs on.
-                key = phase or f"training ({args[0].config.objective})"
-                self.seconds[key] += time.perf_counter() - start
+                elapsed = time.perf_counter() - start
+                self._open.pop()
+                self.seconds[key] += elapsed - self._inner.pop()
                 self.calls[key] += 1
+                if self._inner:
+                    self._inner[-1] += elapsed
 
         return timed
 
@@ -93,6 +110,17 @@ def digits_experiment(args: argparse.Namespace) -> list[dict]:
     with ExitStack() as patches, tempfile.TemporaryDirectory() as home:
         for name, phase in PHASES.items():
             patches.enter_context(mock.patch.object(experiment, name, clock.wrap(phase, getattr(experiment, name))))
+        timed_methods = {
+            name: dataclasses.replace(method, scorer=clock.wrap(SCORER_PHASES.get(name, "other scores"), method.scorer))
+            for name, method in METHODS.items()
+            if name != "cleanlab"
+        }
+        patches.enter_context(mock.patch.dict(METHODS, timed_methods))
+        patches.enter_context(
+            mock.patch.object(
+                cleanlab_step, "score_with_cleanlab", clock.wrap(CLEANLAB_PHASE, cleanlab_step.score_with_cleanlab)
+            )
+        )
         patches.enter_context(mock.patch.object(Trainer, "train_epoch", clock.wrap(None, Trainer.train_epoch)))
         for name in STORE_METHODS:
             patches.enter_context(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -209,7 +210,30 @@ def test_new_experiment_start_refuses_bad_training_settings(tiny_store, monkeypa
     at.text_input(key="ne_eval_epochs").set_value("5, ten")
     at.button(key="ne_start").click().run()
     assert any("whole numbers" in e.value for e in at.error)
+    at.text_input(key="ne_eval_epochs").set_value("")
+    at.number_input(key="ne_cleanlab_folds").set_value(1).run()
+    # Shown as soon as it is set, and nothing can start until it is fixed.
+    assert any("cleanlab_folds must be 0 (off) or an integer >= 2" in e.value for e in at.error)
+    assert at.button(key="ne_start").disabled
     assert run_ids(store) == before
+
+
+def _estimate_seconds(at) -> float:
+    (text,) = [m.value for m in at.markdown if m.value.startswith("**About ")]
+    duration = re.match(r"\*\*About ([^*]+)\*\*", text).group(1)
+    units = {"h": 3600, "min": 60, "s": 1}
+    return sum(float(value) * units[unit] for value, unit in re.findall(r"([\d.]+) (h|min|s)\b", duration))
+
+
+def test_new_experiment_cleanlab_folds_change_the_estimate(empty_home, monkeypatch):
+    at = page(NEW, empty_home, monkeypatch)
+    assert at.number_input(key="ne_cleanlab_folds").value == 5
+    with_folds = _estimate_seconds(at)
+    at.number_input(key="ne_cleanlab_folds").set_value(0).run()
+    assert not at.error
+    # The calibration is shared (folds do not change a step's cost): only the folds' share goes.
+    without = _estimate_seconds(at)
+    assert 0 < without < with_folds
 
 
 def test_new_experiment_shows_progress_and_cancels_a_running_run(tiny_store, monkeypatch):
@@ -235,12 +259,14 @@ def test_new_experiment_start_runs_in_the_background_until_done(empty_home, monk
     at.text_input(key="ne_eval_epochs").set_value("1, 2")
     at.number_input(key="ne_L").set_value(3)
     at.number_input(key="ne_H").set_value(2)
+    at.number_input(key="ne_cleanlab_folds").set_value(2)
     at.text_input(key="ne_name").set_value("from-the-page")
     at.button(key="ne_start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     store = RunStore(empty_home)
     (run,) = store.list_runs()
     assert run.name == "from-the-page" and run.config["epochs"] == 2 and run.config["eval_epochs"] == [1, 2]
+    assert run.config["cleanlab_folds"] == 2
     assert at.session_state["current_run"] == run.id
     deadline = time.monotonic() + 180
     while store.get_run(run.id).status in ("queued", "running") and time.monotonic() < deadline:

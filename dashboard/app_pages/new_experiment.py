@@ -55,9 +55,9 @@ BACKBONE = "pretrained backbone"
 
 
 def calibration_key(config: ExperimentConfig) -> str:
-    """The config without what the calibration does not depend on (epochs, evaluations, name)."""
+    """The config without what the calibration does not depend on (epochs, evaluations, folds, name)."""
     d = config.to_dict()
-    for key in ("epochs", "eval_epochs", "name"):
+    for key in ("epochs", "eval_epochs", "cleanlab_folds", "name"):
         d.pop(key)
     return json.dumps(d, sort_keys=True)
 
@@ -324,7 +324,7 @@ defaults = DATASET_DEFAULTS[dataset]
 default_epochs = int(defaults["epochs"])
 if own and shown is not None:
     default_epochs = own_data_epochs(shown.n, int(defaults["batch_size"]))
-model_col, epochs_col, eval_col, l_col, h_col = st.columns(5)
+model_col, epochs_col, eval_col, l_col, h_col, folds_col = st.columns(6)
 model_choices = ["auto", *(m for m in MODELS if m not in HEADS), BACKBONE]
 model = model_col.selectbox(
     "Model",
@@ -351,6 +351,17 @@ eval_text = eval_col.text_input(
 )
 L = int(l_col.number_input("Neighbours L", min_value=1, max_value=100, value=10, key="ne_L"))
 H = int(h_col.number_input("Trapezoids H", min_value=1, max_value=50, value=10, key="ne_H"))
+cleanlab_folds = int(
+    folds_col.number_input(
+        "cleanlab folds K",
+        min_value=0,
+        max_value=20,
+        value=ExperimentConfig.cleanlab_folds,
+        key="ne_cleanlab_folds",
+        help="cleanlab's out-of-fold probabilities: K extra CE models, each trained on (K-1)/K of the data. "
+        "0 = no cleanlab (on digits about 40 % faster).",
+    )
+)
 model_name, weights, run_options = (None if model == "auto" else model), None, data_options
 if model == BACKBONE:
     name_col, weights_col = st.columns([1, 2])
@@ -391,6 +402,7 @@ if shown is not None:
             eval_epochs=parse_epochs(eval_text) or ((epochs,) if own and kind == "none" else None),
             L=L,
             H=H,
+            cleanlab_folds=cleanlab_folds,
             name=name.strip(),
         )
 start_col, estimate_col = st.columns([1, 4])
