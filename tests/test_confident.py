@@ -100,6 +100,10 @@ def test_experiment_scores_cleanlab_once_and_can_turn_it_off(tmp_path):
     run_id = run_experiment(dataclasses.replace(TINY_CONFIG, cleanlab_folds=2, eval_epochs=(1, 3)), store=store)
     records = [r for r in store.metrics(run_id)["methods"] if r["method"] == "cleanlab"]
     assert [r["epoch"] for r in records] == [3] and 0 <= records[0]["auc"] <= 1
+    (record,) = records
+    issues = store.epoch_scores(run_id, 3)["issues_cleanlab"]
+    assert record["folds"] == 2 and record["n_issues_cleanlab"] == int(issues.sum())
+    assert {"precision", "recall", "f1", "precision_at_noisy", "recall_cleanlab_filter"} <= set(record)
     assert "scores_cleanlab" not in store.epoch_scores(run_id, 1)
     assert store.has_file(run_id, "cleanlab_folds.npz")
     off = run_experiment(dataclasses.replace(TINY_CONFIG, cleanlab_folds=0), store=store)

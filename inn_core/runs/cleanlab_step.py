@@ -24,9 +24,9 @@ import torch
 
 from inn_core.method.confident import find_label_issues_mask, out_of_fold_probabilities
 from inn_core.method.distributed import SINGLE, World
-from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
-from inn_core.method.mixture import split_clean
+from inn_core.method.metrics import flag_metrics
 from inn_core.method.registry import METHODS, OUT_OF_FOLD, ScoringInputs
+from inn_core.runs.experiment import method_record
 from inn_core.runs.prepare import build_model
 from inn_core.runs.store import RunStore
 
@@ -113,39 +113,18 @@ def score_with_cleanlab(
         H=1,
     )
     scores = METHODS["cleanlab"].scorer(given)
-    clean_mask, posterior, _ = split_clean(scores)
     epoch = config.eval_epochs[-1]
+    record, method_arrays, _ = method_record(epoch, "cleanlab", scores, run.is_noisy)
     arrays = store.epoch_scores(run_id, epoch)
-    arrays.update(
-        scores_cleanlab=scores.astype(np.float32),
-        posterior_cleanlab=posterior.astype(np.float32),
-        proba_cleanlab=pred_probs,
-    )
+    arrays.update(method_arrays, proba_cleanlab=pred_probs)
     issues = find_label_issues_mask(run.observed_labels, pred_probs)
     if issues is not None:
         arrays["issues_cleanlab"] = issues
     store.write_arrays(run_id, f"epochs/epoch_{epoch:04d}.npz", **arrays)
 
-    record = {
-        "epoch": epoch,
-        "method": "cleanlab",
-        "n_flagged": int((~clean_mask).sum()),
-        "folds": config.cleanlab_folds,
-        "n_issues_cleanlab": None if issues is None else int(issues.sum()),
-    }
-    if run.is_noisy is not None:
-        flags = flag_metrics(~clean_mask, run.is_noisy)
-        record.update(
-            auc=clean_noisy_auc(scores, run.is_noisy),
-            precision=flags["precision"],
-            recall=flags["recall"],
-            f1=flags["f1"],
-            precision_at_noisy=precision_at_k(scores, run.is_noisy, max(1, int(run.is_noisy.sum()))),
-        )
-        if issues is not None:
-            record.update(
-                {f"{key}_cleanlab_filter": value for key, value in flag_metrics(issues, run.is_noisy).items()}
-            )
+    record.update(folds=config.cleanlab_folds, n_issues_cleanlab=None if issues is None else int(issues.sum()))
+    if run.is_noisy is not None and issues is not None:
+        record.update({f"{key}_cleanlab_filter": value for key, value in flag_metrics(issues, run.is_noisy).items()})
     metrics = store.metrics(run_id)
     metrics["methods"] = [r for r in metrics["methods"] if r["method"] != "cleanlab"] + [record]
     store.write_json(run_id, "metrics.json", metrics)

@@ -29,12 +29,10 @@ from inn_core.data.noise import NoiseSpec, inject_noise
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.embedding_inn import VARIANT, HeadSettings, head_trainers, score_heads
-from inn_core.method.metrics import clean_noisy_auc, flag_metrics, precision_at_k
-from inn_core.method.mixture import split_clean
 from inn_core.method.models import HEADS, create_model
 from inn_core.method.neighbors import BACKENDS, choose_backend, nearest_neighbors
 from inn_core.method.training import predict_proba
-from inn_core.runs.experiment import unit_interval
+from inn_core.runs.experiment import method_record
 from inn_core.runs.lifecycle import ProgressCallback, Reporter, guard_run, mark_running, prepare_resume
 from inn_core.runs.store import RunStore
 
@@ -394,19 +392,8 @@ def _evaluate(
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
-        clean_mask, posterior, _ = split_clean(unit_interval(s))
-        arrays[f"scores_{method}"] = s.astype(np.float32)
-        arrays[f"posterior_{method}"] = posterior.astype(np.float32)
-        record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
-        if data.is_noisy is not None:
-            flags = flag_metrics(~clean_mask, data.is_noisy)
-            record.update(
-                auc=clean_noisy_auc(s, data.is_noisy),
-                precision=flags["precision"],
-                recall=flags["recall"],
-                f1=flags["f1"],
-                precision_at_noisy=precision_at_k(s, data.is_noisy, max(1, int(data.is_noisy.sum()))),
-            )
+        record, method_arrays, _ = method_record(epoch, method, s, data.is_noisy)
+        arrays.update(method_arrays)
         method_records.append(record)
     model_records = []
     for role, head in heads.items():

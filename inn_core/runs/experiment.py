@@ -60,6 +60,7 @@ __all__ = [
     "prepare_resume",
     "launch_in_background",
     "score_models",
+    "method_record",
     "unit_interval",
 ]
 
@@ -219,6 +220,37 @@ def unit_interval(scores: np.ndarray) -> np.ndarray:
     return (scores - scores.min()) / span if span > 0 else np.full_like(scores, 0.5)
 
 
+def method_record(
+    epoch: int, method: str, scores: np.ndarray, is_noisy: np.ndarray | None
+) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
+    """One method's :class:`~inn_core.runs.records.MethodRecord` at ``epoch`` and the arrays it stores.
+
+    Parameters
+    ----------
+    scores : (n,) float, higher = cleaner. is_noisy : (n,) bool, or ``None`` when the true labels
+        are unknown (then the record has no AUC, precision or recall).
+
+    Returns
+    -------
+    record : epoch, method, n_flagged and, with ``is_noisy``, AUC, precision, recall, F1, precision@noisy.
+    arrays : ``scores_<method>`` and ``posterior_<method>`` ((n,) float32), the Beta mixture's clean posterior.
+    clean_mask : (n,) bool - the mixture's clean split.
+    """
+    clean_mask, posterior, _ = split_clean(unit_interval(scores))
+    arrays = {score_key(method): scores.astype(np.float32), posterior_key(method): posterior.astype(np.float32)}
+    record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
+    if is_noisy is not None:
+        flags = flag_metrics(~clean_mask, is_noisy)
+        record.update(
+            auc=clean_noisy_auc(scores, is_noisy),
+            precision=flags["precision"],
+            recall=flags["recall"],
+            f1=flags["f1"],
+            precision_at_noisy=precision_at_k(scores, is_noisy, max(1, int(is_noisy.sum()))),
+        )
+    return record, arrays, clean_mask
+
+
 def score_models(
     models: dict[str, nn.Module],
     inputs: torch.Tensor,
@@ -281,19 +313,8 @@ def _evaluate(
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
-        clean_mask, posterior, mixture = split_clean(unit_interval(s))
-        arrays[score_key(method)] = s.astype(np.float32)
-        arrays[posterior_key(method)] = posterior.astype(np.float32)
-        record: dict[str, Any] = {"epoch": epoch, "method": method, "n_flagged": int((~clean_mask).sum())}
-        if run.is_noisy is not None:
-            flags = flag_metrics(~clean_mask, run.is_noisy)
-            record.update(
-                auc=clean_noisy_auc(s, run.is_noisy),
-                precision=flags["precision"],
-                recall=flags["recall"],
-                f1=flags["f1"],
-                precision_at_noisy=precision_at_k(s, run.is_noisy, max(1, int(run.is_noisy.sum()))),
-            )
+        record, method_arrays, _ = method_record(epoch, method, s, run.is_noisy)
+        arrays.update(method_arrays)
         method_records.append(record)
     model_records = []
     # The per-model fit and consistency records (a few forward passes over the data) are rank 0's
