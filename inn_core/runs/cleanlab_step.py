@@ -16,6 +16,7 @@ its record joins ``metrics.json``, so every page that lists methods shows it.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -71,7 +72,9 @@ def score_with_cleanlab(
     restored = len(done)
     missing = [k for k in range(config.cleanlab_folds) if k not in done]
     mine = missing[world.rank :: world.size]
-    pred_probs = out_of_fold_probabilities(
+    # With every fold in ``done`` this only assembles the out-of-fold matrix, training nothing.
+    oof = functools.partial(
+        out_of_fold_probabilities,
         make_model,
         run.inputs,
         run.observed_labels,
@@ -81,9 +84,8 @@ def score_with_cleanlab(
         device=device,
         random_state=config.seed * 1000 + 700,
         done=done,
-        on_fold=finished,
-        train_only=mine,
     )
+    pred_probs = oof(on_fold=finished, train_only=mine)
     if world.size > 1:
         for share in world.gather_objects({k: done[k] for k in mine}):
             done.update(share)
@@ -93,17 +95,7 @@ def score_with_cleanlab(
         if not world.is_main:
             return restored
         store.write_arrays(run_id, FOLDS_FILE, **{f"fold_{j}": p for j, p in done.items()})
-        pred_probs = out_of_fold_probabilities(
-            make_model,
-            run.inputs,
-            run.observed_labels,
-            config.train_config("ce"),
-            folds=config.cleanlab_folds,
-            num_classes=run.num_classes,
-            device=device,
-            random_state=config.seed * 1000 + 700,
-            done=done,
-        )
+        pred_probs = oof()
     given = ScoringInputs(
         models={OUT_OF_FOLD: pred_probs},
         inputs=run.inputs,
