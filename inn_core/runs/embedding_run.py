@@ -34,6 +34,7 @@ from inn_core.method.neighbors import BACKENDS, choose_backend, nearest_neighbor
 from inn_core.method.training import predict_proba
 from inn_core.runs.experiment import method_record
 from inn_core.runs.lifecycle import ProgressCallback, Reporter, guard_run, mark_running, prepare_resume
+from inn_core.runs.prepare import write_labels
 from inn_core.runs.store import RunStore
 
 __all__ = [
@@ -287,31 +288,23 @@ def _execute(
     n, d = data.features.shape
     backend = choose_backend(n, d) if config.neighbor_backend == "auto" else config.neighbor_backend
     backend = "exact" if backend == "torch" else backend
-    store.write_arrays(
+    write_labels(
+        store,
         run_id,
-        "labels.npz",
         observed=data.observed_labels,
         true=data.true_labels,
         indices=data.indices,
-        is_noisy=data.is_noisy if data.is_noisy is not None else np.zeros(0, bool),
-    )
-    store.write_json(
-        run_id,
-        "data.json",
-        {
-            "n": n,
-            "num_classes": data.num_classes,
-            "class_names": list(data.class_names),
-            "labels_known": data.is_noisy is not None,
-            "nominal_rate": data.nominal_rate,
-            "actual_rate": data.actual_rate if data.is_noisy is not None else None,
-            "model": config.head,
-            "noise": config.noise.describe(num_classes=data.num_classes),
-            "variant": VARIANT,
-            "feature_dim": d,
-            "features_file": config.features,
-            "neighbor_backend": backend,
-        },
+        is_noisy=data.is_noisy,
+        num_classes=data.num_classes,
+        class_names=data.class_names,
+        nominal_rate=data.nominal_rate,
+        actual_rate=data.actual_rate,
+        model=config.head,
+        noise=config.noise,
+        variant=VARIANT,
+        feature_dim=d,
+        features_file=config.features,
+        neighbor_backend=backend,
     )
     evals = config.eval_epochs
     # Work units: the neighbour search, each epoch of both heads, each evaluation.

@@ -8,6 +8,7 @@ data; :func:`write_run_data` stores the labels and the data summary every run ki
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 
 from inn_core.data.datasets import LabelledData, load_dataset
-from inn_core.data.noise import NoiseResult, imbalanced_pair, inject_noise
+from inn_core.data.noise import NoiseResult, NoiseSpec, imbalanced_pair, inject_noise
 from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.models import FeatureModel, check_model, create_model, default_model_for
@@ -155,30 +156,67 @@ def build_model(config: ExperimentConfig, run: RunData, *, seed: int | None = No
     )
 
 
-def write_run_data(store: RunStore, run_id: str, run: RunData, config: ExperimentConfig, **extra: Any) -> None:
-    """Store ``labels.npz``, ``data.json`` (plus ``extra`` keys) and ``sources.json`` where the samples have files."""
+def write_labels(
+    store: RunStore,
+    run_id: str,
+    *,
+    observed: np.ndarray,
+    true: np.ndarray,
+    indices: np.ndarray,
+    is_noisy: np.ndarray | None,
+    num_classes: int,
+    class_names: Sequence[str],
+    nominal_rate: float,
+    actual_rate: float,
+    model: str,
+    noise: NoiseSpec,
+    **extra: Any,
+) -> None:
+    """Store a run's ``labels.npz`` and ``data.json`` (plus ``extra`` keys): what every page reads of its data.
+
+    observed, true, indices : (n,) int. is_noisy : (n,) bool, or ``None`` when the true labels are unknown.
+    """
     store.write_arrays(
         run_id,
         "labels.npz",
-        observed=run.observed_labels,
-        true=run.true_labels,
-        indices=run.indices,
-        is_noisy=run.is_noisy if run.is_noisy is not None else np.zeros(0, bool),
+        observed=observed,
+        true=true,
+        indices=indices,
+        is_noisy=is_noisy if is_noisy is not None else np.zeros(0, bool),
     )
     store.write_json(
         run_id,
         "data.json",
         {
-            "n": run.n,
-            "num_classes": run.num_classes,
-            "class_names": list(run.data.class_names),
-            "labels_known": run.is_noisy is not None,
-            "nominal_rate": run.noise.nominal_rate,
-            "actual_rate": run.noise.actual_rate if run.is_noisy is not None else None,
-            "model": model_name(config, run),
-            "noise": config.noise.describe(num_classes=run.num_classes),
+            "n": int(observed.size),
+            "num_classes": num_classes,
+            "class_names": list(class_names),
+            "labels_known": is_noisy is not None,
+            "nominal_rate": nominal_rate,
+            "actual_rate": actual_rate if is_noisy is not None else None,
+            "model": model,
+            "noise": noise.describe(num_classes=num_classes),
             **extra,
         },
+    )
+
+
+def write_run_data(store: RunStore, run_id: str, run: RunData, config: ExperimentConfig, **extra: Any) -> None:
+    """Store ``labels.npz``, ``data.json`` (plus ``extra`` keys) and ``sources.json`` where the samples have files."""
+    write_labels(
+        store,
+        run_id,
+        observed=run.observed_labels,
+        true=run.true_labels,
+        indices=run.indices,
+        is_noisy=run.is_noisy,
+        num_classes=run.num_classes,
+        class_names=run.data.class_names,
+        nominal_rate=run.noise.nominal_rate,
+        actual_rate=run.noise.actual_rate,
+        model=model_name(config, run),
+        noise=config.noise,
+        **extra,
     )
     if run.data.sources:
         store.write_json(run_id, "sources.json", list(run.data.sources))
