@@ -83,6 +83,35 @@ TRAINING_METHODS = {
     "ce": "cross-entropy on every given label (baseline)",
 }
 
+# The schedules ROBUST_DEFAULTS shares between datasets.
+_SMALL_DATA = {
+    "warmup_epochs": 10,
+    "epochs": 40,
+    "inn_epochs": 40,
+    "T1": 6,
+    "T2": 4,
+    "T3": 6,
+    "batch_size": 32,
+    "lr": 0.02,
+    "weight_decay": 5e-4,
+    "rampup_epochs": 10,
+    "mixture_split": "per_class",
+}
+_CIFAR = {
+    "warmup_epochs": 10,
+    "epochs": 300,
+    "inn_epochs": 50,
+    "T1": 30,
+    "T2": 30,
+    "T3": 9,
+    "batch_size": 64,
+    "lr": 0.02,
+    "weight_decay": 5e-4,
+    "rampup_epochs": 16,
+    "mixture_split": "global",
+}
+# Own image folders and CSVs: CIFAR's optimiser, a shorter schedule and INN rounds every 10 epochs.
+_OWN_IMAGES = {**_CIFAR, "epochs": 100, "T1": 10, "T2": 10}
 #: Per-dataset defaults of the robust schedule. CIFAR values are the papers' (DivideMix: warm-up
 #: 10 / 30 epochs of 300, batch 64, lr 0.02 divided by 10 at half, ramp-up 16; INN+DivideMix:
 #: (T1, T2, T3) = (30, 30, 9)). Step 1's INN models (``inn_epochs``) train 40 epochs on digits and
@@ -98,84 +127,12 @@ TRAINING_METHODS = {
 #: ``mixture_split`` and ``mixture_init`` choose how the Beta mixture divides INN scores
 #: (:data:`MIXTURE_SPLITS`, :data:`~inn_core.method.mixture.MIXTURE_INITS`).
 ROBUST_DEFAULTS: dict[str, dict[str, Any]] = {
-    "digits": {
-        "warmup_epochs": 10,
-        "epochs": 40,
-        "inn_epochs": 40,
-        "T1": 6,
-        "T2": 4,
-        "T3": 6,
-        "batch_size": 32,
-        "lr": 0.02,
-        "weight_decay": 5e-4,
-        "rampup_epochs": 10,
-        "mixture_split": "per_class",
-    },
-    "toy2d": {
-        "warmup_epochs": 10,
-        "epochs": 40,
-        "inn_epochs": 40,
-        "T1": 6,
-        "T2": 4,
-        "T3": 6,
-        "batch_size": 32,
-        "lr": 0.02,
-        "weight_decay": 0.0,
-        "rampup_epochs": 10,
-        "mixture_split": "global",
-    },
-    "cifar10": {
-        "warmup_epochs": 10,
-        "epochs": 300,
-        "inn_epochs": 50,
-        "T1": 30,
-        "T2": 30,
-        "T3": 9,
-        "batch_size": 64,
-        "lr": 0.02,
-        "weight_decay": 5e-4,
-        "rampup_epochs": 16,
-        "mixture_split": "global",
-    },
-    "cifar100": {
-        "warmup_epochs": 30,
-        "epochs": 300,
-        "inn_epochs": 50,
-        "T1": 30,
-        "T2": 30,
-        "T3": 9,
-        "batch_size": 64,
-        "lr": 0.02,
-        "weight_decay": 5e-4,
-        "rampup_epochs": 16,
-        "mixture_split": "global",
-    },
-    "imagefolder": {
-        "warmup_epochs": 10,
-        "epochs": 100,
-        "inn_epochs": 50,
-        "T1": 10,
-        "T2": 10,
-        "T3": 9,
-        "batch_size": 64,
-        "lr": 0.02,
-        "weight_decay": 5e-4,
-        "rampup_epochs": 16,
-        "mixture_split": "global",
-    },
-    "csv": {
-        "warmup_epochs": 10,
-        "epochs": 100,
-        "inn_epochs": 50,
-        "T1": 10,
-        "T2": 10,
-        "T3": 9,
-        "batch_size": 64,
-        "lr": 0.02,
-        "weight_decay": 5e-4,
-        "rampup_epochs": 16,
-        "mixture_split": "global",
-    },
+    "digits": _SMALL_DATA,
+    "toy2d": {**_SMALL_DATA, "weight_decay": 0.0, "mixture_split": "global"},
+    "cifar10": _CIFAR,
+    "cifar100": {**_CIFAR, "warmup_epochs": 30},  # the DivideMix authors' CIFAR-100 warm-up
+    "imagefolder": _OWN_IMAGES,
+    "csv": dict(_OWN_IMAGES),
 }
 
 #: How INN+DivideMix's Beta mixture divides the INN scores: name -> what it does.
