@@ -106,7 +106,7 @@ def score_with_cleanlab(
     )
     scores = METHODS["cleanlab"].scorer(given)
     epoch = config.eval_epochs[-1]
-    record, method_arrays, _ = method_record(epoch, "cleanlab", scores, run.is_noisy)
+    record, method_arrays = method_record(epoch, "cleanlab", scores, run.is_noisy)
     arrays = store.epoch_scores(run_id, epoch)
     arrays.update(method_arrays, proba_cleanlab=pred_probs)
     issues = find_label_issues_mask(run.observed_labels, pred_probs)

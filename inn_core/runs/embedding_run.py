@@ -385,7 +385,7 @@ def _evaluate(
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
-        record, method_arrays, _ = method_record(epoch, method, s, data.is_noisy)
+        record, method_arrays = method_record(epoch, method, s, data.is_noisy)
         arrays.update(method_arrays)
         method_records.append(record)
     model_records = []

@@ -222,7 +222,7 @@ def unit_interval(scores: np.ndarray) -> np.ndarray:
 
 def method_record(
     epoch: int, method: str, scores: np.ndarray, is_noisy: np.ndarray | None
-) -> tuple[dict[str, Any], dict[str, np.ndarray], np.ndarray]:
+) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
     """One method's :class:`~inn_core.runs.records.MethodRecord` at ``epoch`` and the arrays it stores.
 
     Parameters
@@ -234,7 +234,6 @@ def method_record(
     -------
     record : epoch, method, n_flagged and, with ``is_noisy``, AUC, precision, recall, F1, precision@noisy.
     arrays : ``scores_<method>`` and ``posterior_<method>`` ((n,) float32), the Beta mixture's clean posterior.
-    clean_mask : (n,) bool - the mixture's clean split.
     """
     clean_mask, posterior, _ = split_clean(unit_interval(scores))
     arrays = {score_key(method): scores.astype(np.float32), posterior_key(method): posterior.astype(np.float32)}
@@ -248,7 +247,7 @@ def method_record(
             f1=flags["f1"],
             precision_at_noisy=precision_at_k(scores, is_noisy, max(1, int(is_noisy.sum()))),
         )
-    return record, arrays, clean_mask
+    return record, arrays
 
 
 def score_models(
@@ -313,7 +312,7 @@ def _evaluate(
     arrays: dict[str, np.ndarray] = {}
     method_records = []
     for method, s in scores.items():
-        record, method_arrays, _ = method_record(epoch, method, s, run.is_noisy)
+        record, method_arrays = method_record(epoch, method, s, run.is_noisy)
         arrays.update(method_arrays)
         method_records.append(record)
     model_records = []

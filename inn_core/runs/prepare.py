@@ -3,7 +3,8 @@
 :func:`prepare_data` loads a dataset and injects the configured noise exactly as a run will (same
 seed, same samples); :func:`check_data` validates what only the data can tell without building a
 network; :func:`build_model` is the one place a run's network is made from its configuration and
-data; :func:`write_run_data` stores the labels and the data summary every run kind keeps.
+data; :func:`write_labels` stores the labels and the data summary every run kind keeps (embedding
+runs too), :func:`write_run_data` does it for a prepared image run.
 """
 
 from __future__ import annotations
