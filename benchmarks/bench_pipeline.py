@@ -5,7 +5,8 @@ Part 1 runs ``run_experiment(ExperimentConfig())`` - digits, 40 % symmetric nois
 evaluation epochs - into a temporary store. The engine functions the runner calls are wrapped
 with stopwatches (instrumentation only, nothing else changes), so the table splits the wall time
 into training per objective, features, neighbours, INN scores, the other scores, the Figure-2
-consistency means, metrics and disk writes.
+consistency means, metrics and disk writes; a second table sets the time estimate the CLI prints
+before a run (:func:`inn_core.runs.estimate.estimate_run`) beside the phases it stands for.
 
 Part 2 times one training epoch of ``preact_resnet18`` per objective on CIFAR-shaped synthetic
 data: all 50,000 samples on CUDA, a subset on the CPU.
@@ -34,6 +35,7 @@ import inn_core.runs.experiment as experiment
 from inn_core.method.models import create_model
 from inn_core.method.registry import METHODS
 from inn_core.method.training import TrainConfig, Trainer
+from inn_core.runs.estimate import RunEstimate, estimate_run
 from inn_core.runs.experiment import ExperimentConfig, run_experiment
 from inn_core.runs.store import RunStore
 
@@ -107,6 +109,7 @@ def digits_experiment(args: argparse.Namespace) -> list[dict]:
     options = {"epochs": 4, "eval_epochs": (2, 4)} if args.quick else {}
     config = ExperimentConfig(device=args.device, **options)
     clock = PhaseClock(args.device)
+    estimate = estimate_run(config)  # what the CLI prints before the run, calibrated here
     with ExitStack() as patches, tempfile.TemporaryDirectory() as home:
         for name, phase in PHASES.items():
             patches.enter_context(mock.patch.object(experiment, name, clock.wrap(phase, getattr(experiment, name))))
@@ -146,7 +149,24 @@ def digits_experiment(args: argparse.Namespace) -> list[dict]:
         f"L = {config.L}, H = {config.H}\n"
     )
     print(f"peak memory during the run: {mib(memory.peak):,.0f} MiB above the start\n")
+    print(table(estimate_against(estimate, clock.seconds, wall)), "\n")
     return rows
+
+
+def estimate_against(estimate: RunEstimate, seconds: dict[str, float], wall: float) -> list[dict]:
+    """The time estimate's parts beside the measured phases they stand for."""
+    training = sum(seconds[f"training ({objective})"] for objective in ("ce", "ce_ne", "mixup"))
+    cleanlab = seconds["training (ce, cleanlab folds)"] + seconds[CLEANLAB_PHASE]
+    parts = [
+        ("training, 3 models", estimate.train_seconds, training),
+        ("cleanlab folds", estimate.cleanlab_seconds, cleanlab),
+        ("evaluations and the rest", estimate.eval_seconds + estimate.final_seconds, wall - training - cleanlab),
+        ("total", estimate.seconds, wall),
+    ]
+    return [
+        {"part": part, "estimated s": guess, "measured s": measured, "estimated / measured": guess / measured}
+        for part, guess, measured in parts
+    ]
 
 
 def cifar_epoch(args: argparse.Namespace) -> list[dict]:

@@ -12,6 +12,7 @@ import importlib.util
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -71,3 +72,23 @@ def test_bench_pipeline_clock_times_nested_calls_once():
     # Exclusive times: the outer phase holds its own sleep only, and the phases add up to the wall time.
     assert 0.05 <= clock.seconds[bench.CLEANLAB_PHASE] < 0.1
     assert sum(clock.seconds.values()) == pytest.approx(wall, abs=0.01)
+
+
+def test_bench_pipeline_sets_each_estimate_part_beside_its_phases():
+    bench = _load(BENCHMARKS / "bench_pipeline.py")
+    estimate = SimpleNamespace(train_seconds=30.0, cleanlab_seconds=40.0, eval_seconds=20.0, final_seconds=1.0)
+    estimate.seconds = 91.0
+    seconds = {
+        "training (ce)": 8.0,
+        "training (ce_ne)": 9.0,
+        "training (mixup)": 10.0,
+        "training (ce, cleanlab folds)": 36.0,
+        bench.CLEANLAB_PHASE: 2.0,
+        "INN scores": 17.0,
+    }
+    rows = {row["part"]: row for row in bench.estimate_against(estimate, seconds, wall=90.0)}
+    assert rows["training, 3 models"]["measured s"] == 27.0
+    assert rows["cleanlab folds"]["measured s"] == 38.0
+    assert rows["evaluations and the rest"]["measured s"] == 25.0  # the wall time's remainder
+    assert rows["evaluations and the rest"]["estimated s"] == 21.0
+    assert rows["total"]["estimated / measured"] == pytest.approx(91 / 90)

@@ -317,8 +317,8 @@ def calibrate(config, run=None) -> Calibration:
     ) / len(batch)
     # Besides INN, an evaluation makes per sample: predict_proba of each model, two small-loss passes,
     # f_y of the MixUp model and the features of h - and, when the truth is known, each model's f_y
-    # and L midpoints for the consistency means.
-    consistency = _MODELS * (1 + L) if run.is_noisy is not None else 0
+    # at the sample and at the midpoint to its nearest neighbour for the consistency means.
+    consistency = _MODELS * 2 if run.is_noisy is not None else 0
     score_seconds = inn_seconds + forward * (_MODELS + 4 + consistency)
     test_n = 0 if run.test_images is None else len(run.test_images)
     d = int(model.feature_dim)
