@@ -56,6 +56,7 @@ def _config_from_args(args: argparse.Namespace, *, schedule: bool = True):
             "weight_decay": args.weight_decay,
             "eval_epochs": parse_epochs(args.eval_epochs) if args.eval_epochs else None,
             "cleanlab_folds": args.cleanlab_folds,
+            "cleanlab_epochs": args.cleanlab_epochs,
         }
     data_options = dict(parse_option(o) for o in args.data_option)
     model = args.model
@@ -607,6 +608,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=int,
         default=5,
         help="K of the cleanlab method: K extra CE models for out-of-fold probabilities (0 = off; default 5)",
+    )
+    train.add_argument(
+        "--cleanlab-epochs",
+        type=int,
+        help="epochs of each cleanlab fold model (default a quarter of --epochs: longer ones memorise the noise)",
     )
     timing = run.add_argument_group("time estimate")
     timing.add_argument(

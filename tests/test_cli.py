@@ -32,6 +32,7 @@ def _cli(capsys, *argv):
         (["run", "--dataset", "imagefolder", "--data-root", "/nonexistent/pictures"], "/nonexistent/pictures"),
         (["run", "--noise", "matrix", "--matrix", "/nonexistent/T.csv"], "cannot read the transition matrix file"),
         (["run", "--eval-epochs", "a,b"], "evaluation epochs must be whole numbers"),
+        (["run", "--cleanlab-epochs", "0"], "cleanlab_epochs must be a positive integer or None, got 0"),
         (["show", "no-such-run"], "no run with id 'no-such-run'"),
         (["resume", "no-such-run"], "no run with id 'no-such-run'"),
         (["flagged", "no-such-run"], "no run with id 'no-such-run'"),

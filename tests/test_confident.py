@@ -103,6 +103,7 @@ def test_experiment_scores_cleanlab_once_and_can_turn_it_off(tmp_path):
     (record,) = records
     issues = store.epoch_scores(run_id, 3)["issues_cleanlab"]
     assert record["folds"] == 2 and record["n_issues_cleanlab"] == int(issues.sum())
+    assert record["fold_epochs"] == 1  # a quarter of TINY_CONFIG's 3 epochs, rounded up
     assert {"precision", "recall", "f1", "precision_at_noisy", "recall_cleanlab_filter"} <= set(record)
     assert "scores_cleanlab" not in store.epoch_scores(run_id, 1)
     assert store.has_file(run_id, "cleanlab_folds.npz")
@@ -110,3 +111,18 @@ def test_experiment_scores_cleanlab_once_and_can_turn_it_off(tmp_path):
     assert not any(r["method"] == "cleanlab" for r in store.metrics(off)["methods"])
     with pytest.raises(InputError, match="cleanlab_folds"):
         ExperimentConfig(cleanlab_folds=1)
+
+
+def test_fold_models_train_a_quarter_of_the_run_with_its_schedule():
+    config = ExperimentConfig(epochs=40)
+    assert config.cleanlab_epochs is None and config.fold_epochs == 10
+    fold = config.cleanlab_config()
+    assert fold.objective == "ce" and fold.epochs == 10
+    assert (fold.lr, fold.batch_size, fold.lr_milestones) == (config.lr, config.batch_size, config.lr_milestones)
+    # Derived, not stored: a shorter run keeps the quarter, an explicit value wins and survives the store.
+    assert dataclasses.replace(config, epochs=13, eval_epochs=(13,)).fold_epochs == 4
+    assert ExperimentConfig(epochs=2).fold_epochs == 1
+    explicit = ExperimentConfig(epochs=40, cleanlab_epochs=25)
+    assert ExperimentConfig.from_dict(explicit.to_dict()).fold_epochs == 25
+    with pytest.raises(InputError, match="cleanlab_epochs"):
+        ExperimentConfig(cleanlab_epochs=0)

@@ -36,8 +36,12 @@ def test_estimate_adds_up_its_parts_and_scales_with_the_schedule(cal):
     assert est.step_seconds > 0 and est.score_seconds > 0
     assert est.seconds == pytest.approx(est.train_seconds + est.eval_seconds + est.cleanlab_seconds + est.final_seconds)
     assert est.train_seconds == pytest.approx(3 * est.steps * est.step_seconds)
-    # cleanlab's K fold models train on (K - 1) / K of the data each, on top of the three models.
-    assert est.folds == 5 and est.cleanlab_seconds > 5 * 4 * math.ceil(160 / 64) * est.step_seconds
+    # cleanlab's K fold models train a quarter of the epochs (here 1 of 4) on (K - 1) / K of the data each.
+    fold_training = 5 * 1 * math.ceil(160 / 64) * est.step_seconds
+    assert CONFIG.fold_epochs == 1 and est.folds == 5
+    assert est.cleanlab_seconds == pytest.approx(fold_training + 200 * cal.forward_seconds)  # + held-out predictions
+    full_folds = estimate_run(dataclasses.replace(CONFIG, cleanlab_epochs=4), calibration=cal)
+    assert full_folds.cleanlab_seconds - est.cleanlab_seconds == pytest.approx(3 * fold_training)
     assert "5 cleanlab fold models" in est.describe()
     off = estimate_run(dataclasses.replace(CONFIG, cleanlab_folds=0), calibration=cal)
     assert off.cleanlab_seconds == 0 and off.seconds == pytest.approx(est.seconds - est.cleanlab_seconds)

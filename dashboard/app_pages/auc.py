@@ -87,9 +87,11 @@ def charts() -> None:
                 if cleanlab.get("precision_cleanlab_filter") is not None
                 else ""
             )
+            trained = f", each trained {cleanlab['fold_epochs']} epochs" if cleanlab.get("fold_epochs") else ""
             st.caption(
                 f"cleanlab is scored once, at epoch {cleanlab['epoch']}, from {cleanlab['folds']}-fold out-of-fold "
-                "probabilities of CE models of the run's architecture, hence a single point on the chart." + filtered
+                f"probabilities of CE models of the run's architecture{trained}, hence a single point on the chart."
+                + filtered
             )
 
     models = sorted({r["model"] for r in main["models"] if "E_cor" in r})

@@ -175,7 +175,7 @@ def estimate_run(config, run=None, *, calibration: Calibration | None = None) ->
     eval_seconds = len(config.eval_epochs) * per_eval
     final_seconds = n * cal.forward_seconds * 2 + cal.neighbour_seconds
     folds = int(config.cleanlab_folds)
-    fold_steps = config.epochs * math.ceil((n - n // folds) / bs) if folds else 0
+    fold_steps = config.fold_epochs * math.ceil((n - n // folds) / bs) if folds else 0
     cleanlab_seconds = folds * fold_steps * cal.step_seconds + (n * cal.forward_seconds if folds else 0.0)
     total = train_seconds + eval_seconds + cleanlab_seconds + final_seconds
     faster = []

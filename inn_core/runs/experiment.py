@@ -11,6 +11,7 @@ epoch; :func:`resume_experiment` continues it and ends with the same numbers as 
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -91,8 +92,11 @@ class ExperimentConfig:
     device : "auto", "cpu" or "cuda".
     feature_model : which model's penultimate layer is ``h`` ("ce", "ce_ne" or "mixup").
     cleanlab_folds : K of the cleanlab method (0 = off, else >= 2): K extra CE models of the run's
-        architecture and schedule, each trained on K - 1 folds, give out-of-fold probabilities,
-        scored once at the last evaluation epoch (:mod:`inn_core.runs.cleanlab_step`).
+        architecture, each trained on K - 1 folds, give out-of-fold probabilities, scored once at
+        the last evaluation epoch (:mod:`inn_core.runs.cleanlab_step`).
+    cleanlab_epochs : epochs of each fold model, with the run's schedule shortened to them (lr
+        drops at the same fractions); default a quarter of ``epochs`` (at least 1): fold models
+        trained as long as the run memorise the noisy labels and score worse (see cleanlab_step).
     name : a label for listings.
     """
 
@@ -116,6 +120,7 @@ class ExperimentConfig:
     device: str = "auto"
     feature_model: str = "ce"
     cleanlab_folds: int = 5
+    cleanlab_epochs: int | None = None
     name: str = ""
 
     def __post_init__(self) -> None:
@@ -147,6 +152,7 @@ class ExperimentConfig:
         # One training config validates epochs, batch size, lr and the schedule with clear messages.
         self.train_config("ce")
         epochs = self.epochs
+        check_int("cleanlab_epochs", self.cleanlab_epochs, low=1, allow_none=True)
         if self.eval_epochs is None:
             step = max(1, round(epochs / _DEFAULT_EVALS))
             evals = set(range(step, epochs + 1, step)) | {epochs}
@@ -173,6 +179,18 @@ class ExperimentConfig:
             lr_milestones=self.lr_milestones,
             lr_gamma=self.lr_gamma,
         )
+
+    @property
+    def fold_epochs(self) -> int:
+        """Epochs of each cleanlab fold model: ``cleanlab_epochs``, or a quarter of ``epochs`` (at least 1).
+
+        Derived when asked rather than stored, so ``dataclasses.replace(config, epochs=...)`` keeps the quarter.
+        """
+        return self.cleanlab_epochs or max(1, math.ceil(self.epochs / 4))
+
+    def cleanlab_config(self) -> TrainConfig:
+        """The :class:`TrainConfig` of cleanlab's fold models: CE, the run's schedule over :attr:`fold_epochs`."""
+        return dataclasses.replace(self.train_config("ce"), epochs=self.fold_epochs)
 
     def to_dict(self) -> dict[str, Any]:
         out = dataclasses.asdict(self)
@@ -441,7 +459,9 @@ def _execute(
     evals_left = [e for e in config.eval_epochs if e > start_epoch]
     # An evaluation costs about as much as an epoch of the three models on small data; a cleanlab
     # fold trains one model on (K - 1) / K of the data for every epoch.
-    fold_work = config.epochs * (1 - 1 / config.cleanlab_folds) / len(MODEL_ROLES) if config.cleanlab_folds else 0.0
+    fold_work = (
+        config.fold_epochs * (1 - 1 / config.cleanlab_folds) / len(MODEL_ROLES) if config.cleanlab_folds else 0.0
+    )
     reporter = Reporter(
         store,
         run_id,
