@@ -1,7 +1,7 @@
 """First launch: on a store with no finished run, one button starts the digits demo and shows its progress.
 
 Every page that needs a run calls :func:`no_run_yet` where it would otherwise stop on "No runs
-yet": a newcomer clicks once, watches the demo train (about 1½ minutes on two cores), and the
+yet": a newcomer clicks once, watches the demo train (about a minute on two cores), and the
 page draws itself the moment the run is done. The run is an ordinary background run of the default
 experiment, so it also shows on New experiment and in ``python -m inn_core list``.
 """
@@ -16,7 +16,7 @@ from inn_core.runs.store import RunStore
 
 __all__ = ["DEMO_LABEL", "DEMO_NAME", "no_run_yet", "start_demo"]
 
-DEMO_LABEL = "Run the digits demo (about 1½ minutes)"
+DEMO_LABEL = "Run the digits demo (about a minute)"
 DEMO_NAME = "digits demo"
 
 
