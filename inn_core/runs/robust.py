@@ -777,7 +777,7 @@ class _Runner:
         save()
 
     def _run_inn_dividemix(self) -> None:
-        config, run, exp = self.config, self.data, self.config.experiment
+        config = self.config
         posteriors = self.checkpoint.get("posteriors")
         if posteriors is None:
             posteriors = self._inn_step1()
@@ -794,20 +794,7 @@ class _Runner:
             if not step1 and (self.epoch - config.T1) % config.T3 == 0 and self._mid_epoch(tag) is None:
                 # Algorithm D.1, lines 11-16: each network is its own f, its penultimate layer its h.
                 self._report("scoring", f"round {round_}: INN scores of both networks")
-                posteriors = [
-                    inn_clean_posterior(
-                        t.model,
-                        t.model,
-                        self.inputs,
-                        run.observed_labels,
-                        L=exp.L,
-                        H=exp.H,
-                        device=self.device,
-                        split=config.mixture_split,
-                        init=config.mixture_init,
-                    )[1]
-                    for t in self.nets
-                ]
+                posteriors = [self._inn_posterior(t.model, t.model) for t in self.nets]
                 self.reporter.done += 1
                 self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
             splits = co_divide(*posteriors, threshold=config.threshold)
@@ -822,6 +809,22 @@ class _Runner:
             self._save(posteriors=[torch.from_numpy(p) for p in posteriors])
             self.reporter.done += 1
             self._report("training", f"epoch {self.epoch}")
+
+    def _inn_posterior(self, f: nn.Module, h: nn.Module) -> np.ndarray:
+        """(n,) Beta-mixture clean posterior of the INN scores of ``f`` on the neighbours in ``h``'s features."""
+        config, exp = self.config, self.config.experiment
+        _, posterior = inn_clean_posterior(
+            f,
+            h,
+            self.inputs,
+            self.data.observed_labels,
+            L=exp.L,
+            H=exp.H,
+            device=self.device,
+            split=config.mixture_split,
+            init=config.mixture_init,
+        )
+        return posterior
 
     def _inn_step1(self) -> list[np.ndarray]:
         """Algorithm D.1, lines 1-3: two INN runs with independent initialisations, their Beta-mixture posteriors."""
@@ -856,23 +859,10 @@ class _Runner:
             self.reporter.done += 1
             save()
             self._report("INN models", f"INN model epoch {inn_epoch} of {config.inn_epochs}")
-        posteriors = []
-        for k in (1, 2):
-            f = trainers[f"mixup{k}"].model
-            h = trainers[f"{roles[-1]}{k}"].model
-            posteriors.append(
-                inn_clean_posterior(
-                    f,
-                    h,
-                    self.inputs,
-                    run.observed_labels,
-                    L=exp.L,
-                    H=exp.H,
-                    device=self.device,
-                    split=config.mixture_split,
-                    init=config.mixture_init,
-                )[1]
-            )
+        # Each run's f is its MixUp model, its h the feature model's penultimate layer.
+        posteriors = [
+            self._inn_posterior(trainers[f"mixup{k}"].model, trainers[f"{roles[-1]}{k}"].model) for k in (1, 2)
+        ]
         if config.init_from_inn:
             for k, net in enumerate(self.nets):
                 net.model.load_state_dict(trainers[f"mixup{k + 1}"].model.state_dict())
