@@ -147,6 +147,44 @@ def test_a_rank_that_cannot_reach_the_rendezvous_ends_with_one_line(tmp_path):
 # ---- torchrun launches -----------------------------------------------------------------------
 
 
+#: Rank 0 of a 2-rank run whose collective loses its peer, and torchrun's SIGTERM landing while
+#: the run's guard records the failure (the order the agent's monitor makes likely).
+_LATE_SIGTERM = """
+import os, signal, sys
+from inn_core.runs.distributed import as_rank
+from inn_core.runs.lifecycle import guard_run
+from inn_core.runs.store import RunStore
+from inn_core.method.distributed import World
+
+store = RunStore(sys.argv[1])
+run_id = store.create_run({}, name="late sigterm")
+update = store.update_run
+
+def update_after_sigterm(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGTERM)
+    update(*args, **kwargs)
+
+def body():
+    store.update_run = update_after_sigterm
+    raise RuntimeError("[gloo] Connection closed by peer [127.0.0.1]:1234")
+
+try:
+    guard_run(store, run_id, as_rank(World(rank=0, size=2), body))
+except RuntimeError as exc:
+    print(type(exc).__name__, exc)
+"""
+
+
+def test_a_late_sigterm_cannot_stop_rank_0_recording_the_lost_rank(tmp_path):
+    out = subprocess.run(
+        [sys.executable, "-c", _LATE_SIGTERM, str(tmp_path)], env=_env(), capture_output=True, text=True, timeout=60
+    )
+    assert out.returncode == 0, (out.returncode, out.stderr[-2000:])
+    assert out.stdout.startswith("RankStopped lost another rank of this run"), out.stdout
+    record = _only_run(RunStore(tmp_path))
+    assert record.status == "failed" and "another rank of this run" in record.error
+
+
 @pytest.mark.slow
 def test_two_ranks_match_one_process(tmp_path):
     args = ["run", *SMALL, "--epochs", "3", "--eval-epochs", "3", "--seed", "1"]

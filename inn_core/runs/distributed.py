@@ -80,9 +80,6 @@ def as_rank(world: World, body: Callable[[], T], *, on_stop: Callable[[str], Non
     if world.size == 1:
         return body
 
-    def stop(signum: int, frame: Any) -> None:
-        raise RankStopped(_STOPPED)
-
     def watch(fd: int) -> None:
         while True:
             data = os.read(fd, 64)
@@ -93,6 +90,13 @@ def as_rank(world: World, body: Callable[[], T], *, on_stop: Callable[[str], Non
                 return
 
     def run() -> T:
+        lost = False
+
+        def stop(signum: int, frame: Any) -> None:
+            nonlocal lost
+            lost = True
+            raise RankStopped(_STOPPED)
+
         read_fd, write_fd = os.pipe()
         os.set_blocking(write_fd, False)
         previous = signal.signal(signal.SIGTERM, stop)
@@ -107,13 +111,17 @@ def as_rank(world: World, body: Callable[[], T], *, on_stop: Callable[[str], Non
                 isinstance(exc, dist.DistError) or "gloo" in text or "NCCL" in text
             ):
                 raise
+            lost = True
             first = text.strip().splitlines()[0][:200] if text.strip() else type(exc).__name__
             raise RankStopped(
                 f"lost another rank of this run (it failed or was killed); resume continues it ({first})"
             ) from exc
         finally:
             signal.set_wakeup_fd(previous_fd)
-            signal.signal(signal.SIGTERM, previous)
+            # A collective usually notices the lost peer before torchrun's SIGTERM lands; with the
+            # default action back, that SIGTERM would kill this rank while its guard records the
+            # run failed, leaving it "running". The rank is exiting anyway (SIGKILL follows in 30 s).
+            signal.signal(signal.SIGTERM, signal.SIG_IGN if lost else previous)
             os.close(write_fd)
             watcher.join(timeout=5)
             os.close(read_fd)
