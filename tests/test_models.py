@@ -76,3 +76,19 @@ def test_default_model_for_sizes():
 def test_compact_cnn_takes_own_image_sizes(size):
     model = create_model("compact_cnn", num_classes=3, in_channels=3, image_size=size, seed=0)
     assert model.features(torch.rand(2, 3, size, size)).shape == (2, 128)
+
+
+@pytest.mark.parametrize("size", [4, 7])
+def test_pooling_passes_a_map_of_its_output_size_through_bit_for_bit(size):
+    from torch import nn
+
+    from inn_core.method.models import _PoolTo
+
+    x = torch.randn(5, 3, size, size, requires_grad=True)
+    reference = x.detach().clone().requires_grad_(True)
+    out, expected = _PoolTo(4)(x), nn.AdaptiveAvgPool2d(4)(reference)
+    assert out.shape == (5, 3, 4, 4) and torch.equal(out, expected)
+    weights = torch.randn(5, 3, 4, 4)
+    (out * weights).sum().backward()
+    (expected * weights).sum().backward()
+    assert torch.equal(x.grad, reference.grad)
