@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from inn_core.errors import InputError
 
@@ -136,7 +136,9 @@ def _auc_table(store, run_id: str) -> str:
     from inn_core.method.registry import order_methods
 
     records = store.metrics(run_id)["methods"]
-    if not records or "auc" not in records[0]:
+    if not records:
+        return "(no scores yet: the run has not finished an evaluation epoch)"
+    if "auc" not in records[0]:
         return "(no clean/noisy AUC: the true labels of this data are unknown)"
     table = pd.DataFrame(records).pivot(index="epoch", columns="method", values="auc")
     order = order_methods(table.columns)
@@ -153,9 +155,11 @@ def _fit_table(store, run_id: str) -> str:
     return "fraction of observed (noisy) labels each model fits\n" + table.to_string(float_format="%.3f")
 
 
-def _start(args: argparse.Namespace, store, config) -> str | None:
+def _start(args: argparse.Namespace, store, config, *, checked: bool = False) -> str | None:
     """Run ``config`` in the foreground with a progress bar and return its id, or with ``--background``
-    check its data, start a worker process, print the run id and return None."""
+    check its data, start a worker process, print the run id and return None.
+
+    Bad data creates no run: it is checked first unless ``checked`` (it was already loaded)."""
     import time
 
     from inn_core.runs.launch import submit
@@ -170,8 +174,8 @@ def _start(args: argparse.Namespace, store, config) -> str | None:
     bar = _ProgressBar()
     started = time.monotonic()
     try:
-        # The run checks its own data and records a failure in the store.
-        run_id = submit(store, config, background=False, validate=False, callbacks=[] if args.quiet else [bar])
+        callbacks = [] if args.quiet else [bar]
+        run_id = submit(store, config, background=False, validate=not checked, callbacks=callbacks)
     finally:
         bar.close()
     print(f"run {run_id} done in {time.monotonic() - started:.1f} s (store: {store.home})")
@@ -203,8 +207,11 @@ def _load_run_data(config, *, quiet: bool):
             bar.close()
 
 
-def _plan(args: argparse.Namespace, config):
-    """Own images without --epochs: the schedule counted in SGD steps; then the time estimate."""
+def _plan(args: argparse.Namespace, config) -> tuple[Any, bool]:
+    """Own images without --epochs: the schedule counted in SGD steps; then the time estimate.
+
+    Returns the configuration and whether its data was loaded (and so checked) on the way.
+    """
     from inn_core.forms import parse_epochs
     from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS
     from inn_core.runs.estimate import estimate_run
@@ -212,7 +219,7 @@ def _plan(args: argparse.Namespace, config):
 
     own = config.dataset in OWN_IMAGE_DATASETS and args.epochs is None
     if not own and args.no_estimate and not args.estimate_only:
-        return config
+        return config, False
     run = _load_run_data(config, quiet=args.quiet)
     if own:
         config = fit_own_data_schedule(
@@ -227,18 +234,18 @@ def _plan(args: argparse.Namespace, config):
         print(estimate.describe(), flush=True)
         for line in estimate.advice():
             print(line, file=sys.stderr, flush=True)
-    return config
+    return config, True
 
 
 def _cmd_run(args: argparse.Namespace, store) -> int:
     embeddings = bool(args.features or args.labels)
     if embeddings:
-        config = _embedding_config_from_args(args)
+        config, checked = _embedding_config_from_args(args), False
     else:
-        config = _plan(args, _config_from_args(args))
+        config, checked = _plan(args, _config_from_args(args))
         if args.estimate_only:
             return 0
-    run_id = _start(args, store, config)
+    run_id = _start(args, store, config, checked=checked)
     if run_id is not None:
         if embeddings:
             data = store.read_json(run_id, "data.json")
@@ -463,19 +470,28 @@ def _cmd_demo_assets(args: argparse.Namespace, store) -> int:
 
 
 def _cmd_ablate(args: argparse.Namespace, store) -> int:
-    from inn_core.runs.ablation import ablate
+    from inn_core.runs.ablation import ABLATION_FILE, ablate
 
-    bar = None if args.quiet or args.json else _tqdm_bar("ablations")
+    bar = None  # opened at the first progress report: none for a bad run id or a cached table
+    computed = False
 
     def progress(fraction: float, message: str) -> None:
+        nonlocal bar, computed
+        computed = True
+        if bar is None and not (args.quiet or args.json):
+            bar = _tqdm_bar("ablations")
         if bar is not None:
             bar.n = round(100 * fraction)
             bar.set_postfix_str(message)
             bar.refresh()
 
-    table = ablate(store, args.run, device=args.device, refresh=args.refresh, progress=progress)
-    if bar is not None:
-        bar.close()
+    try:
+        table = ablate(store, args.run, device=args.device, refresh=args.refresh, progress=progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    if not computed and not args.quiet:
+        print(f"read from the run's cached {ABLATION_FILE}; --refresh recomputes it", file=sys.stderr)
     if args.json:
         print(json.dumps(table, indent=2))
         return 0
@@ -519,7 +535,7 @@ def build_parser() -> argparse.ArgumentParser:
     from inn_core.method.registry import METHODS
     from inn_core.runs.experiment import MODEL_ROLES
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="python -m inn_core",
         description="INN Lab: find wrongly labelled training samples with INN "
         "(Integration with the Nearest Neighborhoods).",
@@ -760,10 +776,17 @@ def build_parser() -> argparse.ArgumentParser:
     toy.add_argument("--noise-rate", type=float, default=0.1, help="fraction of flipped labels (default 0.1)")
     toy.add_argument("--L", type=int, default=5, help="neighbours per point (default 5)")
     toy.add_argument("--H", type=int, default=10, help="trapezoids per path (default 10)")
-    toy.add_argument("--steps", type=int, default=500, help="full-batch training steps (default 500)")
+    toy.add_argument(
+        "--epochs",
+        "--steps",
+        dest="steps",
+        type=int,
+        default=500,
+        help="full-batch training steps = epochs (default 500)",
+    )
     toy.add_argument("--objective", choices=["ce", "mixup"], default="ce", help="cross-entropy (default) or MixUp")
     toy.add_argument("--seed", type=int, default=0)
-    toy.add_argument("--json", action="store_true", help="JSON: clean_point, noisy_point, means, auc")
+    toy.add_argument("--json", action="store_true", help="JSON: clean_point, noisy_point, means, auc, config")
     toy.set_defaults(func=_cmd_toy)
 
     demo = sub.add_parser(
@@ -771,7 +794,17 @@ def build_parser() -> argparse.ArgumentParser:
     )
     demo.add_argument("--output", help="folder to write to (default: the package's assets/demo, read by the dashboard)")
     demo.set_defaults(func=_cmd_demo_assets)
+    for command in sub.choices.values():
+        # Also after the command (`ablate RUN --home DIR`); SUPPRESS keeps the global value otherwise.
+        command.add_argument("--home", default=argparse.SUPPRESS, help="run store folder (as before the command)")
     return parser
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with the CLI's one-line errors (exit 2); subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message} (`{self.prog} --help` lists the options)\n")
 
 
 def _rank() -> int:

@@ -35,9 +35,20 @@ def test_ablate_covers_every_ingredient_and_caches(tiny_store):
 def test_ablate_cli_and_bad_run(tiny_store, capsys):
     store, run_id = tiny_store
     assert main(["--home", str(store.home), "ablate", run_id, "--json", "--device", "cpu"]) == 0
-    out = json.loads(capsys.readouterr().out)
+    captured = capsys.readouterr()
+    out = json.loads(captured.out)
     assert out["run"] == run_id and {r["group"] for r in out["rows"]} == set(ABLATIONS)
+    assert "cached" not in captured.err  # computed, not read back
+    # Cached now: said so, without a progress bar; a bad device is still an error.
+    assert main(["--home", str(store.home), "ablate", run_id]) == 0
+    err = capsys.readouterr().err
+    assert err.strip() == "read from the run's cached ablation.json; --refresh recomputes it"
+    assert main(["--home", str(store.home), "ablate", run_id, "--device", "gpu"]) == 2
+    assert capsys.readouterr().err.startswith("error: unknown device 'gpu'")
+    # A bad run id: one line, no progress bar before it.
     assert main(["--home", str(store.home), "ablate", "no-such-run"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: no run with id 'no-such-run'") and len(err.strip().splitlines()) == 1, err
     with pytest.raises(InputError):
         ablate(store, "no-such-run")
 

@@ -33,6 +33,10 @@ def _cli(capsys, *argv):
         (["run", "--noise", "matrix", "--matrix", "/nonexistent/T.csv"], "cannot read the transition matrix file"),
         (["run", "--eval-epochs", "a,b"], "evaluation epochs must be whole numbers"),
         (["run", "--cleanlab-epochs", "0"], "cleanlab_epochs must be a positive integer or None, got 0"),
+        (["run", "--data-option", "max_samples=-5", "--no-estimate"], "max_samples must be a positive integer"),
+        (["run", "--data-option", "bogus=1", "--no-estimate"], "dataset 'digits' has no option 'bogus'"),
+        (["train", "--data-option", "bogus=1"], "dataset 'digits' has no option 'bogus'"),
+        (["toy", "--steps", "0"], "epochs must be an integer in [1, 2000], got 0"),
         (["show", "no-such-run"], "no run with id 'no-such-run'"),
         (["resume", "no-such-run"], "no run with id 'no-such-run'"),
         (["flagged", "no-such-run"], "no run with id 'no-such-run'"),
@@ -46,16 +50,35 @@ def test_user_errors_exit_2_with_one_line(capsys, tmp_path, argv, message):
     assert len(err.strip().splitlines()) == 1
     assert message in err
     assert "Traceback" not in err + out
+    assert RunStore(tmp_path).list_runs() == []  # a rejected command leaves no failed run behind
 
 
-def test_unknown_flag_exits_2_through_argparse(tmp_path):
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["run", "--colour", "red"], "unrecognized arguments: --colour red"),
+        (["toy", "--objective", "foo"], "argument --objective: invalid choice: 'foo'"),
+        (["toy", "--L", "abc"], "argument --L: invalid int value: 'abc'"),
+        (["ablate"], "the following arguments are required: run"),
+    ],
+)
+def test_argparse_errors_are_one_line_too(tmp_path, argv, message):
     proc = subprocess.run(
-        [sys.executable, "-m", "inn_core", "--home", str(tmp_path), "run", "--colour", "red"],
-        capture_output=True,
-        text=True,
+        [sys.executable, "-m", "inn_core", "--home", str(tmp_path), *argv], capture_output=True, text=True
     )
     assert proc.returncode == 2
-    assert "unrecognized arguments: --colour red" in proc.stderr
+    assert proc.stderr.startswith("error: ") and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+    assert message in proc.stderr and "--help` lists the options" in proc.stderr
+
+
+def test_home_goes_before_or_after_the_command(capsys, tmp_path, tiny_run_home):
+    home, run_id = tiny_run_home
+    code, out, _ = _cli(capsys, "list", "--home", str(home))
+    assert code == 0 and run_id in out
+    code, out, _ = _cli(capsys, "--home", str(tmp_path), "show", run_id, "--home", str(home))
+    assert code == 0 and run_id in out
+    code, out, _ = _cli(capsys, "--home", str(tmp_path), "list")
+    assert code == 0 and "no runs" in out
 
 
 def test_help_lists_commands():

@@ -13,6 +13,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import torch
+
+from inn_core.devices import resolve_device
 from inn_core.errors import InputError
 from inn_core.method.metrics import clean_noisy_auc
 from inn_core.method.neighbors import nearest_neighbors
@@ -57,7 +60,7 @@ def ablate(
     store: RunStore,
     run_id: str,
     *,
-    device: str = "auto",
+    device: str | torch.device = "auto",
     refresh: bool = False,
     progress: Callable[[float, str], None] | None = None,
 ) -> dict[str, Any]:
@@ -67,16 +70,18 @@ def ablate(
     ----------
     store, run_id : a finished experiment with known noise (its stored final models are used).
     device : where to score.  refresh : recompute even when a cached table exists.
-    progress : called with ``(fraction in [0, 1], message)`` after every variant.
+    progress : called with ``(fraction in [0, 1], message)`` after every variant; never for a
+        cached table.
 
     Returns
     -------
     ``{"run": run_id, "baseline": {...}, "rows": [{"group", "value", "rule", "L", "H", "f", "h", "auc"}]}``.
     """
+    record = store.get_run(run_id)
+    device = resolve_device(device)  # a bad device is an error even when the table is cached
     cached = None if refresh else read_ablation(store, run_id)
     if cached is not None:
         return cached
-    record = store.get_run(run_id)
     if record.kind != "experiment" or record.status != "done":
         raise InputError(f"run {run_id!r} is a {record.status} {record.kind} run; ablations need a finished experiment")
     config = ExperimentConfig.from_dict(store.config(run_id))
