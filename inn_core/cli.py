@@ -547,7 +547,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=os.environ.get("INN_LAB_HOME") or "runs",
         help="run store folder (default: $INN_LAB_HOME, else ./runs - the dashboard's store)",
     )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=f"inn-lab {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     def data_and_noise(command: argparse.ArgumentParser) -> None:

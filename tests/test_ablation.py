@@ -51,6 +51,13 @@ def test_ablate_cli_and_bad_run(tiny_store, capsys):
     assert err.startswith("error: no run with id 'no-such-run'") and len(err.strip().splitlines()) == 1, err
     with pytest.raises(InputError):
         ablate(store, "no-such-run")
+    failed = store.create_run({}, name="stopped early")
+    store.update_run(failed, status="failed", error="killed")
+    with pytest.raises(InputError, match="is failed; ablations need a finished run"):
+        ablate(store, failed)
+    embedding = store.create_run({}, name="embeddings", kind="embedding")
+    with pytest.raises(InputError, match="is of kind 'embedding'; ablations rescore an experiment's stored models"):
+        ablate(store, embedding)
 
 
 def test_ablations_page_computes_on_demand(tiny_store, monkeypatch):

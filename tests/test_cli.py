@@ -226,7 +226,7 @@ def test_version_and_home_from_the_environment(tmp_path, tiny_run_home):
     from inn_core import __version__
 
     proc = subprocess.run([sys.executable, "-m", "inn_core", "--version"], capture_output=True, text=True)
-    assert proc.returncode == 0 and proc.stdout.strip().endswith(__version__)
+    assert proc.returncode == 0 and proc.stdout.strip() == f"inn-lab {__version__}"
     home, run_id = tiny_run_home
     env = {**__import__("os").environ, "INN_LAB_HOME": str(home)}
     proc = subprocess.run(

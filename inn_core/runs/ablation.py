@@ -82,8 +82,13 @@ def ablate(
     cached = None if refresh else read_ablation(store, run_id)
     if cached is not None:
         return cached
-    if record.kind != "experiment" or record.status != "done":
-        raise InputError(f"run {run_id!r} is a {record.status} {record.kind} run; ablations need a finished experiment")
+    if record.kind != "experiment":
+        raise InputError(
+            f"run {run_id!r} is of kind {record.kind!r}; ablations rescore an experiment's stored models "
+            "(`python -m inn_core run` without --features)"
+        )
+    if record.status != "done":
+        raise InputError(f"run {run_id!r} is {record.status}; ablations need a finished run")
     config = ExperimentConfig.from_dict(store.config(run_id))
     run = prepare_data(config)
     if run.is_noisy is None or not run.is_noisy.any() or run.is_noisy.all():
