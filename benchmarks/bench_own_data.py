@@ -10,6 +10,7 @@ the defaults on the cache the first row built). AUC is computed against the know
 
     python benchmarks/bench_own_data.py            # 5,000 images; defaults, warm cache, 40 epochs
     python benchmarks/bench_own_data.py --quick    # 1,000 images; defaults only
+    python benchmarks/bench_own_data.py --candidate-epochs 16   # also 16 epochs (1,200 steps) beside them
 """
 
 from __future__ import annotations
@@ -88,6 +89,14 @@ def main() -> None:
     parser.add_argument(
         "--workdir", type=Path, default=None, help="where data, caches and stores go (default: a temp dir)"
     )
+    parser.add_argument(
+        "--candidate-epochs",
+        type=int,
+        action="append",
+        default=[],
+        metavar="E",
+        help="also run E epochs scored once at the end, what a different OWN_DATA_STEPS default would give",
+    )
     args = parser.parse_args()
     n = 1000 if args.quick else 5000
     work = args.workdir or Path(tempfile.mkdtemp(prefix="bench-own-data-"))
@@ -99,6 +108,15 @@ def main() -> None:
     if not args.quick:
         routes += [
             ("CLI defaults, warm cache", "defaults-warm", [], "cold"),
+            *(
+                (
+                    f"{e} epochs (a candidate default)",
+                    f"epochs{e}",
+                    ["--epochs", str(e), "--eval-epochs", str(e)],
+                    "cold",
+                )
+                for e in args.candidate_epochs
+            ),
             ("full schedule (--epochs 40)", "full", ["--epochs", "40", "--eval-epochs", "40"], "full"),
         ]
     rows = []

@@ -20,7 +20,7 @@ from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS, backbone_choice
 from inn_core.runs.estimate import Calibration, calibrate, estimate_run, format_duration
 from inn_core.runs.experiment import DATASET_DEFAULTS, ExperimentConfig
 from inn_core.runs.launch import submit
-from inn_core.runs.schedule import own_data_epochs
+from inn_core.runs.schedule import OWN_DATA_STEPS, own_data_epochs
 from inn_core.views.preview import NoisePreview, noise_preview
 
 DATASETS = {
@@ -340,7 +340,7 @@ epochs = int(
         min_value=1,
         value=default_epochs,
         key="ne_epochs",
-        help="Own images: about 1,000 SGD steps per model, counted from the data's size.",
+        help=f"Own images: about {OWN_DATA_STEPS:,} SGD steps per model, counted from the data's size.",
     )
 )
 eval_text = eval_col.text_input(

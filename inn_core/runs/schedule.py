@@ -14,8 +14,8 @@ import math
 
 __all__ = ["OWN_DATA_STEPS", "OWN_DATA_MIN_EPOCHS", "OWN_DATA_MAX_EPOCHS", "own_data_epochs"]
 
-#: SGD steps per model that own-data runs aim at.
-OWN_DATA_STEPS = 1000
+#: SGD steps per model that own-data runs aim at (chosen by ``bench_own_data.py``: RESULTS.md section 4).
+OWN_DATA_STEPS = 1200
 OWN_DATA_MIN_EPOCHS = 4
 OWN_DATA_MAX_EPOCHS = 40
 
