@@ -6,6 +6,7 @@ import torch
 from conftest import TINY_CONFIG
 from numpy.testing import assert_allclose, assert_array_equal
 
+from inn_core.data.noise import NoiseSpec
 from inn_core.errors import InputError
 from inn_core.method.confident import (
     find_label_issues_mask,
@@ -113,7 +114,7 @@ def test_experiment_scores_cleanlab_once_and_can_turn_it_off(tmp_path):
         ExperimentConfig(cleanlab_folds=1)
 
 
-def test_fold_models_train_a_quarter_of_the_run_with_its_schedule():
+def test_fold_models_train_a_quarter_of_the_run_half_for_own_images():
     config = ExperimentConfig(epochs=40)
     assert config.cleanlab_epochs is None and config.fold_epochs == 10
     fold = config.cleanlab_config()
@@ -122,6 +123,8 @@ def test_fold_models_train_a_quarter_of_the_run_with_its_schedule():
     # Derived, not stored: a shorter run keeps the quarter, an explicit value wins and survives the store.
     assert dataclasses.replace(config, epochs=13, eval_epochs=(13,)).fold_epochs == 4
     assert ExperimentConfig(epochs=2).fold_epochs == 1
+    # Own images: half of their step-counted schedule (a quarter undertrains them; see cleanlab_step).
+    assert ExperimentConfig(dataset="csv", data_root="labels.csv", epochs=16, noise=NoiseSpec("none")).fold_epochs == 8
     explicit = ExperimentConfig(epochs=40, cleanlab_epochs=25)
     assert ExperimentConfig.from_dict(explicit.to_dict()).fold_epochs == 25
     with pytest.raises(InputError, match="cleanlab_epochs"):

@@ -33,6 +33,7 @@ from inn_core.method.models import check_model_name
 from inn_core.method.neighbors import nearest_neighbors
 from inn_core.method.registry import METHODS, ScoringInputs, posterior_key, score_key
 from inn_core.method.training import TrainConfig, Trainer, extract_features, predict_proba
+from inn_core.runs.backbone_defaults import OWN_IMAGE_DATASETS
 from inn_core.runs.distributed import as_rank, on_main_rank, rank_store
 from inn_core.runs.lifecycle import (
     Cancelled,
@@ -95,8 +96,10 @@ class ExperimentConfig:
         architecture, each trained on K - 1 folds, give out-of-fold probabilities, scored once at
         the last evaluation epoch (:mod:`inn_core.runs.cleanlab_step`).
     cleanlab_epochs : epochs of each fold model, with the run's schedule shortened to them (lr
-        drops at the same fractions); default a quarter of ``epochs`` (at least 1): fold models
-        trained as long as the run memorise the noisy labels and score worse (see cleanlab_step).
+        drops at the same fractions); default a quarter of ``epochs`` (at least 1), half for the
+        user's own images: fold models trained as long as a run that memorises the noisy labels
+        memorise them too and score worse, while the own-data schedule, counted in SGD steps, is
+        short by design and a quarter of it leaves them undertrained (see cleanlab_step).
     name : a label for listings.
     """
 
@@ -182,11 +185,13 @@ class ExperimentConfig:
 
     @property
     def fold_epochs(self) -> int:
-        """Epochs of each cleanlab fold model: ``cleanlab_epochs``, or a quarter of ``epochs`` (at least 1).
+        """Epochs of each cleanlab fold model: ``cleanlab_epochs``, or a quarter of ``epochs`` (half for
+        own images; at least 1).
 
-        Derived when asked rather than stored, so ``dataclasses.replace(config, epochs=...)`` keeps the quarter.
+        Derived when asked rather than stored, so ``dataclasses.replace(config, epochs=...)`` keeps the share.
         """
-        return self.cleanlab_epochs or max(1, math.ceil(self.epochs / 4))
+        share = 2 if self.dataset in OWN_IMAGE_DATASETS else 4
+        return self.cleanlab_epochs or max(1, math.ceil(self.epochs / share))
 
     def cleanlab_config(self) -> TrainConfig:
         """The :class:`TrainConfig` of cleanlab's fold models: CE, the run's schedule over :attr:`fold_epochs`."""
