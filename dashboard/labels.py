@@ -17,4 +17,4 @@ TRAINING_LABELS = {"inn_dividemix": "INN+DivideMix", "dividemix": "DivideMix", "
 
 def method_help(methods: Iterable[str]) -> str:
     """A tooltip naming what each of ``methods`` computes."""
-    return "\n\n".join(f"**{m}**: {METHODS[m].description if m in METHODS else ''}" for m in methods)
+    return "\n\n".join(f"**{method_label(m)}**: {METHODS[m].description if m in METHODS else ''}" for m in methods)

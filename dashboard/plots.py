@@ -188,13 +188,16 @@ def toy_curves_figure(toy: ToyResult) -> go.Figure:
     return fig
 
 
-def consistency_means_figure(models: Sequence[Mapping[str, Any]], *, model: str = "ce") -> go.Figure:
+def consistency_means_figure(
+    models: Sequence[Mapping[str, Any]], *, model: str = "ce", x_title: str = "training epoch"
+) -> go.Figure:
     """The paper's Figure 2: E_cor, E_inc, E^m_cor and E^m_inc of one model against the epoch.
 
     Parameters
     ----------
     models : the run's ``metrics["models"]`` records (epoch, model, E_cor, E_inc, E_m_cor, E_m_inc, ...).
     model : which model's records to draw ("ce", "ce_ne" or "mixup").
+    x_title : the x axis' title (the toy counts full-batch steps).
     """
     rows = sorted((r for r in models if r.get("model") == model and "E_cor" in r), key=lambda r: r["epoch"])
     epochs = [r["epoch"] for r in rows]
@@ -211,7 +214,7 @@ def consistency_means_figure(models: Sequence[Mapping[str, Any]], *, model: str 
             )
         )
     fig.update_layout(
-        xaxis=_epoch_axis(epochs),
+        xaxis={**_epoch_axis(epochs), "title": x_title},
         yaxis={"title": "mean f_y", "range": [0, 1.02]},
         legend={"orientation": "h", "y": -0.25},
         margin={"t": 30, "b": 10, "l": 10, "r": 10},
@@ -455,6 +458,7 @@ def ablation_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
                 name=group,
                 text=[f"{r['auc']:.3f}" for r in picked],
                 textposition="outside",
+                cliponaxis=False,  # the labels of bars near AUC 1 stand above the axis' end
                 marker_color=METHOD_COLORS["inn"],
                 hovertemplate=f"{group} = " + "%{x}: AUC %{y:.3f}<extra></extra>",
             ),
@@ -462,6 +466,13 @@ def ablation_figure(rows: Sequence[Mapping[str, Any]]) -> go.Figure:
             col=col,
         )
     low = min((r["auc"] for r in rows), default=0.5)
-    fig.update_yaxes(range=[max(0.0, low - 0.05), 1.02], row=1, col=1, title_text="clean/noisy AUC")
-    fig.update_layout(showlegend=False, margin={"t": 40, "b": 10, "l": 10, "r": 10}, height=360)
+    # Values are categories (L = 1, 5, 10, 20 as four equal bars, not points on a number line).
+    fig.update_xaxes(type="category")
+    fig.update_yaxes(range=[max(0.0, low - 0.05), 1.0], row=1, col=1, title_text="clean/noisy AUC (axis cut)")
+    fig.update_layout(
+        showlegend=False,
+        margin={"t": 60, "b": 10, "l": 10, "r": 10},
+        height=380,
+        uniformtext={"minsize": 10, "mode": "show"},
+    )
     return fig

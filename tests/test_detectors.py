@@ -51,3 +51,12 @@ def test_histograms_page_shows_trajectories_and_disagreement(tiny_store, monkeyp
     keys = [c.key for c in at.get("plotly_chart")]
     assert "traj_chart" in keys and "dis_chart" in keys
     assert any("Flagged by one method only" in m.value for m in at.markdown)
+    (table,) = [d.value for d in at.dataframe if "flagged only by" in d.value.columns]
+    assert "flagged only by" in table.columns and set(table["flagged only by"]) <= {
+        "INN",
+        "small-loss (CE)",
+        "cleanlab",
+    }
+    assert len(table)  # the tiny run's detectors disagree on some samples
+    at.button(key="dis_review").click().run()
+    assert at.session_state["review_selection"]["origin"] == "the detectors"

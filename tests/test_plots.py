@@ -168,3 +168,15 @@ def test_transition_matrix_heatmap_rows_are_true_labels():
     assert list(heat.y) == ["cat", "dog"] and list(heat.x) == ["cat", "dog"]
     assert fig.layout.yaxis.autorange == "reversed"
     assert fig.layout.yaxis.title.text == "true label"
+
+
+def test_ablation_figure_has_category_axes_and_an_auc_axis_ending_at_1():
+    rows = [
+        {"group": "rule", "value": "trapezoid", "auc": 0.99},
+        {"group": "rule", "value": "midpoint", "auc": 0.97},
+        *({"group": "L", "value": v, "auc": 0.9 + v / 1000} for v in (1, 5, 10, 20)),
+    ]
+    fig = plots.ablation_figure(rows)
+    assert [list(trace.x) for trace in fig.data] == [["trapezoid", "midpoint"], ["1", "5", "10", "20"]]
+    assert fig.layout.xaxis.type == "category" and fig.layout.xaxis2.type == "category"
+    assert tuple(fig.layout.yaxis.range) == pytest.approx((0.851, 1.0))

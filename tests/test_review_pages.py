@@ -205,6 +205,11 @@ def test_a_selection_from_the_map_becomes_a_review_list(tiny_store, monkeypatch)
     assert any(h.value == "3 samples · selection from the map" for h in at.subheader)
     assert metric(at, "Reviewed / to review") == "0 / 3"
     assert open_sample(at) in {5, 11, 42}
+    # Sent from the histograms' detector disagreement, the list says where it came from.
+    at.session_state["review_selection"] = {"run_id": run_id, "indices": [11, 5], "origin": "the detectors"}
+    at.run()
+    assert any(h.value == "2 samples · selection from the detectors" for h in at.subheader)
+    assert "Selection from the detectors" in at.radio(key="review_source").options
 
 
 def test_embedding_page_shows_the_stored_map(tiny_store, monkeypatch):

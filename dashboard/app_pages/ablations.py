@@ -54,4 +54,5 @@ st.caption(
 )
 frame = pd.DataFrame(rows)
 frame["ingredient"] = frame["group"].map(GROUP_NAMES)
+frame["value"] = frame["value"].astype(str)  # names and numbers in one column: text for Arrow
 st.dataframe(frame[["ingredient", "value", "rule", "L", "H", "f", "h", "auc"]], hide_index=True, key="ablation_table")

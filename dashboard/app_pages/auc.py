@@ -9,6 +9,7 @@ from dashboard import plots
 from dashboard.components.common import get_store, pick_run, store_home
 from dashboard.components.progress import ACTIVE, active_runs
 from dashboard.labels import method_label, order_methods
+from inn_core.views.consistency import consistency_reading
 
 STATUSES = ("done", "running", "queued", "cancelled", "failed")
 MODEL_NAMES = {"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}
@@ -105,9 +106,9 @@ def charts() -> None:
             format_func=lambda m: MODEL_NAMES.get(m, m),
         )
         st.plotly_chart(plots.consistency_means_figure(main["models"], model=model), key="auc_means")
+        reading = consistency_reading(main["models"], model)
         st.caption(
-            "Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. "
-            "The dashed pair staying apart while the solid pair closes is the consistency effect."
+            "Solid: mean f_y at the samples; dashed: halfway to each sample's nearest neighbour. " + (reading or "")
         )
     if any(records[i].status != drawn_with[i] for i in watched):
         # Queued -> running -> done: the page above the charts is redrawn, and polling stops after the last one.

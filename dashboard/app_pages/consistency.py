@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, store_home, user_errors
+from inn_core.views.consistency import consistency_reading
 from inn_core.views.demo import DemoRun, load_demo
 from inn_core.views.toy import TOY_OBJECTIVES, ToyConfig, ToyResult, consistency_toy
 
@@ -110,7 +111,9 @@ if result is not None:
             f"`E_cor` and `E_inc` end {point_gap:.2f} apart and the midpoint means `E^m_cor` and `E^m_inc` "
             f"{mid_gap:.2f} apart."
         )
-        st.plotly_chart(plots.consistency_means_figure(records, model="toy"), key="toy_means")
+        st.plotly_chart(
+            plots.consistency_means_figure(records, model="toy", x_title="full-batch training step"), key="toy_means"
+        )
 
 st.subheader("On real data: the digits demo run")
 run = demo(str(store_home()))
@@ -141,10 +144,10 @@ else:
                 format_func={"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}.get,
             )
             st.plotly_chart(plots.consistency_means_figure(run.metrics["models"], model=model), key="demo_means")
+            reading = consistency_reading(run.metrics["models"], model)
             st.markdown(
-                "**What to look at:** the solid lines (`f_y` at the samples) draw together as the network memorises "
-                "the wrong labels, while the dashed lines (`f_y` halfway to the nearest neighbour) stay apart - "
-                "that lasting gap is the consistency effect."
+                "**What to look at:** the solid lines (`f_y` at the samples) and the dashed ones (`f_y` halfway "
+                "to the nearest neighbour)." + (f" {reading}" if reading else "")
             )
     with auc_col:
         st.plotly_chart(

@@ -31,7 +31,7 @@ from dashboard.components.review_decide import (
 from dashboard.components.review_grid import PAGE_SIZE, show_grid
 from dashboard.components.review_paths import display_factor, show_paths
 from dashboard.images import enlarge
-from dashboard.labels import method_help
+from dashboard.labels import method_help, method_label
 from inn_core.views.review import review_progress
 
 SOURCES = {
@@ -39,7 +39,7 @@ SOURCES = {
     "lowest": "N lowest scores",
     "map": "Selection from the map",
 }
-LIST_TITLES = {"noisy": "flagged by the Beta mixture", "lowest": "lowest scores", "map": "selection from the map"}
+LIST_TITLES = {"noisy": "flagged by the Beta mixture", "lowest": "lowest scores"}
 SORTS = {
     "score_asc": ("Score, lowest first", ["score", "index"], True),
     "score_desc": ("Score, highest first", ["score", "index"], False),
@@ -73,8 +73,13 @@ with user_errors():
     if st.session_state.get("review_source") not in sources:
         st.session_state.pop("review_source", None)
     c_source, c_method, c_top, c_classes, c_sort = st.columns([2, 2, 1, 2, 2])
-    source = c_source.radio("Samples", sources, format_func=SOURCES.__getitem__, key="review_source")
-    method = c_method.selectbox("Method", methods, key="review_method", help=method_help(methods))
+    # A selection comes from the embedding map or from the histograms' detector disagreement.
+    origin = selection.get("origin", "the map")
+    source_names = {**SOURCES, "map": f"Selection from {origin}"}
+    source = c_source.radio("Samples", sources, format_func=source_names.__getitem__, key="review_source")
+    method = c_method.selectbox(
+        "Method", methods, key="review_method", format_func=method_label, help=method_help(methods)
+    )
     n = int(info.get("n", 1))
     top = c_top.number_input(
         "N",
@@ -162,9 +167,8 @@ with user_errors():
                 lines = [f"Observed: **{row['observed_name']}**"]
                 if "predicted_name" in row:
                     lines.append(f"Suggested: **{row['predicted_name']}**")
-                lines.append(
-                    f"Score ({method}): **{row['score']:.3f}**  \nclean posterior {row['clean_posterior']:.2f}"
-                )
+                lines.append(f"Score ({method_label(method)}): **{row['score']:.3f}**")
+                lines.append(f"clean posterior {row['clean_posterior']:.2f}")
                 if "source" in row:
                     lines.append(f"File: `{row['source']}`")
                 standing = describe(decisions.get(current), class_names)
@@ -176,7 +180,7 @@ with user_errors():
                 show_paths(sample_paths(home, run_id, current), class_names, key="review_paths")
 
     # -- the grid --------------------------------------------------------------------------------
-    st.subheader(f"{len(shown)} samples · {LIST_TITLES[source]}")
+    st.subheader(f"{len(shown)} samples · {LIST_TITLES[source] if source != 'map' else f'selection from {origin}'}")
     if shown.empty:
         st.info(
             "No sample in this list. Try another method, the N lowest scores, or clear the class filter.",
