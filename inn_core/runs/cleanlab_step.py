@@ -20,7 +20,7 @@ and short by design - the run's CE model fits 68 % of the observed labels of the
 (30 % wrong) at its last epoch, against 99.6 % on default digits - so a quarter of it undertrains the
 fold models. Measured there (``benchmarks/bench_own_data.py``'s data, 16-epoch run): 4 / 8 / 16 fold
 epochs gave AUC 0.937 / 0.977 / 0.986; half cost no measurable time over a quarter there (56 s against
-54 s, within the machine's noise), the full length would roughly double the run's training.
+54 s, within the machine's noise); the full length would add about 40 % to the run's training.
 
 Each fold's held-out probabilities are written to ``cleanlab_folds.npz`` as it finishes, so a
 resumed run trains only the folds still missing. The scores join the last epoch's arrays
