@@ -298,12 +298,12 @@ def test_auc_page_shows_the_runs_auc_and_consistency_means(tiny_store, monkeypat
     records = {r["method"]: r for r in store.metrics(run_id)["methods"] if r["epoch"] == 3}
     assert len(table) == len(records)
     inn = table[table["method"] == "INN"].iloc[0]
-    assert inn["auc"] == pytest.approx(records["inn"]["auc"])
+    assert inn["AUC"] == pytest.approx(records["inn"]["auc"])
     figure = json.loads(charts(at)[0].proto.spec)
     assert len(figure["data"]) == len(records)
     # cleanlab is a method of every run: in the table, and its own find_label_issues numbers in a caption.
     cleanlab = table[table["method"] == "cleanlab"].iloc[0]
-    assert cleanlab["auc"] == pytest.approx(records["cleanlab"]["auc"])
+    assert cleanlab["AUC"] == pytest.approx(records["cleanlab"]["auc"])
     assert any("find_label_issues" in c.value and "out-of-fold" in c.value for c in at.caption)
 
 

@@ -75,10 +75,17 @@ def charts() -> None:
         )
         table["method"] = table["method"].map(method_label)
         st.markdown(f"**At epoch {last}** (flagged = the Beta mixture's noisy component)")
-        shown = [
-            c for c in ("method", "auc", "precision", "recall", "f1", "precision_at_noisy", "n_flagged") if c in table
-        ]
-        st.dataframe(table[shown], hide_index=True, key="auc_table")
+        headers = {
+            "method": "method",
+            "auc": "AUC",
+            "precision": "precision",
+            "recall": "recall",
+            "f1": "F1",
+            "precision_at_noisy": "precision at k = #noisy",
+            "n_flagged": "flagged",
+        }
+        shown = table[[c for c in headers if c in table]].rename(columns=headers)
+        st.dataframe(shown, hide_index=True, key="auc_table")
         cleanlab = next((r for r in main["methods"] if r["method"] == "cleanlab"), None)
         if cleanlab is not None:
             filtered = (

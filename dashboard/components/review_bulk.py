@@ -26,6 +26,19 @@ WHICH = {
     "rule": "A rule over the whole run",
 }
 COLUMNS = ["index", "observed_name", "predicted_name", "score", "clean_posterior", "true_name", "source"]
+#: Headers on screen; the frames keep their column names.
+HEADERS = {
+    "index": "sample",
+    "observed_name": "observed",
+    "predicted_name": "suggested",
+    "score": "score",
+    "clean_posterior": "clean posterior",
+    "true_name": "true label",
+    "source": "file",
+    "current": "decision now",
+    "decision": "new decision",
+    "new_name": "label after",
+}
 
 
 def _apply(store: RunStore, run_id: str, preview: pd.DataFrame, action: str, key: str) -> None:
@@ -95,6 +108,7 @@ def bulk_panel(
             on_select="rerun",
             selection_mode="multi-row",
             height=260,
+            column_config=HEADERS,
         )
         rows = event.selection.rows if event else []
         indices = shown["index"].to_numpy()[np.asarray(rows, dtype=np.int64)] if rows else np.array([], dtype=np.int64)
@@ -134,7 +148,11 @@ def bulk_panel(
     shown_preview = preview[preview["changes"]][["index", "observed_name", "current", "decision", "new_name"]]
     if selection is None or len(shown_preview) <= 50:
         st.dataframe(
-            shown_preview, hide_index=True, key=f"{key}_preview", height=min(36 * (len(shown_preview) + 1), 260)
+            shown_preview,
+            hide_index=True,
+            key=f"{key}_preview",
+            height=min(36 * (len(shown_preview) + 1), 260),
+            column_config=HEADERS,
         )
     st.button(
         f"Apply to {changes} samples",
