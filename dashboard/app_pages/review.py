@@ -168,7 +168,7 @@ with user_errors():
                 if "predicted_name" in row:
                     lines.append(f"Suggested: **{row['predicted_name']}**")
                 lines.append(f"Score ({method_label(method)}): **{row['score']:.3f}**")
-                lines.append(f"clean posterior {row['clean_posterior']:.2f}")
+                lines.append(f"clean posterior {row['clean_posterior']:.3g}")
                 if "source" in row:
                     lines.append(f"File: `{row['source']}`")
                 standing = describe(decisions.get(current), class_names)

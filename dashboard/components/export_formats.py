@@ -51,7 +51,8 @@ def _build(store: RunStore, run_id: str, fmt: str) -> None:
 def format_downloads(store: RunStore, run_id: str) -> None:
     """A format picker, a Build button and the zip's download button."""
     fmt = st.selectbox("Format", list(FORMATS), format_func=FORMATS.__getitem__, key="export_format")
-    st.caption(EXPORT_FORMATS[fmt] + f". Same as `python -m inn_core export {run_id} --format {fmt} -o DIR`.")
+    what = EXPORT_FORMATS[fmt]
+    st.caption(what[:1].upper() + what[1:] + f". Same as `python -m inn_core export {run_id} --format {fmt} -o DIR`.")
     if error := st.session_state.pop("export_error", None):
         st.error(error, icon=":material/error:")
     built = st.session_state.get("export_built")
