@@ -211,8 +211,18 @@ def find_noisy_labels(
     # uint8 images stay uint8 (a quarter of the memory); the engine converts them per batch.
     x = x if x.dtype == torch.uint8 and x.dim() == 4 else x.float()
     y = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels)
+    if x.dim() == 3:
+        raise InputError(
+            f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}; for grayscale (n, H, W) "
+            "images add the channel axis: images[:, None]"
+        )
     if x.dim() not in (2, 4):
         raise InputError(f"images must have shape (n, C, H, W) or (n, d), got {tuple(x.shape)}")
+    if x.dim() == 4 and x.shape[1] not in (1, 3) and x.shape[3] in (1, 3):
+        raise InputError(
+            f"images must be laid out (n, C, H, W); {tuple(x.shape)} looks like (n, H, W, C) (as PIL and "
+            "Hugging Face give them): pass images.transpose(0, 3, 1, 2)"
+        )
     if y.ndim != 1 or y.shape[0] != x.shape[0]:
         raise InputError(
             f"images and labels must be the same length, but images has {x.shape[0]} and labels has shape {y.shape}"

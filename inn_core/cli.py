@@ -265,6 +265,12 @@ def _embedding_config_from_args(args: argparse.Namespace):
 
     if not args.features:
         raise InputError("--labels goes with --features FILE (the embeddings the labels belong to)")
+    for flag in ("model", "backbone", "weights"):
+        if getattr(args, flag):
+            raise InputError(
+                f"--{flag.replace('_', '-')} does not apply to a run on given embeddings (--features): no network "
+                "sees an image there; --head picks the classifier on the embeddings"
+            )
     return EmbeddingConfig(
         features=args.features,
         labels=args.labels,

@@ -51,6 +51,14 @@ def test_bad_input_messages(blobs):
         inn_core.find_noisy_labels(x[:5], np.array([0, 1, 0, 1, 0]), L=5)
 
 
+def test_image_layout_mistakes_say_how_to_fix_them():
+    labels = np.arange(6) % 2
+    with pytest.raises(InputError, match=r"looks like \(n, H, W, C\).*transpose\(0, 3, 1, 2\)"):
+        inn_core.find_noisy_labels(np.zeros((6, 8, 8, 3), np.uint8), labels)
+    with pytest.raises(InputError, match=r"add the channel axis: images\[:, None\]"):
+        inn_core.find_noisy_labels(np.zeros((6, 8, 8), np.float32), labels)
+
+
 def test_empty_input_and_negative_seed_are_input_errors():
     with pytest.raises(InputError, match="empty"):
         inn_core.find_noisy_labels(np.zeros((0, 2), np.float32), np.zeros(0, np.int64))

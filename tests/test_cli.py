@@ -37,6 +37,8 @@ def _cli(capsys, *argv):
         (["run", "--data-option", "bogus=1", "--no-estimate"], "dataset 'digits' has no option 'bogus'"),
         (["train", "--data-option", "bogus=1"], "dataset 'digits' has no option 'bogus'"),
         (["toy", "--steps", "0"], "epochs must be an integer in [1, 2000], got 0"),
+        (["run", "--features", "emb.npy", "--backbone", "resnet18"], "--backbone does not apply to a run on given"),
+        (["run", "--features", "emb.npy", "--model", "small_cnn"], "--model does not apply to a run on given"),
         (["show", "no-such-run"], "no run with id 'no-such-run'"),
         (["resume", "no-such-run"], "no run with id 'no-such-run'"),
         (["flagged", "no-such-run"], "no run with id 'no-such-run'"),

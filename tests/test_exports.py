@@ -101,6 +101,19 @@ def test_unknown_format_is_one_clear_error(reviewed, tmp_path):
     with pytest.raises(InputError, match="choose one of csv, imagefolder"):
         export(store, run, tmp_path, format="parquet")
     assert set(EXPORT_FORMATS) == {"csv", "imagefolder", "hf", "labelstudio", "datalab"}
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    for fmt in ("csv", "datalab"):
+        with pytest.raises(InputError, match="it is a file, not a folder"):
+            export(store, run, taken, format=fmt)
+
+
+def test_an_embedding_run_has_no_images_to_export(tmp_path):
+    store = RunStore(tmp_path / "runs")
+    run = store.create_run({}, name="embeddings", kind="embedding")
+    for fmt in ("imagefolder", "hf", "labelstudio"):
+        with pytest.raises(InputError, match="has no images to write as .*; export it as csv or datalab"):
+            export(store, run, tmp_path / "out", format=fmt)
 
 
 def test_image_files_are_hard_linked_into_their_cleaned_class(tmp_path):

@@ -36,6 +36,8 @@ EXPORT_FORMATS = {
     "datalab": "label_issues.csv with cleanlab Datalab's columns "
     "is_label_issue, label_score, given_label, predicted_label",
 }
+#: The formats that write the samples' images (an embedding run has none).
+IMAGE_FORMATS = ("imagefolder", "hf", "labelstudio")
 
 
 def export(
@@ -64,8 +66,15 @@ def export(
         raise InputError(f"unknown export format {format!r}; choose one of {', '.join(EXPORT_FORMATS)}")
     if link not in ("hardlink", "copy"):
         raise InputError(f"link must be 'hardlink' or 'copy', got {link!r}")
-    store.get_run(run_id)
+    record = store.get_run(run_id)
+    if record.kind == "embedding" and format in IMAGE_FORMATS:
+        raise InputError(
+            f"run {run_id!r} scored given embeddings, so it has no images to write as {format!r}; "
+            "export it as csv or datalab"
+        )
     out = Path(out_dir)
+    if out.exists() and not out.is_dir():
+        raise InputError(f"cannot export into {str(out)!r}: it is a file, not a folder")
     if format == "csv":
         return export_run(store, run_id, out, method=method)
     out.mkdir(parents=True, exist_ok=True)
