@@ -133,7 +133,7 @@ def find_noisy_labels(
         (:func:`~inn_core.runs.schedule.own_data_epochs`), batch 64, lr 0.05; embeddings: those of
         :class:`~inn_core.method.embedding_inn.HeadSettings` (15 epochs, batch n/100 in [32, 4096], lr 0.1).
     neighbor_backend : with ``features``: ``"auto"`` (exact unless that would take minutes, then
-        faiss IVF), ``"exact"``, ``"faiss"``, ``"faiss-ivf"`` or ``"faiss-hnsw"``.
+        faiss HNSW), ``"exact"``, ``"faiss"``, ``"faiss-ivf"`` or ``"faiss-hnsw"``.
     L, H : neighbours per sample and trapezoids per path.
     device : "auto", "cpu" or "cuda".
     random_state : seed for initialisation and batch order; the same seed gives the same result

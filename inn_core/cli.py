@@ -255,7 +255,19 @@ def _cmd_run(args: argparse.Namespace, store) -> int:
             )
         print(_auc_table(store, run_id))
         print(_fit_table(store, run_id))
+        print(_next_steps(store, run_id))
     return 0
+
+
+def _next_steps(store, run_id: str) -> str:
+    """How many samples INN flags at the last epoch, and the commands that take it from there."""
+    records = [r for r in store.metrics(run_id)["methods"] if r["method"] == "inn"]
+    flagged = f"INN flags {records[-1]['n_flagged']:,} samples (epoch {records[-1]['epoch']}). " if records else ""
+    return (
+        f"{flagged}Next:\n"
+        f"  python -m inn_core flagged {run_id} --top 50     # the most suspicious first\n"
+        f"  python -m inn_core export {run_id} --format hf   # the cleaned set (decisions from Review applied)"
+    )
 
 
 def _embedding_config_from_args(args: argparse.Namespace):
@@ -584,7 +596,8 @@ def build_parser() -> argparse.ArgumentParser:
         model = command.add_argument_group("model and INN")
         model.add_argument(
             "--model",
-            help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; own images on a CPU: small_cnn)",
+            help=f"one of {', '.join(MODELS)}, or tv:NAME (default: by image size; own images on a CPU: "
+            "compact_cnn from 16 px, small_cnn below)",
         )
         model.add_argument(
             "--backbone",

@@ -115,6 +115,9 @@ def test_run_then_list_show_flagged_export(capsys, tmp_path):
     assert "clean/noisy AUC" in out and "inn" in out
     [run] = RunStore(home).list_runs()
     assert run.status == "done" and run.name == "cli"
+    inn = [r for r in RunStore(home).metrics(run.id)["methods"] if r["method"] == "inn"][-1]
+    assert f"INN flags {inn['n_flagged']:,} samples (epoch 2). Next:" in out
+    assert f"python -m inn_core flagged {run.id} --top 50" in out
 
     code, out, _ = _cli(capsys, "--home", home, "list")
     assert code == 0 and run.id in out and "done" in out
