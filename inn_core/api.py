@@ -39,6 +39,8 @@ class NoisyLabels:
     is_noisy : (n,) bool - the Beta-mixture split: True where the label is likely wrong.
     ranked_indices : (m,) int64 - the indices with ``is_noisy``, lowest score first.
     suggested_labels : (n,) int64 - the MixUp model's prediction for every sample.
+    pred_probs : (n, K) float in [0, 1], rows summing to 1 - the MixUp model's class probabilities
+        (in-sample, not out-of-fold: the model saw every label it predicts).
     clean_posterior : (n,) float in [0, 1] - posterior of the clean (higher-mean) component.
     neighbor_indices : (n, L) int64 - each sample's nearest neighbours in feature space.
     variant : ``"input"`` (networks trained on the images; neighbours in their ``h`` features) or
@@ -57,6 +59,7 @@ class NoisyLabels:
     variant: str = "input"
     neighbor_backend: str = "exact"
     given_labels: np.ndarray | None = None
+    pred_probs: np.ndarray | None = None
 
     def to_frame(self):
         """A pandas DataFrame in cleanlab Datalab's ``get_issues("label")`` columns, one row per sample.
@@ -283,13 +286,13 @@ def find_noisy_labels(
     # h is the CE model's penultimate layer, as in an experiment's default.
     neighbors, _ = nearest_neighbors(extract_features(models["ce"], x, device=dev), L, device=dev)
     inn = inn_scores(models["mixup"], x, y, neighbors, H=H, device=dev)
-    suggested = predict_proba(models["mixup"], x, device=dev).argmax(1)
-    return _result(inn, suggested, neighbors, y, variant="input", backend="exact", **filtering)
+    proba = predict_proba(models["mixup"], x, device=dev)
+    return _result(inn, proba, neighbors, y, variant="input", backend="exact", **filtering)
 
 
 def _result(
     inn: np.ndarray,
-    suggested: np.ndarray,
+    proba: np.ndarray,
     neighbors: np.ndarray,
     given: np.ndarray,
     *,
@@ -308,12 +311,13 @@ def _result(
         scores=inn,
         is_noisy=~clean_mask,
         ranked_indices=ranked.astype(np.int64),
-        suggested_labels=suggested.astype(np.int64),
+        suggested_labels=proba.argmax(1).astype(np.int64),
         clean_posterior=posterior,
         neighbor_indices=neighbors,
         variant=variant,
         neighbor_backend=backend,
         given_labels=np.asarray(given, dtype=np.int64),
+        pred_probs=np.asarray(proba, dtype=np.float32),
     )
 
 
@@ -357,7 +361,7 @@ def _embedding_variant(
     )
     return _result(
         result.scores["inn"],
-        result.proba.argmax(1),
+        result.proba,
         result.neighbors,
         np.asarray(labels),
         variant=result.variant,

@@ -32,6 +32,7 @@ class INNDetector(BaseEstimator):
     is_noisy_ : (n,) bool - True where the label is likely wrong.
     ranked_indices_ : (m,) int64 - the flagged indices, lowest score first.
     suggested_labels_ : (n,) int64 - the MixUp model's prediction per sample.
+    pred_probs_ : (n, K) float - its class probabilities (in-sample).
     clean_posterior_ : (n,) float in [0, 1] - the Beta mixture's clean posterior.
     neighbor_indices_ : (n, L) int64 - each sample's nearest neighbours.
     n_features_in_ : int - features per sample (vectors), or the flattened image size.
@@ -107,6 +108,7 @@ class INNDetector(BaseEstimator):
         self.is_noisy_ = result.is_noisy
         self.ranked_indices_ = result.ranked_indices
         self.suggested_labels_ = result.suggested_labels
+        self.pred_probs_ = result.pred_probs
         self.clean_posterior_ = result.clean_posterior
         self.neighbor_indices_ = result.neighbor_indices
         self.n_features_in_ = int(np.prod(np.shape(X)[1:]))

@@ -30,6 +30,9 @@ def test_finds_flipped_labels_on_blobs(blobs):
     precision = noisy[result.is_noisy].mean()
     assert precision > 0.7
     assert result.suggested_labels.shape == (300,)
+    assert result.pred_probs.shape == (300, int(observed.max()) + 1)
+    np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1, atol=1e-5)
+    np.testing.assert_array_equal(result.pred_probs.argmax(axis=1), result.suggested_labels)
 
 
 def test_same_seed_same_result(blobs):

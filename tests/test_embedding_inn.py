@@ -110,6 +110,8 @@ def test_find_noisy_labels_with_features_says_it_ran_in_embedding_space():
     assert result.scores.shape == (len(y),) and result.neighbor_indices.shape == (len(y), 5)
     assert result.is_noisy[noisy].mean() > result.is_noisy[~noisy].mean()
     assert (np.diff(result.scores[result.ranked_indices]) >= 0).all()
+    assert result.pred_probs.shape == (len(y), int(y.max()) + 1)
+    np.testing.assert_array_equal(result.pred_probs.argmax(axis=1), result.suggested_labels)
 
 
 def test_find_noisy_labels_with_approximate_neighbours_names_the_backend():

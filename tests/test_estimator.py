@@ -32,6 +32,7 @@ def test_clone_params_fit_and_attributes(blobs):
     assert detector.fit(x, y) is detector
     n = len(y)
     assert detector.scores_.shape == detector.is_noisy_.shape == detector.suggested_labels_.shape == (n,)
+    assert detector.pred_probs_.shape[0] == n and (detector.pred_probs_.argmax(1) == detector.suggested_labels_).all()
     assert detector.neighbor_indices_.shape == (n, 5)
     assert set(detector.ranked_indices_) == set(np.flatnonzero(detector.is_noisy_))
     assert np.all(np.diff(detector.scores_[detector.ranked_indices_]) >= 0)
