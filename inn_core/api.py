@@ -61,6 +61,13 @@ class NoisyLabels:
     given_labels: np.ndarray | None = None
     pred_probs: np.ndarray | None = None
 
+    def __repr__(self) -> str:
+        # The arrays are many thousands of numbers; a summary reads better in a notebook.
+        return (
+            f"NoisyLabels(n={self.scores.shape[0]:,}, flagged={int(self.is_noisy.sum()):,}, "
+            f"variant={self.variant!r}, neighbor_backend={self.neighbor_backend!r})"
+        )
+
     def to_frame(self):
         """A pandas DataFrame in cleanlab Datalab's ``get_issues("label")`` columns, one row per sample.
 

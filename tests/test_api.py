@@ -30,6 +30,10 @@ def test_finds_flipped_labels_on_blobs(blobs):
     precision = noisy[result.is_noisy].mean()
     assert precision > 0.7
     assert result.suggested_labels.shape == (300,)
+    assert (
+        repr(result)
+        == f"NoisyLabels(n=300, flagged={int(result.is_noisy.sum())}, variant='input', neighbor_backend='exact')"
+    )
     assert result.pred_probs.shape == (300, int(observed.max()) + 1)
     np.testing.assert_allclose(result.pred_probs.sum(axis=1), 1, atol=1e-5)
     np.testing.assert_array_equal(result.pred_probs.argmax(axis=1), result.suggested_labels)
