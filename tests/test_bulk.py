@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from inn_core.errors import InputError
@@ -101,6 +102,8 @@ def test_rule_preview_apply_on_a_real_run(tiny_store):
     store.record_decision(run, int(chosen[0]), "relabel", new_label=int(suggested[chosen[0]]))
     preview = preview_bulk(store, run, chosen, "accept", proba=proba)
     assert len(preview) == len(chosen) and set(preview["decision"]) == {"relabel"}
+    # Without proba, the run's stored probabilities: the same preview.
+    pd.testing.assert_frame_equal(preview_bulk(store, run, chosen, "accept"), preview)
     assert not preview.set_index("index").loc[int(chosen[0]), "changes"]
     assert store.current_decisions(run).keys() == {int(chosen[0])}  # a preview writes nothing
 

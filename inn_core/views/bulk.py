@@ -82,14 +82,19 @@ def preview_bulk(
     none), ``decision``, ``new_label`` (<NA> unless relabelled), ``new_name`` and ``changes`` (False
     where the standing decision already says the same).
 
-    ``proba`` (n, K) is needed for ``action="accept"``.
+    ``proba`` (n, K) is needed for ``action="accept"``; by default the run's stored ``final.npz`` probabilities.
     """
     indices = np.unique(np.asarray(indices, dtype=np.int64))
     observed = store.read_arrays(run_id, "labels.npz")["observed"]
     if indices.size and (indices.min() < 0 or indices.max() >= observed.shape[0]):
         raise InputError(f"samples must be in [0, {observed.shape[0]}) for run {run_id!r}")
+    if action == "accept" and proba is None and store.has_file(run_id, "final.npz"):
+        proba = store.read_arrays(run_id, "final.npz").get("proba")
     if action == "accept" and proba is None:
-        raise InputError("accepting suggested labels needs the model's probabilities (the run must be done)")
+        raise InputError(
+            f"accepting suggested labels needs the model's probabilities: run {run_id!r} has none stored "
+            "(it is not done yet, or it stored no final model outputs)"
+        )
     suggested = np.asarray(proba)[indices].argmax(1) if proba is not None else observed[indices]
     decisions, labels = _targets(action, observed[indices], suggested)
     names = list(class_names) if class_names else [str(k) for k in range(int(observed.max()) + 1)]
