@@ -304,6 +304,18 @@ def score_histogram_figure(
         )
     scale = scores.size * width
     pdf = np.asarray(pdf)
+    # The mixture first, thin: where one component carries it, that component's dashed line drawn
+    # over it stays visible instead of vanishing under the sum.
+    fig.add_trace(
+        go.Scatter(
+            x=grid,
+            y=pdf.sum(axis=1) * scale,
+            mode="lines",
+            name="Beta mixture",
+            line={"color": "black", "width": 1.5},
+            opacity=0.6,
+        )
+    )
     for column, name, color in ((0, "noisy component", "#d62728"), (1, "clean component", "#1f77b4")):
         fig.add_trace(
             go.Scatter(
@@ -311,14 +323,9 @@ def score_histogram_figure(
                 y=pdf[:, column] * scale,
                 mode="lines",
                 name=f"Beta mixture: {name}",
-                line={"color": color, "dash": "dash", "width": 2},
+                line={"color": color, "dash": "dash", "width": 2.5},
             )
         )
-    fig.add_trace(
-        go.Scatter(
-            x=grid, y=pdf.sum(axis=1) * scale, mode="lines", name="Beta mixture", line={"color": "black", "width": 2}
-        )
-    )
     if threshold is not None:
         fig.add_vline(x=threshold, line={"color": "black", "dash": "dot"}, annotation_text=f"split {threshold:.2f}")
     top = max(1.0, float(np.histogram(scores, bins=bins, range=(low, high))[0].max()) * 1.15)

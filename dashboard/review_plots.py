@@ -114,7 +114,7 @@ def paths_figure(
             col=cols,
         )
         fig.update_xaxes(range=[0, 1], tickvals=[0, 0.5, 1], showticklabels=l == L - 1, row=l + 1, col=cols)
-        fig.update_yaxes(range=[0, 1.05], tickvals=[0, 1], row=l + 1, col=cols)
+        fig.update_yaxes(range=[0, 1.05], tickvals=[0, 1], title={"text": "f_y", "standoff": 0}, row=l + 1, col=cols)
     fig.update_xaxes(title={"text": "α  (0 = the sample, 1 = the neighbour)", "standoff": 2}, row=L, col=cols)
     # Subplot titles sit over the whole row, from the left edge: they name the strip and its curve.
     fig.update_annotations(font={"size": 12}, x=0, xanchor="left")

@@ -144,6 +144,9 @@ def test_score_histogram_groups_counts_and_mixture_scaled_to_counts():
     assert_allclose(np.asarray(hists[0].x), [0.8, 0.9, 0.95], atol=0)
     assert [t.marker.color for t in hists] == list(plots.GROUP_COLORS[2])
     mixture = next(t for t in fig.data if t.name == "Beta mixture")
+    names = [t.name for t in fig.data]
+    # The components are drawn over the mixture, so neither hides under it.
+    assert names.index("Beta mixture") < names.index("Beta mixture: noisy component")
     # Scores span [0.1, 0.95]: 10 bins over [0.1, 0.95] are 0.085 wide.
     assert_allclose(np.asarray(mixture.y), np.full(5, 3.0 * 5 * 0.085), atol=1e-12)
     assert hists[0].xbins.start == pytest.approx(0.1) and hists[0].xbins.size == pytest.approx(0.085)

@@ -58,6 +58,8 @@ def test_paths_figure_has_a_strip_and_a_curve_per_neighbour():
     titles = [a.text for a in fig.layout.annotations]
     assert "neighbour #7" in titles[0] and f"area {areas[0]:.3f}" in titles[0]
     assert "label <b>b</b>" in titles[1]
+    # The curves' y axes (the second column: yaxis2, yaxis4) are named; the strips' are hidden.
+    assert fig.layout.yaxis2.title.text == fig.layout.yaxis4.title.text == "f_y" and not fig.layout.yaxis.visible
 
 
 def test_paths_figure_without_images_draws_only_curves():
