@@ -14,6 +14,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from dashboard import labels as _labels
+from inn_core.views.consistency import model_means
 from inn_core.views.toy import ToyResult
 
 __all__ = [
@@ -199,7 +200,7 @@ def consistency_means_figure(
     model : which model's records to draw ("ce", "ce_ne" or "mixup").
     x_title : the x axis' title (the toy counts full-batch steps).
     """
-    rows = sorted((r for r in models if r.get("model") == model and "E_cor" in r), key=lambda r: r["epoch"])
+    rows = model_means(models, model)
     epochs = [r["epoch"] for r in rows]
     fig = go.Figure()
     for key, name, color, dash in (

@@ -280,7 +280,7 @@ def _embedding_config_from_args(args: argparse.Namespace):
     for flag in ("model", "backbone", "weights"):
         if getattr(args, flag):
             raise InputError(
-                f"--{flag.replace('_', '-')} does not apply to a run on given embeddings (--features): no network "
+                f"--{flag} does not apply to a run on given embeddings (--features): no network "
                 "sees an image there; --head picks the classifier on the embeddings"
             )
     return EmbeddingConfig(

@@ -8,11 +8,10 @@ import streamlit as st
 from dashboard import plots
 from dashboard.components.common import get_store, pick_run, store_home
 from dashboard.components.progress import ACTIVE, active_runs
-from dashboard.labels import method_label, order_methods
+from dashboard.labels import MODEL_LABELS, method_label, order_methods
 from inn_core.views.consistency import consistency_reading
 
 STATUSES = ("done", "running", "queued", "cancelled", "failed")
-MODEL_NAMES = {"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}
 
 
 @st.cache_data(max_entries=64, show_spinner=False)
@@ -110,7 +109,7 @@ def charts() -> None:
             models,
             index=models.index("ce") if "ce" in models else 0,
             key="auc_model",
-            format_func=lambda m: MODEL_NAMES.get(m, m),
+            format_func=lambda m: MODEL_LABELS.get(m, m),
         )
         st.plotly_chart(plots.consistency_means_figure(main["models"], model=model), key="auc_means")
         reading = consistency_reading(main["models"], model)

@@ -6,6 +6,7 @@ import streamlit as st
 
 from dashboard import plots
 from dashboard.components.common import get_store, store_home, user_errors
+from dashboard.labels import MODEL_LABELS
 from inn_core.views.consistency import consistency_reading
 from inn_core.views.demo import DemoRun, load_demo
 from inn_core.views.toy import TOY_OBJECTIVES, ToyConfig, ToyResult, consistency_toy
@@ -141,7 +142,7 @@ else:
                 models,
                 index=models.index("ce") if "ce" in models else 0,
                 key="demo_model",
-                format_func={"ce": "cross-entropy", "ce_ne": "CE + negative entropy", "mixup": "MixUp"}.get,
+                format_func=MODEL_LABELS.get,
             )
             st.plotly_chart(plots.consistency_means_figure(run.metrics["models"], model=model), key="demo_means")
             reading = consistency_reading(run.metrics["models"], model)

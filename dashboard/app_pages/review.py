@@ -76,6 +76,7 @@ with user_errors():
     # A selection comes from the embedding map or from the histograms' detector disagreement.
     origin = selection.get("origin", "the map")
     source_names = {**SOURCES, "map": f"Selection from {origin}"}
+    list_titles = {**LIST_TITLES, "map": f"selection from {origin}"}
     source = c_source.radio("Samples", sources, format_func=source_names.__getitem__, key="review_source")
     method = c_method.selectbox(
         "Method", methods, key="review_method", format_func=method_label, help=method_help(methods)
@@ -180,7 +181,7 @@ with user_errors():
                 show_paths(sample_paths(home, run_id, current), class_names, key="review_paths")
 
     # -- the grid --------------------------------------------------------------------------------
-    st.subheader(f"{len(shown)} samples · {LIST_TITLES[source] if source != 'map' else f'selection from {origin}'}")
+    st.subheader(f"{len(shown)} samples · {list_titles[source]}")
     if shown.empty:
         st.info(
             "No sample in this list. Try another method, the N lowest scores, or clear the class filter.",

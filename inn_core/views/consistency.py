@@ -5,13 +5,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-__all__ = ["consistency_reading"]
+__all__ = ["consistency_reading", "model_means"]
 
 #: How much the point gap ``E_cor - E_inc`` must shrink from its widest to the last epoch to count
 #: as "drew together" (the memorisation the effect is about), and how much wider than it the midpoint
 #: gap must end to count as "stayed apart".
 _CLOSED = 0.15
 _APART = 0.1
+
+
+def model_means(models: Sequence[Mapping[str, Any]], model: str) -> list[Mapping[str, Any]]:
+    """The records of ``model`` that carry the consistency means, in epoch order."""
+    return sorted((r for r in models if r.get("model") == model and "E_cor" in r), key=lambda r: r["epoch"])
 
 
 def consistency_reading(models: Sequence[Mapping[str, Any]], model: str) -> str | None:
@@ -26,7 +31,7 @@ def consistency_reading(models: Sequence[Mapping[str, Any]], model: str) -> str 
     -------
     The sentence, or ``None`` before two evaluation epochs have the means.
     """
-    rows = sorted((r for r in models if r.get("model") == model and "E_cor" in r), key=lambda r: r["epoch"])
+    rows = model_means(models, model)
     if len(rows) < 2:
         return None
     gaps = [r["E_cor"] - r["E_inc"] for r in rows]
